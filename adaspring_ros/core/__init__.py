@@ -1,0 +1,1 @@
+"""ROS-free core of AdaSpring: features, self-evolutionary network, profile and Runtime3C."""
