@@ -1,0 +1,112 @@
+"""Messages <-> core types. Every check of a message's content lives here, once.
+
+Each function either returns a valid core value or raises a ValueError subclass whose text goes
+into the node's log and diagnostics, so a malformed message is counted and dropped, never
+half-applied.
+"""
+
+from __future__ import annotations
+
+import math
+
+from adaspring_ros.core import pcm
+from adaspring_ros.core import search_space as ss
+from adaspring_ros.core.context import DeploymentContext
+from adaspring_ros.msg import AudioChunk, CompressionConfig
+from adaspring_ros.msg import DeploymentContext as ContextMsg
+
+
+class ConfigMessageError(ValueError):
+    """A CompressionConfig that cannot be applied to the loaded checkpoint."""
+
+
+def stamp_ns(stamp) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def audio_frames(msg: AudioChunk):
+    """(frames float32 (n, channels), PcmFormat) or PcmError."""
+    fmt = pcm.PcmFormat(int(msg.sample_rate), int(msg.channels), str(msg.encoding))
+    return pcm.decode(bytes(msg.data), fmt), fmt
+
+
+def context_to_msg(ctx: DeploymentContext, *, battery_source: str, scene_time_s: float,
+                   stamp) -> ContextMsg:
+    msg = ContextMsg()
+    msg.header.stamp = stamp
+    msg.battery = float(ctx.battery)
+    msg.battery_source = battery_source
+    storage = ctx.storage_budget_bytes
+    msg.storage_budget_bytes = int(min(storage, 2**64 - 1)) if math.isfinite(storage) else 2**64 - 1
+    msg.latency_budget_ms = float(ctx.latency_budget_ms)
+    msg.accuracy_loss_threshold = float(ctx.accuracy_loss_threshold)
+    msg.lambda1 = math.nan if ctx.lambda1 is None else float(ctx.lambda1)
+    msg.lambda2 = math.nan if ctx.lambda2 is None else float(ctx.lambda2)
+    msg.event_rate_per_min = float(ctx.event_rate_per_min)
+    msg.scene_time_s = float(scene_time_s)
+    return msg
+
+
+def msg_to_context(msg: ContextMsg, *, latency_budget_ms: float,
+                   accuracy_loss_threshold: float) -> DeploymentContext:
+    """Platform context from the monitor + the application's limits -> validated core context.
+
+    The monitor publishes NaN for latency budget and accuracy threshold (it knows the platform,
+    not the application); a finite value there, from an application that sets its own, wins over
+    the evolution node's parameter. NaN λ mean "derive from the battery".
+    """
+    def app(value: float, default: float) -> float:
+        return float(value) if math.isfinite(value) else default
+
+    storage = int(msg.storage_budget_bytes)
+    ctx = DeploymentContext(
+        battery=float(msg.battery),
+        storage_budget_bytes=math.inf if storage == 2**64 - 1 else storage,
+        latency_budget_ms=app(msg.latency_budget_ms, latency_budget_ms),
+        accuracy_loss_threshold=app(msg.accuracy_loss_threshold, accuracy_loss_threshold),
+        event_rate_per_min=float(msg.event_rate_per_min),
+        lambda1=None if math.isnan(msg.lambda1) else float(msg.lambda1),
+        lambda2=None if math.isnan(msg.lambda2) else float(msg.lambda2),
+        stamp_s=float(msg.scene_time_s) if math.isfinite(msg.scene_time_s)
+        else stamp_ns(msg.header.stamp) / 1e9,
+    )
+    return ctx.validated()
+
+
+def result_to_msg(result, *, config_id: int, checkpoint_version: str, trigger: str,
+                  context: ContextMsg, stamp) -> CompressionConfig:
+    m = result.metrics
+    msg = CompressionConfig()
+    msg.header.stamp = stamp
+    msg.config_id = int(config_id)
+    msg.checkpoint_version = checkpoint_version
+    msg.layer_operators = list(result.config)
+    msg.encoding = [int(x) for x in result.encoding]
+    msg.predicted_accuracy_loss = float(m.accuracy_loss)
+    msg.predicted_latency_ms = float(m.latency_ms)
+    msg.macs = int(m.macs)
+    msg.params_bytes = int(m.params_bytes)
+    msg.activation_bytes = int(m.act_bytes)
+    msg.energy = float(m.energy)
+    msg.search_time_ms = float(result.search_time_ms)
+    msg.candidates_evaluated = int(result.candidates_evaluated)
+    msg.feasible = bool(result.feasible)
+    msg.violated_constraints = list(result.violated)
+    msg.trigger = trigger
+    msg.reason = result.reason
+    msg.context = context
+    return msg
+
+
+def config_from_msg(msg: CompressionConfig, arch: ss.Architecture,
+                    checkpoint_version: str) -> tuple:
+    """The operator tuple to run, or ConfigMessageError naming what does not fit."""
+    if msg.checkpoint_version != checkpoint_version:
+        raise ConfigMessageError(
+            f"configuration {msg.config_id} is for checkpoint {msg.checkpoint_version!r}, "
+            f"this node runs {checkpoint_version!r}"
+        )
+    try:
+        return ss.validate_configuration(arch, list(msg.layer_operators))
+    except ValueError as exc:
+        raise ConfigMessageError(f"configuration {msg.config_id}: {exc}") from exc

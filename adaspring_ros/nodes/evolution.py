@@ -1,0 +1,236 @@
+"""Evolution node: runs Runtime3C when the context changes enough, periodically, or on request.
+
+Inputs: ``context`` (latest sample only: a burst is coalesced to its last message) and its own
+parameters (the application's latency budget and accuracy-loss threshold, μ1/μ2, trigger
+thresholds). Output: ``compression_config``, transient-local, so a late or restarted inference
+node gets the configuration in force at once.
+
+Setting a parameter at run time (`ros2 param set`) re-evolves immediately; values outside their
+declared range are refused by rclpy with the range as the reason. If no context arrives for
+``stale_timeout_s`` the node reports it and holds a conservative configuration (worst plausible
+platform, see core.evolution_policy) until the monitor returns.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import rclpy
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.node import Node
+
+from adaspring_ros.core import checkpoint, runtime3c
+from adaspring_ros.core.context import ContextError
+from adaspring_ros.core.evolution_policy import (
+    EvolutionTrigger,
+    TriggerThresholds,
+    conservative_context,
+)
+from adaspring_ros.msg import CompressionConfig, DeploymentContext
+
+from . import conversions, qos, topics
+from .health import Health
+from .params import declare
+from .scene_clock import wall_timer
+
+#: Parameters whose change re-runs the search (the others only affect when it runs).
+SEARCH_PARAMETERS = ("latency_budget_ms", "accuracy_loss_threshold", "mu1", "mu2", "seed")
+TRIGGER_PARAMETERS = ("battery_delta", "storage_delta_bytes", "event_rate_rel", "period_s")
+
+
+class EvolutionNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("evolution", **kwargs)
+        path = declare(self, "checkpoint", "", "Self-evolutionary network checkpoint ('' = the "
+                       "shipped models/ubiear_supernet.pt).", read_only=True)
+        declare(self, "latency_budget_ms", 4.0, "Application latency budget T_bgt per window.",
+                low=0.01, high=10000.0)
+        declare(self, "accuracy_loss_threshold", 1.0,
+                "Largest tolerated accuracy loss A_thr, percentage points.", low=0.0, high=100.0)
+        declare(self, "mu1", 0.4, "Energy proxy weight of C/Sp (paper Eq. 2).", low=0.0, high=1.0)
+        declare(self, "mu2", 0.6, "Energy proxy weight of C/Sa (paper Eq. 2).", low=0.0, high=1.0)
+        declare(self, "seed", 0, "Seed of Runtime3C's channel-noise mutation.", low=0, high=2**31)
+        declare(self, "battery_delta", 0.05, "Battery change that triggers evolution (0-1).",
+                low=0.0, high=1.0)
+        declare(self, "storage_delta_bytes", 65536, "Storage budget change that triggers "
+                "evolution, bytes.", low=0, high=2**40)
+        declare(self, "event_rate_rel", 0.5, "Relative event-rate change that triggers evolution.",
+                low=0.0, high=100.0)
+        declare(self, "period_s", 7200.0, "Evolve at least this often, scene seconds (paper: 2 h).",
+                low=1.0, high=864000.0)
+        self.stale_timeout_s = declare(self, "stale_timeout_s", 3.0,
+                                       "No context for this long (real seconds) = stale.",
+                                       low=0.1, high=3600.0)
+        self.min_interval_s = declare(self, "min_interval_ms", 5.0,
+                                      "Least time between two searches, ms.",
+                                      low=0.0, high=60000.0) / 1000.0
+        self.conservative_storage = declare(
+            self, "conservative_storage_bytes", 1024 * 1024,
+            "Storage budget assumed while the context is stale, bytes.", low=0, high=2**40)
+        self.health = Health(self)
+        try:
+            loaded = checkpoint.load(path or checkpoint.DEFAULT_CHECKPOINT)
+        except checkpoint.CheckpointError as exc:
+            self.get_logger().fatal(str(exc))
+            raise
+        self.profile = loaded.profile
+        self.version = loaded.version
+        del loaded  # the search needs the profile only, not the weights
+        self.trigger = EvolutionTrigger(self._thresholds())
+        self.config_id = 0
+        self.latest_msg: DeploymentContext | None = None
+        self.latest_ctx = None
+        self._pending_reason: str | None = None
+        self._last_context_wall = None
+        self._last_search_wall = -math.inf
+        self.stale = False
+        self.last_result = None
+        self.pub = self.create_publisher(CompressionConfig, topics.CONFIG, qos.latched())
+        self.create_subscription(DeploymentContext, topics.CONTEXT, self.on_context,
+                                 qos.latest_only())
+        self.add_on_set_parameters_callback(self.on_parameters)
+        wall_timer(self, 0.01, self.tick)
+        wall_timer(self, 1.0, self.health.publish)
+
+    # ------------------------------------------------------------------ inputs
+    def _thresholds(self) -> TriggerThresholds:
+        p = {n: self.get_parameter(n).value for n in TRIGGER_PARAMETERS}
+        return TriggerThresholds(battery_delta=p["battery_delta"],
+                                 storage_delta_bytes=p["storage_delta_bytes"],
+                                 event_rate_rel=p["event_rate_rel"], period_s=p["period_s"])
+
+    def on_parameters(self, params) -> SetParametersResult:
+        names = [p.name for p in params]
+        for p in params:
+            if p.name in TRIGGER_PARAMETERS:
+                trial = {n: self.get_parameter(n).value for n in TRIGGER_PARAMETERS}
+                trial[p.name] = p.value
+                try:
+                    TriggerThresholds(**trial).validate()
+                except (TypeError, ValueError) as exc:
+                    return SetParametersResult(successful=False, reason=str(exc))
+        if any(n in SEARCH_PARAMETERS for n in names):
+            changed = ", ".join(f"{p.name}={p.value}" for p in params)
+            self._pending_reason = f"parameter set: {changed}"
+        if any(n in TRIGGER_PARAMETERS for n in names):
+            self._pending_reason = self._pending_reason or "trigger thresholds changed"
+        return SetParametersResult(successful=True)
+
+    def on_context(self, msg: DeploymentContext) -> None:
+        try:
+            ctx = self._to_context(msg)
+        except (ContextError, ValueError) as exc:
+            self.health.count("contexts_rejected")
+            self.get_logger().warning(f"context rejected: {exc}", throttle_duration_sec=5.0)
+            return
+        if self.latest_ctx is not None and ctx.stamp_s < self.latest_ctx.stamp_s:
+            self.health.count("contexts_out_of_order")
+            self.get_logger().warning(
+                f"context stamp went back ({ctx.stamp_s:.3f} < {self.latest_ctx.stamp_s:.3f} s);"
+                " dropped", throttle_duration_sec=5.0)
+            return
+        self.health.count("contexts_received")
+        self.latest_msg, self.latest_ctx = msg, ctx
+        self._last_context_wall = time.monotonic()
+        if self.stale:
+            self.stale = False
+            self.health.clear("stale")
+            self.get_logger().info("context monitor is back; evolution resumes")
+            self._pending_reason = "context restored after stale period"
+        self.tick()
+
+    def _to_context(self, msg: DeploymentContext):
+        return conversions.msg_to_context(
+            msg, latency_budget_ms=self.get_parameter("latency_budget_ms").value,
+            accuracy_loss_threshold=self.get_parameter("accuracy_loss_threshold").value)
+
+    # ------------------------------------------------------------------ deciding
+    def tick(self) -> None:
+        now = time.monotonic()
+        if (not self.stale and self._last_context_wall is not None
+                and now - self._last_context_wall > self.stale_timeout_s):
+            self._go_stale(now)
+            return
+        if self.latest_ctx is None or self.stale:
+            return
+        if now - self._last_search_wall < self.min_interval_s:
+            return  # the next tick (10 ms) picks up whatever is latest by then
+        if self._pending_reason is not None:
+            # parameters changed: rebuild the context from the latest message with new limits
+            try:
+                self.latest_ctx = self._to_context(self.latest_msg)
+            except (ContextError, ValueError) as exc:
+                self.health.count("contexts_rejected")
+                self.get_logger().warning(f"context rejected after parameter change: {exc}")
+                self._pending_reason = None
+                return
+            self.trigger = EvolutionTrigger(self._thresholds())
+        reason = self._pending_reason or self.trigger.reason(self.latest_ctx,
+                                                              self.latest_ctx.stamp_s)
+        if reason is None:
+            return
+        self._pending_reason = None
+        self.evolve(self.latest_ctx, self.latest_msg, reason)
+
+    def _go_stale(self, now: float) -> None:
+        self.stale = True
+        waited = now - self._last_context_wall
+        text = f"no context for {waited:.1f} s (timeout {self.stale_timeout_s} s)"
+        self.get_logger().warning(text + "; holding a conservative configuration")
+        self.health.warn("stale", "context stale: " + text)
+        self.health.count("stale_periods")
+        ctx = conservative_context(
+            self.latest_ctx, storage_floor_bytes=self.conservative_storage,
+            latency_budget_ms=self.get_parameter("latency_budget_ms").value,
+            accuracy_loss_threshold=self.get_parameter("accuracy_loss_threshold").value,
+            now_s=self.latest_ctx.stamp_s if self.latest_ctx else 0.0).validated()
+        ctx_msg = conversions.context_to_msg(
+            ctx, battery_source="unknown",
+            scene_time_s=self.latest_msg.scene_time_s if self.latest_msg else math.nan,
+            stamp=self.get_clock().now().to_msg())
+        self.evolve(ctx, ctx_msg, "context stale: " + text)
+
+    def evolve(self, ctx, ctx_msg: DeploymentContext, reason: str) -> None:
+        self._last_search_wall = time.monotonic()
+        result = runtime3c.search(self.profile, ctx, seed=self.get_parameter("seed").value,
+                                  mu1=self.get_parameter("mu1").value,
+                                  mu2=self.get_parameter("mu2").value)
+        self.trigger.mark_evolved(ctx, ctx.stamp_s)
+        self.config_id += 1
+        effective = conversions.context_to_msg(
+            ctx, battery_source=ctx_msg.battery_source, scene_time_s=ctx_msg.scene_time_s,
+            stamp=ctx_msg.header.stamp)
+        msg = conversions.result_to_msg(
+            result, config_id=self.config_id, checkpoint_version=self.version, trigger=reason,
+            context=effective, stamp=self.get_clock().now().to_msg())
+        self.pub.publish(msg)
+        self.last_result = result
+        self.health.count("evolutions")
+        self.health.values["last_search_ms"] = f"{result.search_time_ms:.3f}"
+        self.health.values["config"] = " ".join(result.config)
+        if result.feasible:
+            self.health.clear("infeasible")
+        else:
+            self.health.warn("infeasible", "constraints not met: " + ", ".join(result.violated))
+        self.get_logger().info(
+            f"config {self.config_id} [{' '.join(result.config)}] in "
+            f"{result.search_time_ms:.2f} ms ({reason}); "
+            + ("all constraints met" if result.feasible
+               else "violates " + ", ".join(result.violated)))
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    try:
+        node = EvolutionNode()
+    except checkpoint.CheckpointError:
+        rclpy.try_shutdown()
+        raise SystemExit(1) from None
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()

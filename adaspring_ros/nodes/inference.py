@@ -1,0 +1,164 @@
+"""Inference node: classifies 1 s audio windows with the configuration the evolution node chose.
+
+A new ``compression_config`` is assembled from the checkpoint's stored tensors (no gradient
+step) in its own callback group, while audio keeps being classified by the previous model, and
+then swapped in by one reference assignment (core.stream_classifier.ModelSlot): no torn model,
+no audio dropped during a swap. Until the first configuration arrives it runs the full backbone.
+
+Every window gives a SoundEvent on ``sound_events`` (background included, so rqt can plot the
+detection stream); emergencies (fire alarm, smoke alarm, kettle whistle) also go to
+``notifications``. Bad chunks (NaN/Inf, empty, wrong or lying format, absurd length) are counted
+per kind on /diagnostics and dropped; lost chunks show up as sequence gaps.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import deque
+
+import numpy as np
+import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+
+from adaspring_ros.core import checkpoint, features, pcm, sound_synth
+from adaspring_ros.core import search_space as ss
+from adaspring_ros.core import stream_classifier as sc
+from adaspring_ros.msg import AudioChunk, CompressionConfig, SoundEvent
+
+from . import conversions, qos, topics
+from .health import Health
+from .params import declare
+from .scene_clock import wall_now_ns, wall_timer
+
+
+class InferenceNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("inference", **kwargs)
+        path = declare(self, "checkpoint", "", "Self-evolutionary network checkpoint ('' = the "
+                       "shipped models/ubiear_supernet.pt).", read_only=True)
+        hop = declare(self, "hop_seconds", 1.0, "Window hop; 1.0 = back-to-back 1 s windows.",
+                      low=0.05, high=1.0, read_only=True)
+        depth = declare(self, "audio_queue_depth", 100, "Audio subscription depth (chunks): "
+                        "bounds memory under overload; overflow shows as lost chunks.",
+                        low=1, high=100000, read_only=True)
+        self.emergency = tuple(declare(self, "emergency_classes",
+                                       list(sound_synth.EMERGENCY_CLASSES),
+                                       "Labels that also go to notifications."))
+        threads = declare(self, "torch_threads", 1, "torch intra-op threads for inference.",
+                          low=1, high=64, read_only=True)
+        import torch
+
+        torch.set_num_threads(threads)
+        self.health = Health(self)
+        try:
+            self.loaded = checkpoint.load(path or checkpoint.DEFAULT_CHECKPOINT)
+        except checkpoint.CheckpointError as exc:
+            self.get_logger().fatal(str(exc))
+            raise
+        self.arch = self.loaded.profile.arch
+        self.classes = tuple(self.loaded.meta.get("classes", sound_synth.CLASSES))
+        backbone = ss.backbone_configuration(self.arch)
+        self.slot = sc.ModelSlot(sc.ActiveModel(
+            0, backbone, self.loaded.net.get_active_subnet(backbone), self.loaded.version))
+        self.windower = sc.AudioWindower(hop)
+        self._format = None
+        self._model_ms = deque(maxlen=200)
+        self.pub_events = self.create_publisher(SoundEvent, topics.EVENTS, qos.reliable(100))
+        self.pub_notify = self.create_publisher(SoundEvent, topics.NOTIFICATIONS, qos.reliable(100))
+        self.create_subscription(AudioChunk, topics.AUDIO, self.on_audio, qos.audio(depth),
+                                 callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_subscription(CompressionConfig, topics.CONFIG, self.on_config, qos.latched(),
+                                 callback_group=MutuallyExclusiveCallbackGroup())
+        wall_timer(self, 1.0, self.publish_health, MutuallyExclusiveCallbackGroup())
+
+    # ------------------------------------------------------------------ configuration
+    def on_config(self, msg: CompressionConfig) -> None:
+        try:
+            config = conversions.config_from_msg(msg, self.arch, self.loaded.version)
+        except conversions.ConfigMessageError as exc:
+            self.health.count("configs_rejected")
+            self.get_logger().error(f"configuration refused, keeping the current model: {exc}")
+            return
+        t0 = time.perf_counter()
+        current = self.slot.current
+        module = current.module if config == current.config else \
+            self.loaded.net.get_active_subnet(config)
+        self.slot.swap(sc.ActiveModel(msg.config_id, config, module, self.loaded.version))
+        self._model_ms.clear()
+        self.health.count("config_swaps")
+        self.health.values["swap_ms"] = f"{(time.perf_counter() - t0) * 1000:.2f}"
+        self.get_logger().info(f"now running config {msg.config_id}: {' '.join(config)}")
+
+    # ------------------------------------------------------------------ audio
+    def on_audio(self, msg: AudioChunk) -> None:
+        try:
+            frames, fmt = conversions.audio_frames(msg)
+            mono = sc.chunk_to_16k_mono(frames, fmt.sample_rate)
+        except (pcm.PcmError, features.AudioError) as exc:
+            self.health.count("chunks_rejected")
+            self.get_logger().warning(f"audio chunk {msg.sequence} dropped: {exc}",
+                                      throttle_duration_sec=5.0)
+            return
+        if self._format is not None and fmt != self._format:
+            self.health.count("format_changes")
+            self.get_logger().info(f"audio format changed {self._format} -> {fmt}")
+        self._format = fmt
+        peak = float(np.max(np.abs(frames)))
+        if peak >= 0.999:
+            self.health.count("clipped_chunks")
+        elif peak == 0.0:
+            self.health.count("silent_chunks")
+        self.health.count("chunks_received")
+        stamp = conversions.stamp_ns(msg.header.stamp)
+        for window in self.windower.push(mono, msg.sequence, stamp):
+            self.classify_and_publish(window)
+
+    def classify_and_publish(self, window: sc.Window) -> None:
+        model = self.slot.current  # one whole model for this window, whatever swaps meanwhile
+        det = sc.classify(model, window, self.classes)
+        self._model_ms.append(det.inference_ms)
+        event = SoundEvent()
+        event.header.stamp.sec = window.first_stamp_ns // 1_000_000_000
+        event.header.stamp.nanosec = window.first_stamp_ns % 1_000_000_000
+        event.label = det.label
+        event.class_index = det.class_index
+        event.confidence = det.confidence
+        event.config_id = det.config_id
+        event.audio_sequence = window.last_sequence
+        event.emergency = det.label in self.emergency
+        event.latency_ms = (wall_now_ns() - window.ready_stamp_ns) / 1e6
+        self.pub_events.publish(event)
+        if event.emergency:
+            self.pub_notify.publish(event)
+        self.health.count("windows_classified")
+
+    def publish_health(self) -> None:
+        self.health.values["lost_chunks"] = str(self.windower.lost_chunks)
+        self.health.values["config_id"] = str(self.slot.current.config_id)
+        self.health.values["config"] = " ".join(self.slot.current.config)
+        if self._model_ms:
+            self.health.values["model_ms_median"] = f"{statistics.median(self._model_ms):.3f}"
+        if self.windower.lost_chunks:
+            self.health.warn("lost", f"{self.windower.lost_chunks} audio chunks lost")
+        self.health.publish()
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    try:
+        node = InferenceNode()
+    except checkpoint.CheckpointError:
+        rclpy.try_shutdown()
+        raise SystemExit(1) from None
+    executor = MultiThreadedExecutor(num_threads=2)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()

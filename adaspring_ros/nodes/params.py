@@ -1,0 +1,38 @@
+"""Declaring parameters with descriptors and ranges, the way `ros2 param describe` shows them."""
+
+from __future__ import annotations
+
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    SetParametersResult,
+)
+
+
+def declare(node, name: str, default, description: str, *, low=None, high=None,
+            choices=None, read_only: bool = False):
+    """Declare one parameter and return its value.
+
+    Numeric ranges are enforced by rclpy itself (a `ros2 param set` outside the range is refused
+    with a reason); ``choices`` is listed in the description and checked by `check_choice`.
+    """
+    extra = f" One of: {', '.join(choices)}." if choices else ""
+    desc = ParameterDescriptor(description=description + extra, read_only=read_only)
+    if low is not None and isinstance(default, float):
+        desc.floating_point_range = [FloatingPointRange(from_value=float(low), to_value=float(high),
+                                                        step=0.0)]
+    elif low is not None and isinstance(default, int) and not isinstance(default, bool):
+        desc.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
+    return node.declare_parameter(name, default, desc).value
+
+
+def check_choice(name: str, value, choices) -> SetParametersResult:
+    if value not in choices:
+        return SetParametersResult(
+            successful=False, reason=f"{name}={value!r} is not one of {', '.join(choices)}")
+    return SetParametersResult(successful=True)
+
+
+def values(node, names) -> dict:
+    return {n: node.get_parameter(n).value for n in names}

@@ -1,0 +1,12 @@
+"""Topic names (relative, so a node's namespace applies) shared by nodes, tools and tests."""
+
+AUDIO = "audio"
+BATTERY = "battery_state"
+STORAGE_BUDGET = "context/storage_budget"
+CONTEXT = "context"
+CONFIG = "compression_config"
+EVENTS = "sound_events"
+NOTIFICATIONS = "notifications"
+GROUND_TRUTH = "scene/ground_truth"
+DIAGNOSTICS = "/diagnostics"
+CLOCK = "/clock"
