@@ -5,6 +5,9 @@ step) in its own callback group, while audio keeps being classified by the previ
 then swapped in by one reference assignment (core.stream_classifier.ModelSlot): no torn model,
 no audio dropped during a swap. Until the first configuration arrives it runs the full backbone.
 
+The id of the configuration in use is latched on ``inference/active_config`` after every
+swap, so tools can see when a new configuration is actually running.
+
 Every window gives a SoundEvent on ``sound_events`` (background included, so rqt can plot the
 detection stream); emergencies (fire alarm, smoke alarm, kettle whistle) also go to
 ``notifications``. Bad chunks (NaN/Inf, empty, wrong or lying format, absurd length) are counted
@@ -27,6 +30,7 @@ from adaspring_ros.core import checkpoint, features, pcm, sound_synth
 from adaspring_ros.core import search_space as ss
 from adaspring_ros.core import stream_classifier as sc
 from adaspring_ros.msg import AudioChunk, CompressionConfig, SoundEvent
+from std_msgs.msg import UInt32
 
 from . import conversions, qos, topics
 from .health import Health
@@ -68,6 +72,8 @@ class InferenceNode(Node):
         self._model_ms = deque(maxlen=200)
         self.pub_events = self.create_publisher(SoundEvent, topics.EVENTS, qos.reliable(100))
         self.pub_notify = self.create_publisher(SoundEvent, topics.NOTIFICATIONS, qos.reliable(100))
+        self.pub_active = self.create_publisher(UInt32, topics.ACTIVE_CONFIG, qos.latched())
+        self.pub_active.publish(UInt32(data=0))
         self.create_subscription(AudioChunk, topics.AUDIO, self.on_audio, qos.audio(depth),
                                  callback_group=MutuallyExclusiveCallbackGroup())
         self.create_subscription(CompressionConfig, topics.CONFIG, self.on_config, qos.latched(),
@@ -87,6 +93,7 @@ class InferenceNode(Node):
         module = current.module if config == current.config else \
             self.loaded.net.get_active_subnet(config)
         self.slot.swap(sc.ActiveModel(msg.config_id, config, module, self.loaded.version))
+        self.pub_active.publish(UInt32(data=msg.config_id))
         self._model_ms.clear()
         self.health.count("config_swaps")
         self.health.values["swap_ms"] = f"{(time.perf_counter() - t0) * 1000:.2f}"
