@@ -1,0 +1,174 @@
+"""End to end over real DDS: the nodes in separate processes, this test as the other side.
+
+Each test gets its own ROS domain (the ``ros`` fixture) and every process it starts is stopped.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import GetParameters, SetParameters
+from std_msgs.msg import UInt32
+
+from adaspring_ros.core import pcm, sound_synth
+from adaspring_ros.msg import AudioChunk, CompressionConfig, DeploymentContext, SoundEvent
+from adaspring_ros.nodes import qos, topics
+
+pytestmark = pytest.mark.ros
+
+STARTUP_S = 90.0  # torch import + checkpoint load on a loaded 2-core machine
+
+
+def ros_args(**params) -> list[str]:
+    args = ["--ros-args"]
+    for key, value in params.items():
+        value = str(value).lower() if isinstance(value, bool) else value
+        args += ["-p", f"{key}:={value}"]
+    return args
+
+
+def context_msg(*, battery=0.8, storage=1_900_000, rate=1.0, scene=9 * 3600.0) -> DeploymentContext:
+    m = DeploymentContext()
+    m.battery = battery
+    m.battery_source = "simulated"
+    m.storage_budget_bytes = storage
+    m.latency_budget_ms = math.nan  # the evolution node's parameters apply
+    m.accuracy_loss_threshold = math.nan
+    m.lambda1 = math.nan
+    m.lambda2 = math.nan
+    m.event_rate_per_min = rate
+    m.scene_time_s = scene
+    return m
+
+
+def start(ros, node: str, **params):
+    return ros.spawn(module=f"adaspring_ros.nodes.{node}", args=ros_args(**params), name=node)
+
+
+def chunks_of(clip: np.ndarray, first_sequence: int, chunk: int = 1600):
+    for i, start_ in enumerate(range(0, clip.size, chunk)):
+        m = AudioChunk()
+        m.sequence = first_sequence + i
+        m.sample_rate = 16000
+        m.channels = 1
+        m.encoding = pcm.S16LE
+        m.data = pcm.encode(clip[start_:start_ + chunk])
+        yield m
+
+
+def set_parameter(ros, node, target: str, name: str, value: float):
+    client = node.create_client(SetParameters, f"/{target}/set_parameters")
+    assert ros.spin_until(client.service_is_ready, STARTUP_S), ros.children_report()
+    request = SetParameters.Request(parameters=[Parameter(name=name, value=ParameterValue(
+        type=ParameterType.PARAMETER_DOUBLE, double_value=float(value)))])
+    future = client.call_async(request)
+    assert ros.spin_until(future.done, 30)
+    return future.result().results[0]
+
+
+def get_parameter(ros, node, target: str, name: str):
+    client = node.create_client(GetParameters, f"/{target}/get_parameters")
+    assert ros.spin_until(client.service_is_ready, 30)
+    future = client.call_async(GetParameters.Request(names=[name]))
+    assert ros.spin_until(future.done, 30)
+    return future.result().values[0]
+
+
+def test_context_change_puts_a_new_configuration_in_use(ros):
+    monitor = ros.node("fake_context_monitor")
+    pub = monitor.create_publisher(DeploymentContext, topics.CONTEXT, qos.reliable())
+    configs = ros.subscribe(CompressionConfig, topics.CONFIG, qos.latched())
+    active = ros.subscribe(UInt32, topics.ACTIVE_CONFIG, qos.latched())
+    start(ros, "evolution", latency_budget_ms=1000.0, accuracy_loss_threshold=3.0)
+    start(ros, "inference")
+    ros.wait_for_subscribers(pub, 1, timeout=STARTUP_S)
+
+    pub.publish(context_msg(battery=0.86, storage=2_000_000))
+    roomy = configs.wait_for(1, timeout=STARTUP_S)[-1]
+    assert roomy.feasible and roomy.trigger == "first context"
+
+    pub.publish(context_msg(battery=0.86, storage=400_000, scene=9 * 3600.0 + 60))
+    tight = configs.wait_for(2, timeout=30)[-1]
+    assert "storage budget" in tight.trigger
+    assert tight.params_bytes <= 400_000 < roomy.params_bytes
+    assert tight.feasible and list(tight.layer_operators) != list(roomy.layer_operators)
+    assert tight.context.storage_budget_bytes == 400_000
+
+    ok = ros.spin_until(lambda: any(m.data == tight.config_id for m in active.messages),
+                        STARTUP_S)
+    assert ok, f"inference never reported config {tight.config_id}" + ros.children_report()
+
+
+def test_parameter_set_at_run_time_re_evolves_and_bad_values_are_refused(ros):
+    node = ros.node("operator")
+    pub = node.create_publisher(DeploymentContext, topics.CONTEXT, qos.reliable())
+    configs = ros.subscribe(CompressionConfig, topics.CONFIG, qos.latched())
+    start(ros, "evolution", latency_budget_ms=1000.0, accuracy_loss_threshold=3.0)
+    ros.wait_for_subscribers(pub, 1, timeout=STARTUP_S)
+    pub.publish(context_msg())
+    first = configs.wait_for(1, timeout=STARTUP_S)[-1]
+
+    result = set_parameter(ros, node, "evolution", "latency_budget_ms", 0.05)
+    assert result.successful, result.reason
+    second = configs.wait_for(2, timeout=30)[-1]
+    assert second.trigger.startswith("parameter set") and "latency_budget_ms" in second.trigger
+    assert second.context.latency_budget_ms == pytest.approx(0.05)
+    assert second.predicted_latency_ms < first.predicted_latency_ms or not second.feasible
+
+    refused = set_parameter(ros, node, "evolution", "accuracy_loss_threshold", -5.0)
+    assert not refused.successful and refused.reason
+    kept = get_parameter(ros, node, "evolution", "accuracy_loss_threshold")
+    assert kept.double_value == pytest.approx(3.0)
+    ros.spin_for(1.0)
+    assert len(configs.messages) == 2, "a refused parameter must not re-evolve"
+
+
+def test_late_joining_inference_gets_the_current_configuration(ros):
+    node = ros.node("operator")
+    pub = node.create_publisher(DeploymentContext, topics.CONTEXT, qos.reliable())
+    configs = ros.subscribe(CompressionConfig, topics.CONFIG, qos.latched())
+    start(ros, "evolution", latency_budget_ms=1000.0, accuracy_loss_threshold=3.0)
+    ros.wait_for_subscribers(pub, 1, timeout=STARTUP_S)
+    pub.publish(context_msg(storage=500_000))
+    current = configs.wait_for(1, timeout=STARTUP_S)[-1]
+
+    active = ros.subscribe(UInt32, topics.ACTIVE_CONFIG, qos.latched())
+    start(ros, "inference")  # starts after the configuration was published
+    ok = ros.spin_until(lambda: any(m.data == current.config_id for m in active.messages),
+                        STARTUP_S)
+    assert ok, "late inference node did not pick up the latched configuration" + \
+        ros.children_report()
+
+
+def test_audio_events_are_detected_with_the_right_labels(ros):
+    node = ros.node("fake_microphone")
+    pub = node.create_publisher(AudioChunk, topics.AUDIO, qos.audio(200))
+    events = ros.subscribe(SoundEvent, topics.EVENTS, qos.reliable(100))
+    notifications = ros.subscribe(SoundEvent, topics.NOTIFICATIONS, qos.reliable(100))
+    start(ros, "inference")
+    ros.wait_for_subscribers(pub, 1, timeout=STARTUP_S)
+    ros.spin_for(1.0)
+
+    rng = np.random.default_rng(2024)
+    truth = {}
+    sequence = 0
+    for label in sound_synth.CLASSES * 2:
+        clip = sound_synth.render_clip(label, rng, snr_db=20.0)
+        for msg in chunks_of(clip, sequence):
+            pub.publish(msg)
+            ros.spin_for(0.002)
+        sequence += 10
+        truth[sequence - 1] = label
+    got = events.wait_for(len(truth), timeout=60)
+    by_seq = {e.audio_sequence: e for e in got}
+    assert set(by_seq) == set(truth), "a window was lost or misaligned"
+    correct = sum(by_seq[s].label == label for s, label in truth.items())
+    assert correct >= len(truth) - 2, {s: (truth[s], by_seq[s].label) for s in truth}
+    assert all(0.0 <= e.confidence <= 1.0 and e.latency_ms >= 0 for e in got)
+    flagged = {e.audio_sequence for e in got if e.emergency}
+    ros.spin_until(lambda: len(notifications.messages) >= len(flagged), 10)
+    assert {e.audio_sequence for e in notifications.messages} == flagged
+    assert all(by_seq[s].label in sound_synth.EMERGENCY_CLASSES for s in flagged)
