@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Build the project's own ROS 2 environment from nothing, then build the package with colcon.
+#
+#   scripts/setup_env.sh [kilted|jazzy]      (default: $ADASPRING_DISTRO, else kilted)
+#
+# 1. a virtual environment .venv-<distro> in the repository with: torch==2.13.0 first (the CPU
+#    build; an unpinned torch would pull GBs of CUDA packages), ROS 2 <distro> rclpy with Fast DDS
+#    and the message packages from the PyPI wheels, the rosidl/ament/colcon build tools, and the
+#    project's Python dependencies (the same list as setup.py, plus the linters);
+# 2. one repair of the wheels' exported CMake files (they name the wheel builder's Python paths);
+# 3. `colcon build` of this package into build-<distro>/ and install-<distro>/ (logs in
+#    log-<distro>/), so distros never clash.
+# Idempotent: a stamp (hash of this script, which holds the requirement lists, and of the Python
+# version) skips step 1-2 when nothing changed, and colcon builds incrementally, so a second run
+# takes seconds. On a robot with ROS 2 from apt none of this is needed: use `colcon build`.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DISTRO="${1:-${ADASPRING_DISTRO:-kilted}}"
+case "$DISTRO" in
+  kilted | jazzy) ;;
+  *)
+    echo "setup_env.sh: unsupported distro '$DISTRO' (kilted or jazzy)" >&2
+    exit 2
+    ;;
+esac
+
+VENV="$ROOT/.venv-$DISTRO"
+BUILD="$ROOT/build-$DISTRO"
+INSTALL="$ROOT/install-$DISTRO"
+LOGS="$ROOT/log-$DISTRO"
+PYTHON="${ADASPRING_PYTHON:-python3}"
+STAMP="$VENV/.adaspring-setup-stamp"
+
+TORCH_PIN="torch==2.13.0"
+
+# ROS 2 from the PyPI wheels: rclpy + Fast DDS, the messages the nodes use, and what rosidl, ament
+# and colcon need to generate msg/ (some of it is missing from the wheels' own metadata).
+ROS_REQUIREMENTS=(
+  "ros-$DISTRO-rclpy[fastrtps]"
+  "ros-$DISTRO-std-msgs"
+  "ros-$DISTRO-sensor-msgs"
+  "ros-$DISTRO-diagnostic-msgs"
+  "ros-$DISTRO-builtin-interfaces"
+  "ros-$DISTRO-ament-index-python"
+  "ros-$DISTRO-rosidl-default-generators"
+  "ros-$DISTRO-rosidl-default-runtime"
+  "ros-$DISTRO-rosidl-core-generators"
+  "ros-$DISTRO-ament-cmake"
+  "ros-$DISTRO-ament-cmake-python"
+  "ros-$DISTRO-ament-cmake-pytest"
+  "ros-$DISTRO-ament-cmake-include-directories"
+  "ros-$DISTRO-ament-package"
+  "catkin-pkg"
+  "colcon-common-extensions"
+)
+if [ "$DISTRO" = kilted ]; then
+  ROS_REQUIREMENTS+=("ros-kilted-ament-cmake-ros-core")
+fi
+
+# The project's Python dependencies: setup.py's install_requires + extras (robot, test).
+PY_REQUIREMENTS=(
+  numpy scipy librosa soundfile psutil tqdm matplotlib
+  jetson-stats sounddevice
+  pytest hypothesis ruff vermin
+)
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
+quiet_pip() {
+  # pip, minus this machine's warnings about absent local index folders
+  "$VENV/bin/python" -m pip "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+}
+
+T0="$(now)"
+echo "== setup_env.sh: ROS 2 $DISTRO environment in $VENV"
+
+# --- 1-2. the virtual environment (skipped when the stamp matches) -----------------------------
+if ! command -v "$PYTHON" > /dev/null; then
+  echo "setup_env.sh: '$PYTHON' not found (set ADASPRING_PYTHON to a Python 3.11)" >&2
+  exit 1
+fi
+PY_VERSION="$("$PYTHON" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
+WANT_STAMP="$( {
+  cat "${BASH_SOURCE[0]}"
+  echo "python $PY_VERSION $DISTRO"
+} | sha256sum | cut -d' ' -f1)"
+
+if [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT_STAMP" ]; then
+  echo "-- venv up to date (stamp matches), pip skipped"
+else
+  T="$(now)"
+  rm -f "$STAMP"
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "-- creating the venv with Python $PY_VERSION"
+    "$PYTHON" -m venv "$VENV"
+  fi
+  touch "$VENV/COLCON_IGNORE" # never crawl the venv's share/*/package.xml as workspace packages
+  echo "-- pip: $TORCH_PIN first (CPU build)"
+  quiet_pip install -q "$TORCH_PIN"
+  CONSTRAINTS="$VENV/adaspring-constraints.txt"
+  echo "$TORCH_PIN" > "$CONSTRAINTS"
+  echo "-- pip: ROS 2 $DISTRO wheels, build tools and project dependencies"
+  quiet_pip install -q -c "$CONSTRAINTS" "${ROS_REQUIREMENTS[@]}" "${PY_REQUIREMENTS[@]}"
+  "$VENV/bin/python" -c "import torch, sys; v = torch.__version__; \
+sys.exit(0 if v.startswith('2.13.0') and '+cpu' in v else 'torch is ' + v)"
+  echo "-- pip done in $(elapsed "$T")"
+
+  # The wheels' exported CMake files name the wheel builder's interpreter paths
+  # (/opt/python/cpXY-cpXY/include/... and .../site-packages); point them at this venv.
+  "$VENV/bin/python" - "$VENV" << 'EOF'
+import re
+import sys
+import sysconfig
+from pathlib import Path
+
+venv = Path(sys.argv[1])
+include = sysconfig.get_paths()["include"]
+site = sysconfig.get_paths()["purelib"]
+pattern = re.compile(r"/opt/python/(cp3\d+)-\1/(include/python3\.\d+|lib/python3\.\d+/site-packages)")
+fixed = 0
+for path in (venv / "share").rglob("*.cmake"):
+    text = path.read_text()
+    if "/opt/python/" not in text:
+        continue
+    new = pattern.sub(lambda m: include if m.group(2).startswith("include") else site, text)
+    if new != text:
+        path.write_text(new)
+        fixed += 1
+left = [str(p) for p in (venv / "share").rglob("*.cmake") if "/opt/python/" in p.read_text()]
+if left:
+    sys.exit("unrepaired wheel paths remain in: " + ", ".join(left))
+print(f"-- repaired the Python paths in {fixed} exported CMake file(s)")
+EOF
+  echo "$WANT_STAMP" > "$STAMP"
+fi
+
+# --- 3. colcon build (incremental) ------------------------------------------------------------
+T="$(now)"
+echo "-- colcon build -> $INSTALL"
+(
+  # Only this venv: nothing from a sourced /opt/ros or another workspace may leak into the build.
+  unset PYTHONPATH COLCON_PREFIX_PATH LD_LIBRARY_PATH
+  export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" VIRTUAL_ENV="$VENV"
+  export PATH="$VENV/bin:$PATH"
+  cd "$ROOT"
+  colcon --log-base "$LOGS" build \
+    --paths "$ROOT" \
+    --build-base "$BUILD" \
+    --install-base "$INSTALL" \
+    --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=ON
+)
+echo "-- colcon build done in $(elapsed "$T")"
+echo "== setup_env.sh ($DISTRO) done in $(elapsed "$T0")"

@@ -1,0 +1,72 @@
+"""pip packaging of adaspring_ros, for a server WITHOUT ROS: `pip install .`
+
+This installs the ROS-free core (adaspring_ros.core) and the offline training code, so the
+self-evolutionary network can be trained and its profile measured on a GPU/CPU server. It does NOT
+generate the ROS interfaces (adaspring_ros.msg): on a robot, colcon builds the package from
+CMakeLists.txt (see README.md, "Two build paths").
+
+The dependency lists below are mirrored in package.xml (as rosdep keys);
+test/test_package_metadata.py fails when the two drift apart. Install torch==2.13.0 first on
+machines where an unpinned torch would pull CUDA packages.
+"""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).resolve().parent
+VERSION = re.search(
+    r'^__version__ = "([^"]+)"', (HERE / "adaspring_ros" / "__init__.py").read_text(), re.M
+).group(1)
+
+#: Runtime dependencies of the core and the training code.
+INSTALL_REQUIRES = [
+    "torch==2.13.0",
+    "numpy",
+    "scipy",
+    "librosa",
+    "soundfile",
+    "psutil",
+    "tqdm",
+    "matplotlib",
+]
+
+EXTRAS_REQUIRE = {
+    # Used only on the robot, each import guarded: jtop on a Jetson, a real microphone.
+    "robot": ["jetson-stats", "sounddevice"],
+    # The test suite and its linters (ruff, vermin for the Python 3.10 floor).
+    "test": ["pytest", "hypothesis", "ruff", "vermin"],
+}
+
+#: Same names as the wrappers CMakeLists.txt installs into lib/adaspring_ros/ for `ros2 run`.
+CONSOLE_SCRIPTS = [
+    "microphone_node=adaspring_ros.nodes.microphone:main",
+    "context_monitor_node=adaspring_ros.nodes.context_monitor:main",
+    "evolution_node=adaspring_ros.nodes.evolution:main",
+    "inference_node=adaspring_ros.nodes.inference:main",
+    "bringup=adaspring_ros.nodes.bringup:main",
+    "monitor=adaspring_ros.nodes.monitor:main",
+    "ubiear_day=adaspring_ros.nodes.ubiear_day:main",
+]
+
+setup(
+    name="adaspring_ros",
+    version=VERSION,
+    description=(
+        "AdaSpring: context-adaptive, retraining-free DNN compression for a ROS 2 sound "
+        "assistant (UbiEar case study)"
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(
+        include=["adaspring_ros", "adaspring_ros.*", "training", "training.*"],
+        exclude=["adaspring_ros.msg", "adaspring_ros.msg.*"],
+    ),
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
+    entry_points={"console_scripts": CONSOLE_SCRIPTS},
+    zip_safe=False,
+)
