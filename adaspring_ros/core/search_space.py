@@ -82,8 +82,8 @@ class Architecture:
     Layer 0 is never compressed (Algorithm 1 note: start from the second conv layer).
     """
 
-    n_mels: int = 64
-    n_frames: int = 101
+    n_mels: int = 40
+    n_frames: int = 51
     channels: tuple[int, ...] = (32, 64, 96, 128, 160)
     pools: tuple[bool, ...] = (True, True, True, False, False)
     n_classes: int = 9

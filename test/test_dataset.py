@@ -1,0 +1,139 @@
+"""The seeded synthetic set (determinism, balance, caching) and the user folder loader."""
+
+import numpy as np
+import pytest
+import soundfile
+
+from adaspring_ros.core import dataset, features, sound_synth
+from adaspring_ros.core.dataset import DatasetError
+
+
+@pytest.fixture(scope="module")
+def small_split(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    return cache, dataset.synthetic_split("val", seed=3, n_clips=18, cache_dir=cache, workers=1,
+                                          progress=False)
+
+
+def test_synthetic_split_shape_balance_and_snr(small_split):
+    _, split = small_split
+    assert split.features.shape == (18, features.N_MELS, features.N_FRAMES)
+    assert split.features.dtype == np.float32
+    assert np.all(np.isfinite(split.features))
+    assert np.bincount(split.labels, minlength=9).tolist() == [2] * 9
+    lo, hi = dataset.SNR_RANGE_DB
+    assert np.all((split.snr_db >= lo) & (split.snr_db <= hi))
+    assert split.class_names == sound_synth.CLASSES
+
+
+def test_generation_is_deterministic_and_independent_of_cache(small_split, tmp_path):
+    _, split = small_split
+    again = dataset.synthetic_split("val", seed=3, n_clips=18, cache_dir=tmp_path, workers=1,
+                                    progress=False)
+    assert np.array_equal(split.features, again.features)
+    assert np.array_equal(split.labels, again.labels)
+    other_seed = dataset.synthetic_split("val", seed=4, n_clips=18, cache_dir=tmp_path,
+                                         workers=1, progress=False)
+    assert not np.allclose(split.features, other_seed.features)
+
+
+def test_second_load_comes_from_the_cache(small_split, monkeypatch):
+    cache, split = small_split
+    assert dataset.cache_path(cache, "val", 3, 18).exists()
+
+    def must_not_generate(*args, **kwargs):
+        raise AssertionError("cache miss: the split was regenerated")
+
+    monkeypatch.setattr(dataset, "_generate", must_not_generate)
+    cached = dataset.synthetic_split("val", seed=3, n_clips=18, cache_dir=cache, progress=False)
+    assert np.array_equal(cached.features, split.features)
+
+
+def test_corrupt_cache_is_regenerated(small_split, tmp_path):
+    _, split = small_split
+    path = dataset.cache_path(tmp_path, "val", 3, 18)
+    path.write_bytes(b"not an npz")
+    rebuilt = dataset.synthetic_split("val", seed=3, n_clips=18, cache_dir=tmp_path, workers=1,
+                                      progress=False)
+    assert np.array_equal(rebuilt.features, split.features)
+
+
+def test_splits_do_not_share_clips():
+    a, _ = dataset.render_split_clip("train", 0, 0, 1)
+    b, _ = dataset.render_split_clip("test", 0, 0, 1)
+    assert not np.allclose(a, b)
+
+
+def test_parallel_workers_give_the_same_clips(tmp_path):
+    serial = dataset.synthetic_split("test", seed=5, n_clips=6, cache_dir=tmp_path / "a",
+                                     workers=1, progress=False)
+    parallel = dataset.synthetic_split("test", seed=5, n_clips=6, cache_dir=tmp_path / "b",
+                                       workers=2, progress=False)
+    # equal up to float rounding (BLAS thread counts differ between parent and workers)
+    assert np.allclose(serial.features, parallel.features, atol=1e-5)
+    assert np.array_equal(serial.labels, parallel.labels)
+
+
+def test_bad_split_arguments():
+    with pytest.raises(DatasetError, match="unknown split"):
+        dataset.synthetic_split("holdout", 0, 10)
+    with pytest.raises(DatasetError, match="positive integer"):
+        dataset.synthetic_split("val", 0, 0)
+    with pytest.raises(DatasetError, match="lacks split"):
+        dataset.load_synthetic(0, sizes={"train": 9})
+
+
+def test_accuracy_by_snr_buckets():
+    correct = np.array([1, 0, 1, 1, 1, 0])
+    snr = np.array([-5.0, -1.0, 3.0, 7.0, 20.0, 12.0])
+    report = dataset.accuracy_by_snr(correct, snr)
+    assert report["[-5,0) dB"] == {"accuracy": 50.0, "n": 2}
+    assert report["[0,5) dB"] == {"accuracy": 100.0, "n": 1}
+    assert report["[10,20) dB"] == {"accuracy": 50.0, "n": 2}
+    with pytest.raises(ValueError, match="shape"):
+        dataset.accuracy_by_snr(correct, snr[:3])
+
+
+def _tone(freq, seconds, rate):
+    t = np.arange(int(seconds * rate)) / rate
+    return 0.3 * np.sin(2 * np.pi * freq * t)
+
+
+def test_folder_loader_reads_any_format_and_reports_unreadable_files(tmp_path):
+    (tmp_path / "doorbell").mkdir()
+    (tmp_path / "kettle").mkdir()
+    (tmp_path / "empty_class").mkdir()
+    stereo = np.stack([_tone(700, 2.5, 44100), _tone(700, 2.5, 44100)], axis=1)
+    soundfile.write(tmp_path / "doorbell" / "stereo44k.wav", stereo, 44100)
+    soundfile.write(tmp_path / "doorbell" / "mono8k.flac", _tone(600, 0.5, 8000), 8000,
+                    subtype="PCM_16")
+    soundfile.write(tmp_path / "kettle" / "long.ogg", _tone(2500, 3.0, 22050), 22050)
+    soundfile.write(tmp_path / "kettle" / "blip.wav", _tone(2500, 0.01, 16000), 16000)
+    (tmp_path / "kettle" / "corrupt.wav").write_bytes(b"RIFF\x00\x00garbage")
+    (tmp_path / "kettle" / "notes.txt").write_text("not audio")
+    nan_audio = _tone(2500, 1.0, 16000)
+    nan_audio[100] = np.nan
+    soundfile.write(tmp_path / "kettle" / "nan.wav", nan_audio, 16000, subtype="FLOAT")
+
+    data = dataset.load_folder_dataset(tmp_path)
+    assert data.class_names == ("doorbell", "empty_class", "kettle")
+    assert len(data) == 3
+    assert sorted(data.labels.tolist()) == [0, 0, 2]
+    assert data.features.shape == (3, features.N_MELS, features.N_FRAMES)
+    assert np.all(np.isnan(data.snr_db))
+    assert data.n_skipped == 4
+    skipped = {p.split("/")[-1] for p, _ in data.skipped}
+    assert skipped == {"blip.wav", "corrupt.wav", "notes.txt", "nan.wav"}
+    assert "4 unreadable file(s) skipped" in data.report()
+    assert "corrupt.wav" in data.report()
+
+
+def test_folder_loader_errors(tmp_path):
+    with pytest.raises(DatasetError, match="not a folder"):
+        dataset.load_folder_dataset(tmp_path / "missing")
+    with pytest.raises(DatasetError, match="no class sub-folders"):
+        dataset.load_folder_dataset(tmp_path)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.wav").write_bytes(b"junk")
+    with pytest.raises(DatasetError, match="no readable audio"):
+        dataset.load_folder_dataset(tmp_path)

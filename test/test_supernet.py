@@ -1,0 +1,205 @@
+"""Operators and the self-evolutionary network: exact costs, slicing, reconfiguration."""
+
+import itertools
+import random
+
+import pytest
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode
+
+from adaspring_ros.core import search_space as ss
+from adaspring_ros.core.operators import (
+    AdapterBlock,
+    ConvBlock,
+    ElasticLayer,
+    IdentityBlock,
+    fold_batchnorm,
+)
+from adaspring_ros.core.supernet import SelfEvolutionaryNet, SubNet
+
+ARCH = ss.Architecture()
+
+
+class ConvOutputCounter(TorchDispatchMode):
+    """Counts elements written by convolutions: Sa, the activations layer_cost prices."""
+
+    def __init__(self):
+        super().__init__()
+        self.elements = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if func.overloadpacket in (torch.ops.aten.convolution, torch.ops.aten.mkldnn_convolution):
+            self.elements += out.numel()
+        return out
+
+
+def reachable_inputs(arch, layer):
+    """Every input width a compressible layer can receive (all options of the layer before)."""
+    if layer == 1:
+        return {arch.layers[0].out_channels}
+    prev = reachable_inputs(arch, layer - 1)
+    return {ss.layer_out_channels(arch, layer - 1, o, c) for o in ss.OPTIONS for c in prev}
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    model = SelfEvolutionaryNet(ARCH)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name != "width_log_sigma":
+                p.normal_(0.0, 0.05)
+    return model
+
+
+def test_backbone_size_fits_the_storage_budget_design():
+    cost = ss.configuration_cost(ARCH, ss.backbone_configuration(ARCH))
+    assert 1.2e6 <= cost.params_bytes <= 1.9e6
+
+
+@pytest.mark.parametrize("layer", range(1, ARCH.n_compressible + 1))
+def test_every_built_block_costs_exactly_what_the_search_space_says(net, layer):
+    spec = ARCH.layers[layer]
+    for cin, option in itertools.product(sorted(reachable_inputs(ARCH, layer)), ss.OPTIONS):
+        block = net.layers[layer - 1].extract(option, cin)
+        expected = ss.layer_cost(ARCH, layer, option, cin)
+        n_params = sum(p.numel() for p in block.parameters())
+        assert n_params * ss.BYTES_PER_VALUE == expected.params_bytes, (option, cin)
+        x = torch.rand(1, cin, spec.height, spec.width)
+        flops, acts = FlopCounterMode(display=False), ConvOutputCounter()
+        with flops, acts, torch.no_grad():
+            y = block(x)
+        assert flops.get_total_flops() == 2 * expected.macs, (option, cin)
+        assert acts.elements * ss.BYTES_PER_VALUE == expected.act_bytes, (option, cin)
+        assert y.shape[1] == ss.layer_out_channels(ARCH, layer, option, cin)
+
+
+def test_head_and_whole_network_costs_match(net):
+    rng = random.Random(1)
+    for _ in range(25):
+        config = tuple(rng.choice(ss.OPTIONS) for _ in range(ARCH.n_compressible))
+        subnet = net.get_active_subnet(config)
+        n_params = sum(p.numel() for p in subnet.parameters())
+        cost = ss.configuration_cost(ARCH, config)
+        assert n_params * ss.BYTES_PER_VALUE == cost.params_bytes
+        flops = FlopCounterMode(display=False)
+        with flops, torch.no_grad():
+            subnet(torch.rand(1, 1, ARCH.n_mels, ARCH.n_frames))
+        head_macs = ss.head_cost(ARCH, subnet.head.weight.shape[1]).macs
+        assert flops.get_total_flops() == 2 * cost.macs  # the linear head counts as a matmul
+        assert head_macs == subnet.head.weight.numel()
+
+
+def test_dynamic_slicing_equals_the_deployed_subnet(net):
+    rng = random.Random(2)
+    x = torch.randn(3, 1, ARCH.n_mels, ARCH.n_frames)
+    configs = [ss.backbone_configuration(ARCH)] + [
+        tuple(rng.choice(ss.OPTIONS) for _ in range(ARCH.n_compressible)) for _ in range(30)]
+    for config in configs:
+        net.set_active_config(config)
+        assert net.get_active_config() == config
+        with torch.no_grad():
+            dynamic = net(x)
+        deployed = net.get_active_subnet()(x)
+        assert torch.allclose(dynamic, deployed, atol=1e-5), config
+    net.set_active_config(ss.backbone_configuration(ARCH))
+
+
+def test_reconfiguration_runs_no_gradient_step_and_builds_no_graph(net):
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    config = ("fire@0.5", "svd@0.75", "dws@0.25", "skip")
+    subnet = net.get_active_subnet(config)
+    assert isinstance(subnet, SubNet) and not subnet.training
+    assert all(not p.requires_grad for p in subnet.parameters())
+    out = subnet(torch.randn(1, 1, ARCH.n_mels, ARCH.n_frames))  # no no_grad() here on purpose
+    assert out.grad_fn is None and not out.requires_grad
+    assert all(p.grad is None for p in net.parameters())
+    after = net.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_compression_is_reversible_back_up_to_the_backbone(net):
+    x = torch.randn(2, 1, ARCH.n_mels, ARCH.n_frames)
+    backbone = ss.backbone_configuration(ARCH)
+    reference = net.get_active_subnet(backbone)(x)
+    for config in [("conv@0.25",) * 4, ("skip",) * 4, ("dws@0.5", "fire@0.25", "svd@1.0", "skip")]:
+        small = net.get_active_subnet(config)
+        assert sum(p.numel() for p in small.parameters()) < sum(
+            p.numel() for p in net.get_active_subnet(backbone).parameters())
+        restored = net.get_active_subnet(backbone)
+        assert torch.equal(restored(x), reference)
+
+
+def test_subnet_is_a_copy_independent_of_later_supernet_changes():
+    net = SelfEvolutionaryNet(ARCH)
+    x = torch.randn(1, 1, ARCH.n_mels, ARCH.n_frames)
+    subnet = net.get_active_subnet(("conv@0.5",) * 4)
+    before = subnet(x)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)
+    assert torch.equal(subnet(x), before)
+
+
+@pytest.mark.parametrize(
+    "config, fragment",
+    [(("conv@1.0",) * 3, "compressible"), (("conv@0.3",) * 4, "unknown operator"),
+     (("conv@1.0",) * 5, "compressible")],
+)
+def test_invalid_configurations_raise_value_error(net, config, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        net.get_active_subnet(config)
+    with pytest.raises(ValueError, match=fragment):
+        net.set_active_config(config)
+
+
+def test_elastic_layer_rejects_wrong_input_width(net):
+    with pytest.raises(ValueError, match="input channels"):
+        net.layers[0].extract("conv@1.0", 33)
+    with pytest.raises(ValueError, match="not compressible"):
+        ElasticLayer(ARCH, 0)
+
+
+def test_skip_is_identity_only_when_channels_are_unchanged():
+    arch = ss.Architecture(channels=(8, 16, 16, 24, 24), pools=(True, True, False, False, False))
+    net = SelfEvolutionaryNet(arch)
+    assert isinstance(net.layers[1].extract("skip", 16), IdentityBlock)
+    assert isinstance(net.layers[1].extract("skip", 8), AdapterBlock)
+    subnet = net.get_active_subnet(("conv@1.0", "skip", "conv@1.0", "skip"))
+    assert sum(p.numel() for p in subnet.parameters()) * 4 == ss.configuration_cost(
+        arch, subnet.config).params_bytes
+    x = torch.randn(2, 1, arch.n_mels, arch.n_frames)
+    with torch.no_grad():
+        assert torch.allclose(net(x, subnet.config), subnet(x), atol=1e-5)
+
+
+def test_fold_batchnorm_is_exact():
+    torch.manual_seed(3)
+    conv, bn = nn.Conv2d(4, 6, 3, padding=1), nn.BatchNorm2d(6)
+    bn.running_mean.uniform_(-1, 1)
+    bn.running_var.uniform_(0.5, 2)
+    nn.init.uniform_(bn.weight, 0.5, 1.5)
+    nn.init.uniform_(bn.bias, -0.5, 0.5)
+    bn.eval()
+    x = torch.randn(2, 4, 7, 9)
+    w, b = fold_batchnorm(conv.weight, conv.bias, bn)
+    folded = ConvBlock(w, b, pool=False)
+    with torch.no_grad():
+        assert torch.allclose(torch.relu(bn(conv(x))), folded(x), atol=1e-5)
+
+
+def test_width_noise_is_trainable_and_exported(net):
+    x = torch.randn(4, 1, ARCH.n_mels, ARCH.n_frames)
+    net.zero_grad()
+    net.noisy_forward(x, (0.5, 0.75, 0.25, 1.0)).square().mean().backward()
+    assert net.width_log_sigma.grad is not None
+    assert torch.count_nonzero(net.width_log_sigma.grad) > 0
+    noise = net.channel_noise()
+    assert set(noise) == {1, 2, 3, 4}
+    assert all(0.005 <= v <= 0.5 for v in noise.values())
+    net.zero_grad()
+    with pytest.raises(ValueError, match="widths"):
+        net.noisy_forward(x, (0.5,))
