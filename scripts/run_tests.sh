@@ -31,7 +31,7 @@ T="$(now)"
 echo "== colcon test ($DISTRO): pytest suite, ruff, vermin"
 rm -rf "$BUILD/adaspring_ros/test_results"
 colcon --log-base "$LOGS" test \
-  --paths "$ROOT" \
+  --paths "$BUILD/.source" \
   --build-base "$BUILD" \
   --install-base "$INSTALL" \
   --event-handlers console_direct+ \

@@ -136,6 +136,19 @@ EOF
 fi
 
 # --- 3. colcon build (incremental) ------------------------------------------------------------
+# colcon is given the package through a symlink, build-<distro>/.source -> the repository. Reason:
+# rosidl exports its Python type-support target with numpy's include folder, and CMake refuses an
+# exported include folder that lies inside the source tree, which the venv's numpy does when the
+# source tree is the repository itself. Through the symlink the venv is outside CMake's source
+# path, and nothing in CMakeLists.txt has to know about the venv (a robot builds it unchanged).
+SOURCE_LINK="$BUILD/.source"
+mkdir -p "$BUILD"
+ln -sfn "$ROOT" "$SOURCE_LINK"
+CACHE="$BUILD/adaspring_ros/CMakeCache.txt"
+if [ -f "$CACHE" ] && ! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$SOURCE_LINK" "$CACHE"; then
+  echo "-- build folder was configured from another source path: reconfiguring"
+  rm -rf "$BUILD/adaspring_ros"
+fi
 T="$(now)"
 echo "-- colcon build -> $INSTALL"
 (
@@ -145,7 +158,7 @@ echo "-- colcon build -> $INSTALL"
   export PATH="$VENV/bin:$PATH"
   cd "$ROOT"
   colcon --log-base "$LOGS" build \
-    --paths "$ROOT" \
+    --paths "$SOURCE_LINK" \
     --build-base "$BUILD" \
     --install-base "$INSTALL" \
     --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=ON
