@@ -36,7 +36,7 @@ colcon --log-base "$LOGS" test \
   --install-base "$INSTALL" \
   --event-handlers console_direct+ \
   --return-code-on-test-failure \
-  --ctest-args --output-on-failure -V || failed=1
+  --ctest-args -V || failed=1
 echo "-- colcon test done in $(elapsed "$T")"
 
 echo "== colcon test-result"

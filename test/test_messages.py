@@ -70,7 +70,7 @@ def build_sample(name: str):
         msg.macs = 2**40 + 7
         msg.params_bytes = 123_456
         msg.activation_bytes = U64_MAX - 1
-        msg.energy = 1.0e-3
+        msg.energy = 2.0**-10  # exactly representable in float32
         msg.search_time_ms = 0.0625
         msg.candidates_evaluated = 65_536
         msg.feasible = False

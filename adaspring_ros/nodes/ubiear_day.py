@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 TOPIC = "audio"
 SAMPLE_RATE = 16000
@@ -142,8 +143,14 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     me = [sys.executable, "-m", "adaspring_ros.nodes.ubiear_day", "--timeout", str(args.timeout)]
-    listener = subprocess.Popen([*me, "--role", "listener"])
-    microphone = subprocess.Popen([*me, "--role", "microphone"])
+    # `python -m` puts the working directory first on sys.path; run the children from the folder
+    # that holds the adaspring_ros this process imported, so that a source checkout in the
+    # current directory (which has no generated msg/) never shadows the installed package.
+    import adaspring_ros
+
+    cwd = Path(adaspring_ros.__file__).resolve().parent.parent
+    listener = subprocess.Popen([*me, "--role", "listener"], cwd=cwd)
+    microphone = subprocess.Popen([*me, "--role", "microphone"], cwd=cwd)
     try:
         rc = listener.wait(timeout=args.timeout + 30)
     except subprocess.TimeoutExpired:
