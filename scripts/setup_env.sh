@@ -54,8 +54,17 @@ ROS_REQUIREMENTS=(
   "catkin-pkg"
   "colcon-common-extensions"
 )
-if [ "$DISTRO" = kilted ]; then
-  ROS_REQUIREMENTS+=("ros-kilted-ament-cmake-ros-core")
+# rosidl's Fast DDS type support finds ament_cmake_ros (jazzy) / ament_cmake_ros_core (kilted+);
+# jazzy's ament_cmake_ros and rosidl_generator_py also need these, missing from the wheel metadata.
+if [ "$DISTRO" = jazzy ]; then
+  ROS_REQUIREMENTS+=(
+    "ros-jazzy-ament-cmake-ros"
+    "ros-jazzy-ament-cmake-gmock"
+    "ros-jazzy-ament-cmake-gtest"
+    "ros-jazzy-python-cmake-module"
+  )
+else
+  ROS_REQUIREMENTS+=("ros-$DISTRO-ament-cmake-ros-core")
 fi
 
 # The project's Python dependencies: setup.py's install_requires + extras (robot, test).
