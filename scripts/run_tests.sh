@@ -40,7 +40,7 @@ colcon --log-base "$LOGS" test \
 echo "-- colcon test done in $(elapsed "$T")"
 
 echo "== colcon test-result"
-colcon test-result --test-result-base "$BUILD" --verbose || failed=1
+colcon --log-base "$LOGS" test-result --test-result-base "$BUILD" --verbose || failed=1
 
 # One closing line that counts every test case colcon recorded (pytest's and the linters').
 SUMMARY="$(mktemp)"
