@@ -77,6 +77,7 @@ class EvolutionNode(Node):
         self.profile = loaded.profile
         self.version = loaded.version
         del loaded  # the search needs the profile only, not the weights
+        runtime3c.prepare(self.profile)  # context-free part of the search, built once at start
         self.trigger = EvolutionTrigger(self._thresholds())
         self.config_id = 0
         self.latest_msg: DeploymentContext | None = None
