@@ -65,7 +65,7 @@ def window_chunks(clip: np.ndarray, first_seq: int) -> list[AudioChunk]:
 
 def baseline_ms(clips) -> float:
     """Features + backbone for one window, in process, no ROS: the floor of the ROS latency."""
-    ck = checkpoint.load(checkpoint.DEFAULT_CHECKPOINT)
+    ck = checkpoint.load()
     config = ss.backbone_configuration(ck.profile.arch)
     model = sc.ActiveModel(0, config, ck.net.get_active_subnet(config), ck.version)
     times = []

@@ -244,7 +244,7 @@ def bad_configs(ros) -> ScenarioResult:
     pub = ros.default_node().create_publisher(CompressionConfig, topics.CONFIG, qos.latched())
     inference = start(ros, "inference")
     ros.wait_for_subscribers(pub, 1, timeout=STARTUP_S)
-    loaded = ckpt.load(ckpt.DEFAULT_CHECKPOINT)
+    loaded = ckpt.load()
     n = loaded.profile.arch.n_compressible
     good = CompressionConfig(config_id=5, checkpoint_version=loaded.version,
                              layer_operators=["conv@0.5"] * n)
@@ -274,7 +274,7 @@ def bad_configs(ros) -> ScenarioResult:
 def bad_checkpoints(ros, tmp) -> ScenarioResult:
     import torch
 
-    good = ckpt.DEFAULT_CHECKPOINT
+    good = ckpt.default_checkpoint()
     raw = open(good, "rb").read()
     cases = {"missing": tmp / "nope.pt", "truncated": tmp / "truncated.pt",
              "corrupt": tmp / "corrupt.pt", "other version": tmp / "old.pt",
@@ -487,7 +487,7 @@ def context_burst(ros, n: int = 1000) -> ScenarioResult:
                    configs.messages[-1].context.scene_time_s == last.scene_time_s, 30)
     ros.spin_for(1.0)
     final = configs.messages[-1] if configs.messages else None
-    loaded = ckpt.load(ckpt.DEFAULT_CHECKPOINT)
+    loaded = ckpt.load()
     expected = runtime3c.search(loaded.profile, conversions.msg_to_context(
         last, latency_budget_ms=1000.0, accuracy_loss_threshold=3.0))
     ok = final is not None and len(configs.messages) < n / 10 and \

@@ -82,7 +82,8 @@ def test_context_change_puts_a_new_configuration_in_use(ros):
     pub = monitor.create_publisher(DeploymentContext, topics.CONTEXT, qos.reliable())
     configs = ros.subscribe(CompressionConfig, topics.CONFIG, qos.latched())
     active = ros.subscribe(UInt32, topics.ACTIVE_CONFIG, qos.latched())
-    start(ros, "evolution", latency_budget_ms=1000.0, accuracy_loss_threshold=3.0)
+    start(ros, "evolution", latency_budget_ms=1000.0, accuracy_loss_threshold=3.0,
+          stale_timeout_s=600.0)
     start(ros, "inference")
     ros.wait_for_subscribers(pub, 1, timeout=STARTUP_S)
 
@@ -106,7 +107,8 @@ def test_parameter_set_at_run_time_re_evolves_and_bad_values_are_refused(ros):
     node = ros.node("operator")
     pub = node.create_publisher(DeploymentContext, topics.CONTEXT, qos.reliable())
     configs = ros.subscribe(CompressionConfig, topics.CONFIG, qos.latched())
-    start(ros, "evolution", latency_budget_ms=1000.0, accuracy_loss_threshold=3.0)
+    start(ros, "evolution", latency_budget_ms=1000.0, accuracy_loss_threshold=3.0,
+          stale_timeout_s=600.0)
     ros.wait_for_subscribers(pub, 1, timeout=STARTUP_S)
     pub.publish(context_msg())
     first = configs.wait_for(1, timeout=STARTUP_S)[-1]
@@ -130,7 +132,8 @@ def test_late_joining_inference_gets_the_current_configuration(ros):
     node = ros.node("operator")
     pub = node.create_publisher(DeploymentContext, topics.CONTEXT, qos.reliable())
     configs = ros.subscribe(CompressionConfig, topics.CONFIG, qos.latched())
-    start(ros, "evolution", latency_budget_ms=1000.0, accuracy_loss_threshold=3.0)
+    start(ros, "evolution", latency_budget_ms=1000.0, accuracy_loss_threshold=3.0,
+          stale_timeout_s=600.0)
     ros.wait_for_subscribers(pub, 1, timeout=STARTUP_S)
     pub.publish(context_msg(storage=500_000))
     current = configs.wait_for(1, timeout=STARTUP_S)[-1]

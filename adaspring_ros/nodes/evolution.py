@@ -70,7 +70,7 @@ class EvolutionNode(Node):
             "Storage budget assumed while the context is stale, bytes.", low=0, high=2**40)
         self.health = Health(self)
         try:
-            loaded = checkpoint.load(path or checkpoint.DEFAULT_CHECKPOINT)
+            loaded = checkpoint.load(path or None)
         except checkpoint.CheckpointError as exc:
             self.get_logger().fatal(str(exc))
             raise

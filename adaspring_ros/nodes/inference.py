@@ -58,7 +58,7 @@ class InferenceNode(Node):
         torch.set_num_threads(threads)
         self.health = Health(self)
         try:
-            self.loaded = checkpoint.load(path or checkpoint.DEFAULT_CHECKPOINT)
+            self.loaded = checkpoint.load(path or None)
         except checkpoint.CheckpointError as exc:
             self.get_logger().fatal(str(exc))
             raise
