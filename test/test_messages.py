@@ -106,11 +106,26 @@ def _plain(value):
     return value
 
 
+def _mismatch(where: str, got, want) -> str:
+    if isinstance(got, list) and isinstance(want, list):
+        if len(got) != len(want):
+            return f"{where}: length {len(got)} != {len(want)}"
+        i = next(i for i, (a, b) in enumerate(zip(got, want, strict=True)) if a != b)
+        return f"{where}[{i}]: {got[i]!r} != {want[i]!r}"
+    return f"{where}: {got!r} != {want!r}"
+
+
 def assert_same_message(got, want, path: str = "") -> None:
-    """Field-for-field equality, recursing into nested messages; NaN equals NaN."""
-    assert type(got) is type(want), f"{path or 'message'}: {type(got)} != {type(want)}"
+    """Field-for-field equality, recursing into nested messages; NaN equals NaN.
+
+    Raises AssertionError naming the first differing field (and index, for arrays). Plain
+    ``raise`` rather than ``assert`` keeps pytest from diffing 32000-element arrays.
+    """
+    if type(got) is not type(want):
+        raise AssertionError(f"{path or 'message'}: {type(got)} != {type(want)}")
     fields = want.get_fields_and_field_types()
-    assert fields, f"{type(want).__name__} has no fields?"
+    if not fields:
+        raise AssertionError(f"{type(want).__name__} has no fields?")
     for field in fields:
         g, w = getattr(got, field), getattr(want, field)
         where = f"{path}.{field}" if path else field
@@ -119,13 +134,13 @@ def assert_same_message(got, want, path: str = "") -> None:
             continue
         g, w = _plain(g), _plain(w)
         if isinstance(w, float):
-            assert isinstance(g, float), f"{where}: {g!r} is not a float"
-            if math.isnan(w):
-                assert math.isnan(g), f"{where}: {g!r} != nan"
-            else:
-                assert g == w, f"{where}: {g!r} != {w!r}"
+            if not isinstance(g, float):
+                raise AssertionError(f"{where}: {g!r} is not a float")
+            same = math.isnan(g) if math.isnan(w) else g == w
         else:
-            assert g == w, f"{where}: {g!r} != {w!r}"
+            same = g == w
+        if not same:
+            raise AssertionError(_mismatch(where, g, w))
 
 
 PUBLISHER = """
@@ -181,8 +196,13 @@ def test_samples_exercise_every_field_and_the_comparison_detects_differences():
 
     changed = build_sample("AudioChunk")
     changed.data = bytes(len(changed.data))
-    with pytest.raises(AssertionError, match=r"data"):
+    with pytest.raises(AssertionError, match=r"^data\[1\]: 0 != 1$"):
         assert_same_message(changed, build_sample("AudioChunk"))
+
+    changed = build_sample("SoundEvent")
+    changed.latency_ms = 0.0  # NaN expected
+    with pytest.raises(AssertionError, match=r"^latency_ms: 0\.0 != nan$"):
+        assert_same_message(changed, build_sample("SoundEvent"))
 
     assert m.AudioChunk.ENCODING_S16LE == "S16LE"
     assert m.AudioChunk.ENCODING_F32LE == "F32LE"
