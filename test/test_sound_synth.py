@@ -61,14 +61,15 @@ def test_low_snr_clip_is_noisier_than_high_snr_clip():
         spectrum = np.abs(np.fft.rfft(clip)) ** 2
         return np.sort(spectrum)[-40:].sum() / spectrum.sum()
 
-    clean = synth.render_clip("smoke_alarm", np.random.default_rng(5), 20.0)
-    noisy = synth.render_clip("smoke_alarm", np.random.default_rng(5), -5.0)
-    assert tonality(clean) > 2 * tonality(noisy)
+    for seed in range(5):
+        clean = synth.render_clip("smoke_alarm", np.random.default_rng(seed), 20.0)
+        noisy = synth.render_clip("smoke_alarm", np.random.default_rng(seed), -5.0)
+        assert tonality(clean) > 1.5 * tonality(noisy)
 
 
 @pytest.mark.parametrize(
     "label, lo, hi",
-    [("smoke_alarm", 2900, 3700), ("microwave_beep", 1750, 2650),
+    [("smoke_alarm", 2750, 3700), ("microwave_beep", 1750, 3050),
      ("kettle_whistle", 750, 3300)],
 )
 def test_tonal_events_sit_at_their_real_frequencies(label, lo, hi):

@@ -203,3 +203,101 @@ def test_width_noise_is_trainable_and_exported(net):
     net.zero_grad()
     with pytest.raises(ValueError, match="widths"):
         net.noisy_forward(x, (0.5,))
+
+
+# --------------------------------------------------------------------------- training transforms
+def test_svd_factors_are_exact_at_full_rank_and_close_when_truncated():
+    from training.transforms import svd_factors
+
+    torch.manual_seed(4)
+    w = torch.randn(12, 5, 3, 3)
+    x = torch.randn(2, 5, 8, 8)
+    ref = torch.nn.functional.conv2d(x, w, padding=1)
+    basis, mix = svd_factors(w, rank=12)
+    full = torch.nn.functional.conv2d(torch.nn.functional.conv2d(x, basis, padding=1), mix)
+    assert torch.allclose(full, ref, atol=1e-4)
+    basis, mix = svd_factors(w, rank=6)
+    low = torch.nn.functional.conv2d(torch.nn.functional.conv2d(x, basis, padding=1), mix)
+    assert 0 < (low - ref).norm() < ref.norm()
+
+
+def test_depthwise_separable_factors_are_exact_for_rank_one_slices():
+    from training.transforms import depthwise_separable_factors
+
+    torch.manual_seed(5)
+    u, v = torch.randn(4, 10), torch.randn(4, 9)  # per input channel: (C_out) x (3x3)
+    w = torch.einsum("io,ik->oik", u, v).reshape(10, 4, 3, 3)
+    dw, pw = depthwise_separable_factors(w)
+    x = torch.randn(2, 4, 6, 7)
+    approx = torch.nn.functional.conv2d(
+        torch.nn.functional.conv2d(x, dw, padding=1, groups=4), pw)
+    assert torch.allclose(approx, torch.nn.functional.conv2d(x, w, padding=1), atol=1e-4)
+
+
+def test_fire_and_adapter_fits_reproduce_what_they_can_represent():
+    from training.transforms import adapter_factors, fire_factors
+
+    gen = torch.Generator().manual_seed(6)
+    torch.manual_seed(6)
+    x = torch.relu(torch.randn(4, 6, 48, 48))
+    w = torch.randn(8, 6, 3, 3) * 0.3
+    target = torch.nn.functional.conv2d(x, w, padding=1)
+    fire = fire_factors(w, x, target, squeeze=6, gen=gen)  # full-rank squeeze
+    z = torch.relu(torch.nn.functional.conv2d(x, fire["fire_squeeze_w"], fire["fire_squeeze_b"]))
+    y3 = torch.nn.functional.conv2d(z, fire["fire_e3_w"], fire["fire_e3_b"], padding=1)
+
+    def rel_error(a, b):
+        return float((a - b).norm() / b.norm())
+
+    # The squeeze bias that keeps its ReLU (almost) linear makes zero padding inexact, and the
+    # least-squares fit trades border against interior error: not exact, but close, far better
+    # than a 1x1 expand can be (measured 0.17 vs 0.80), and better with a wider squeeze.
+    y1 = torch.nn.functional.conv2d(z, fire["fire_e1_w"], fire["fire_e1_b"])
+    assert rel_error(y3, target) < 0.25
+    assert rel_error(y3, target) < 0.5 * rel_error(y1, target)
+    smaller = fire_factors(w, x, target, squeeze=3, gen=gen)
+    z3 = torch.relu(torch.nn.functional.conv2d(x, smaller["fire_squeeze_w"],
+                                               smaller["fire_squeeze_b"]))
+    y3_small = torch.nn.functional.conv2d(z3, smaller["fire_e3_w"], smaller["fire_e3_b"],
+                                          padding=1)
+    assert rel_error(y3, target) < rel_error(y3_small, target) < 1
+    pointwise = torch.randn(5, 6, 1, 1)
+    adapter_w, adapter_b = adapter_factors(x, torch.nn.functional.conv2d(x, pointwise) + 0.5, gen)
+    assert torch.allclose(adapter_w, pointwise, atol=1e-2)
+    assert torch.allclose(adapter_b, torch.full((5,), 0.5), atol=1e-2)
+
+
+def test_import_backbone_folds_bn_and_reorders_channels_without_changing_the_function():
+    from training.backbone import BackboneNet, import_backbone
+
+    torch.manual_seed(7)
+    model = BackboneNet(ARCH)
+    for bn in model.bns:
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+        torch.nn.init.uniform_(bn.weight, -1.0, 1.0)
+        torch.nn.init.uniform_(bn.bias, -0.2, 0.2)
+    model.eval()
+    net = SelfEvolutionaryNet(ARCH)
+    orders = import_backbone(net, model)
+    x = torch.randn(3, 1, ARCH.n_mels, ARCH.n_frames)
+    with torch.no_grad():
+        assert torch.allclose(model(x), net(x, ss.backbone_configuration(ARCH)), atol=1e-4)
+    importance = model.bns[2].weight.abs()
+    assert torch.all(importance[orders[2]][:-1] >= importance[orders[2]][1:])
+
+
+def test_thread_probe_and_augmentation():
+    from training import common
+
+    chosen = common.pick_threads(lambda: torch.randn(64, 64) @ torch.randn(64, 64))
+    assert chosen in (1, 2) and torch.get_num_threads() == chosen
+    common.FIXED_THREADS = 1
+    try:
+        assert common.pick_threads(lambda: None) == 1
+    finally:
+        common.FIXED_THREADS = None
+    x = torch.randn(8, 1, ARCH.n_mels, ARCH.n_frames)
+    a = common.augment(x, torch.Generator().manual_seed(1))
+    b = common.augment(x, torch.Generator().manual_seed(1))
+    assert a.shape == x.shape and torch.equal(a, b) and not torch.equal(a, x)

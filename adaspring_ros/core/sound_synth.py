@@ -4,9 +4,9 @@ Each class is modelled on how the real sound is produced, so the network has to 
 human listener uses, not artefacts of the generator:
 
 - fire_alarm: building alarms. NFPA 72 temporal-3 cadence (0.5 s on/off x3, 1.5 s off) on a low
-  520 Hz square wave or a buzzy electromechanical horn, a high piezo horn (2.4-2.9 kHz, buzzy,
-  close to a smoke alarm on purpose), a rising "whoop" sweep, or a continuously struck bell.
-- smoke_alarm: residential piezo beepers near 3.1-3.5 kHz, almost pure tones: temporal-3, fast
+  520 Hz square wave or a buzzy electromechanical horn, a high piezo horn (2.4-3.2 kHz, buzzy,
+  overlapping the smoke alarm's band on purpose), a rising "whoop" sweep, or a struck bell.
+- smoke_alarm: residential piezo beepers at 2.8-3.6 kHz, almost pure tones: temporal-3, fast
   interconnect beeping, or a two-frequency warble.
 - kettle_whistle: a whistle gliding up from ~1 kHz to 2-3 kHz as the steam pressure builds, then
   wobbling, with breathy band noise and sometimes a second beating whistle.
@@ -16,9 +16,11 @@ human listener uses, not artefacts of the generator:
   vowel-like formants and inhalation gaps.
 - phone_ringing: landline cadences (440+480 Hz 2 s on; 400+450 Hz double ring), an
   electromechanical bell trill, a cordless-phone warble, or a melodic mobile ringtone.
-- microwave_beep: a one-off run of 2 kHz piezo beeps (3 or 5 short, or one long).
-- background: household noise with no target event, often with a distractor (footsteps,
-  clattering dishes, a voice, music notes, a door slam) that resembles some target class.
+- microwave_beep: a one-off run of 1.8-3 kHz piezo beeps (3 or 5 short, or one long); the
+  band overlaps both alarms, so cadence and timbre, not pitch, tell them apart.
+- background: household noise with no target event (sometimes a TV with tones in another
+  room), often with a distractor (footsteps, clattering dishes, a voice, music notes, a door
+  slam) that resembles some target class.
 
 Every clip varies gain, pitch, tempo, reverberation (synthetic room impulse responses,
 RT60 0.1-0.9 s) and time shift (the 1 s window lands anywhere that still holds a substantial
@@ -37,7 +39,7 @@ import math
 import numpy as np
 from scipy import signal
 
-SYNTH_VERSION = 1
+SYNTH_VERSION = 2
 
 CLASSES: tuple[str, ...] = (
     "fire_alarm",
@@ -57,7 +59,7 @@ MIN_SAMPLE_RATE = 8000
 #: Seconds of pattern rendered around the window, so the window can land at any pattern phase.
 _PATTERN_MARGIN_S = 1.0
 #: The window must hold at least this fraction of the best window's event energy.
-_MIN_WINDOW_ENERGY_FRACTION = 0.3
+_MIN_WINDOW_ENERGY_FRACTION = 0.15
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -182,7 +184,7 @@ def _fire_alarm(rng, n, sr, start):
         tone = _harmonic_osc(np.full(n, f0), sr, _saw_amps(20, 0.8)) * buzz
         return tone * _gate(n, sr, _repeat_cadence(cadence, start, n / sr))
     if variant == 2:  # high piezo horn: close to a smoke alarm, but buzzy and modulated
-        f0 = rng.uniform(2400.0, 2900.0)
+        f0 = rng.uniform(2400.0, 3200.0)
         buzz = 1.0 + 0.7 * np.sign(np.sin(2 * np.pi * rng.uniform(60.0, 110.0) * t))
         tone = _harmonic_osc(np.full(n, f0), sr, [1.0, 0.0, 0.35]) * buzz
         return tone * _gate(n, sr, _repeat_cadence(cadence, start, n / sr))
@@ -207,7 +209,7 @@ def _fire_alarm(rng, n, sr, start):
 
 
 def _smoke_alarm(rng, n, sr, start):
-    f0 = rng.uniform(3050.0, 3500.0)
+    f0 = rng.uniform(2800.0, 3600.0)
     tempo = _tempo(rng)
     t = _times(n, sr)
     variant = rng.integers(3)
@@ -390,7 +392,7 @@ def _phone_ringing(rng, n, sr, start):
 
 
 def _microwave_beep(rng, n, sr, start):
-    f0 = rng.uniform(1800.0, 2600.0)
+    f0 = rng.uniform(1800.0, 3000.0)
     variant = rng.integers(3)
     if variant == 0:
         on, off, count = rng.uniform(0.1, 0.25), rng.uniform(0.1, 0.3), 3
@@ -489,7 +491,8 @@ def _reverberate(x, rng, sr):
 def render_background(rng: np.random.Generator, seconds: float,
                       sample_rate: int = 16000) -> np.ndarray:
     """Household noise with no target event: colored noise plus a random mix of hum, fan,
-    babble, traffic and rain. Unit-free: callers set the level (render_clip uses the SNR)."""
+    babble, traffic, a distant TV and rain. Unit-free: callers set the level (render_clip
+    uses the SNR)."""
     _check_timing(seconds, sample_rate)
     n = int(round(seconds * sample_rate))
     sr = sample_rate
@@ -511,6 +514,11 @@ def render_background(rng: np.random.Generator, seconds: float,
         rumble = _shaped_noise(rng, n, sr, 20.0, 300.0, 2.0)
         rumble *= 1.0 + 0.6 * np.sin(2 * np.pi * rng.uniform(0.1, 0.5) * t + _phase(rng))
         out += 10 ** (rng.uniform(-8, 4) / 20) * rumble
+    if rng.random() < 0.3:  # TV / radio in another room: tones that are not events
+        tv = sum(_chime_note(n, sr, onset, rng.uniform(300.0, 3000.0), rng.uniform(0.1, 0.5),
+                             [(1.0, 1.0), (2.0, 0.3)])
+                 for onset in rng.uniform(0.0, seconds, size=int(rng.integers(2, 8))))
+        out += 10 ** (rng.uniform(-12, 0) / 20) * tv / (_rms(tv) + 1e-12)
     if rng.random() < 0.15:  # rain / crackle
         drops = (rng.random(n) < rng.uniform(0.0005, 0.005)) * rng.standard_normal(n)
         drops = signal.lfilter([1.0, -0.95], [1.0], drops)
@@ -594,9 +602,9 @@ def render_clip(label: str, rng: np.random.Generator, snr_db: float, sample_rate
             foreground = _reverberate(_distractor(rng, n, sample_rate), rng, sample_rate)
     else:
         foreground = render_event(label, rng, seconds, sample_rate)
-        if rng.random() < 0.15:  # a quieter distractor on top of the event
+        if rng.random() < 0.3:  # a distractor on top of the event
             extra = _distractor(rng, n, sample_rate)
-            foreground = foreground + 10 ** (rng.uniform(-15, -5) / 20) * extra * (
+            foreground = foreground + 10 ** (rng.uniform(-12, 0) / 20) * extra * (
                 _rms(foreground) / (_rms(extra) + 1e-12))
     mix = mix_at_snr(foreground, noise, snr_db) if foreground is not None else noise
     mix = _colour_microphone(mix, rng, sample_rate)

@@ -1,0 +1,172 @@
+"""Stage 4: the operator profile Runtime3C predicts from (paper §4.2, §5.1.2).
+
+- accuracy_drop[layer][option]: validation accuracy of the backbone minus that of the backbone
+  with only ``layer`` switched to ``option`` (pp). `check_accuracy_model` measures how well the
+  additive prediction ranks whole configurations (Spearman) on sampled configurations.
+- latency_ms[layer][in_channels][option]: the deployed block (conv/fire/... + ReLU + pool) timed
+  alone at batch 1 on every input width the layer can receive, plus the stem and the head.
+- channel_noise[layer]: the trained δ3 width-noise std (supernet.channel_noise()).
+
+Timing estimator (shared with benchmarks/bench_network.py so prediction and measurement are
+comparable): ``rounds`` passes over all modules, each pass taking the median of ``repeats``
+calls per module; a module's figure is its lowest round median. Other processes share these
+cores: interleaving spreads a burst of their load over all modules instead of one, and the
+lowest round is the least disturbed one.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from scipy import stats
+from tqdm import tqdm
+
+from adaspring_ros.core import search_space as ss
+from adaspring_ros.core.dataset import FeatureSet
+from adaspring_ros.core.profile import Profile
+from adaspring_ros.core.supernet import SelfEvolutionaryNet
+
+from .common import predict
+
+LATENCY_THREADS = 2
+LATENCY_REPEATS = 30
+LATENCY_ROUNDS = 3
+
+
+def reachable_inputs(arch: ss.Architecture, layer: int) -> list[int]:
+    """Every input width compressible ``layer`` can receive, over all options upstream."""
+    widths = {arch.layers[0].out_channels}
+    for prev in range(1, layer):
+        widths = {ss.layer_out_channels(arch, prev, o, c) for o in ss.OPTIONS for c in widths}
+    return sorted(widths)
+
+
+def head_inputs(arch: ss.Architecture) -> list[int]:
+    last = len(arch.layers) - 1
+    return sorted({ss.layer_out_channels(arch, last, o, c)
+                   for o in ss.OPTIONS for c in reachable_inputs(arch, last)})
+
+
+def _median_call_ms(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times))
+
+
+@torch.inference_mode()
+def time_modules(jobs: dict, repeats: int = LATENCY_REPEATS, rounds: int = LATENCY_ROUNDS,
+                 warmup: int = 3, progress: bool = False, desc: str = "timing") -> dict:
+    """{key: (module, input)} -> {key: ms} with the interleaved lowest-round-median estimator."""
+    best = {key: float("inf") for key in jobs}
+    for module, x in jobs.values():
+        for _ in range(warmup):
+            module(x)
+    bar = tqdm(total=rounds * len(jobs), desc=desc, unit="module", disable=not progress)
+    for _ in range(rounds):
+        for key, (module, x) in jobs.items():
+            best[key] = min(best[key], _median_call_ms(lambda m=module, v=x: m(v), repeats))
+            bar.update()
+    bar.close()
+    return best
+
+
+def measure_latency_tables(net: SelfEvolutionaryNet, repeats: int = LATENCY_REPEATS,
+                           rounds: int = LATENCY_ROUNDS, progress: bool = True):
+    """(latency_ms[layer][cin][option], stem_ms, head_ms[cin]) at batch 1."""
+    arch = net.arch
+    torch.set_num_threads(LATENCY_THREADS)
+    jobs = {}
+    for i, layer in enumerate(net.layers, start=1):
+        spec = arch.layers[i]
+        for cin in reachable_inputs(arch, i):
+            x = torch.rand(1, cin, spec.height, spec.width)
+            for option in ss.OPTIONS:
+                jobs[("layer", i, cin, option)] = (layer.extract(option, cin), x)
+    spec0 = arch.layers[0]
+    jobs[("stem",)] = (net.extract_stem(), torch.rand(1, 1, spec0.height, spec0.width))
+    last = arch.layers[-1]
+    h, w = (last.height // 2, last.width // 2) if last.pool else (last.height, last.width)
+    for cin in head_inputs(arch):
+        jobs[("head", cin)] = (net.extract_head(cin), torch.rand(1, cin, h, w))
+    ms = time_modules(jobs, repeats, rounds, progress=progress, desc="profiling latency")
+    table: dict[int, dict[int, dict[str, float]]] = {}
+    head: dict[int, float] = {}
+    for key, value in ms.items():
+        if key[0] == "layer":
+            _, i, cin, option = key
+            table.setdefault(i, {}).setdefault(cin, {})[option] = value
+        elif key[0] == "head":
+            head[key[1]] = value
+    return table, ms[("stem",)], head
+
+
+def config_accuracy(net: SelfEvolutionaryNet, data: FeatureSet, config: Sequence[str]) -> float:
+    """Top-1 accuracy (%) of the deployed subnet for ``config``."""
+    x, y = data.tensors()
+    subnet = net.get_active_subnet(config)
+    return float(100.0 * (predict(subnet, x).argmax(1) == y).float().mean())
+
+
+def measure_accuracy_drops(net: SelfEvolutionaryNet, data: FeatureSet, progress: bool = True):
+    """(backbone accuracy, accuracy_drop[layer][option]) on ``data``."""
+    arch = net.arch
+    backbone = ss.backbone_configuration(arch)
+    base = config_accuracy(net, data, backbone)
+    drops: dict[int, dict[str, float]] = {}
+    jobs = [(i, o) for i in range(1, arch.n_compressible + 1) for o in ss.OPTIONS]
+    for i, option in tqdm(jobs, desc="profiling accuracy", unit="variant",
+                          disable=not progress):
+        config = list(backbone)
+        config[i - 1] = option
+        drops.setdefault(i, {})[option] = base - config_accuracy(net, data, config)
+    return base, drops
+
+
+def build_profile(net: SelfEvolutionaryNet, val: FeatureSet, checkpoint_version: str,
+                  meta: dict | None = None, progress: bool = True) -> Profile:
+    base, drops = measure_accuracy_drops(net, val, progress)
+    load_before = os.getloadavg()
+    table, stem_ms, head_ms = measure_latency_tables(net, progress=progress)
+    info = {
+        "accuracy_split": "val",
+        "accuracy_clips": len(val),
+        "latency_threads": LATENCY_THREADS,
+        "latency_estimator": f"lowest of {LATENCY_ROUNDS} interleaved round medians of "
+                             f"{LATENCY_REPEATS} batch-1 calls",
+        "latency_loadavg_1min": [load_before[0], os.getloadavg()[0]],
+        "torch": torch.__version__,
+    }
+    info.update(meta or {})
+    return Profile(arch=net.arch, checkpoint_version=checkpoint_version, backbone_accuracy=base,
+                   accuracy_drop=drops, latency_ms=table, stem_latency_ms=stem_ms,
+                   head_latency_ms=head_ms, channel_noise=net.channel_noise(), meta=info)
+
+
+def sample_configurations(arch: ss.Architecture, n: int, seed: int) -> list[ss.Configuration]:
+    """``n`` distinct configurations: the backbone, then uniformly random ones."""
+    rng = random.Random(seed)
+    configs = [ss.backbone_configuration(arch)]
+    seen = set(configs)
+    while len(configs) < n:
+        config = tuple(rng.choice(ss.OPTIONS) for _ in range(arch.n_compressible))
+        if config not in seen:
+            seen.add(config)
+            configs.append(config)
+    return configs
+
+
+def check_accuracy_model(profile: Profile, net: SelfEvolutionaryNet, data: FeatureSet,
+                         configs: Sequence[ss.Configuration]) -> dict:
+    """Spearman rank correlation of predicted vs measured accuracy over ``configs``."""
+    measured = [config_accuracy(net, data, c) for c in configs]
+    predicted = [profile.backbone_accuracy - profile.predict(c).accuracy_loss for c in configs]
+    rho = stats.spearmanr(predicted, measured).statistic
+    return {"spearman": float(rho), "measured": measured, "predicted": predicted}
