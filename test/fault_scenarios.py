@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import psutil
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from std_msgs.msg import UInt32
 
 from adaspring_ros.core import pcm, runtime3c, sound_synth
@@ -106,6 +106,12 @@ class AudioSource:
     def raw(self, msg: AudioChunk) -> None:
         self.pub.publish(msg)
 
+    def align(self, chunks_per_window: int = 10) -> None:
+        """Silent 100 ms chunks until the next window starts on the sequence grid."""
+        while self.seq % chunks_per_window:
+            self.pub.publish(chunk(np.zeros(1600, np.float32), self.seq))
+            self.seq += 1
+
 
 def wait_events(ros, events, sequences, timeout=30.0) -> set:
     want = set(sequences)
@@ -160,9 +166,10 @@ def bad_audio(ros) -> ScenarioResult:
         source.raw(make(source.seq))
         source.seq += 1
         ros.spin_for(0.05)
-    # odd but valid audio is classified, not dropped
+    # odd but valid audio is classified, not dropped (each window starts on the sequence grid)
     odd_sequences = []
     for _name, make, fmt in ODD_BUT_VALID_AUDIO:
+        source.align(100 if make is None else 10)
         if make is None:  # one window as 100 chunks of 10 ms
             clip = source.clips[0][1]
             for k in range(100):
@@ -178,6 +185,7 @@ def bad_audio(ros) -> ScenarioResult:
         odd_sequences.append(source.seq - 1)
         ros.spin_for(0.05)
     # and normal audio right after still works
+    source.align(10)
     after = []
     for i in range(1, 4):
         source.window(i)
@@ -330,14 +338,17 @@ def monitor_dies(ros) -> ScenarioResult:
     stale = ros.spin_until(lambda: any(m.trigger.startswith("context stale")
                                        for m in configs.messages), 15)
     noticed_s = time.monotonic() - t_dead
-    warn = diags.latest.get("evolution")
-    warned = warn is not None and warn.level == 1 and "stale" in warn.message
+    def warned_now() -> bool:
+        s = diags.latest.get("evolution")
+        return s is not None and s.level == DiagnosticStatus.WARN and "stale" in s.message
+
+    warned = ros.spin_until(warned_now, 5.0)  # diagnostics go out once a second
     start(ros, "context_monitor", battery_source="simulated")
     back = ros.spin_until(lambda: any(m.trigger.startswith("context restored")
                                       for m in configs.messages), STARTUP_S)
     conservative = next((m for m in configs.messages if m.trigger.startswith("context stale")),
                         None)
-    ok = stale and back and evolution.running and noticed_s < 2.0 + 3.0
+    ok = stale and back and warned and evolution.running and noticed_s < 2.0 + 3.0
     return ScenarioResult(
         "context monitor dies", "SIGINT to the context monitor, restart it later",
         f"stale noticed after {noticed_s:.1f} s (timeout 2 s), diagnostics WARN {warned}; "
@@ -417,7 +428,8 @@ def fallbacks(ros) -> ScenarioResult:
     passed = monitor.output().count("battery source passed over")
     source = diags.values("microphone").get("source")
     battery = diags.values("context_monitor").get("battery_source")
-    ok = (monitor.running and mic.running and c_status is not None and c_status.level == 1
+    ok = (monitor.running and mic.running and c_status is not None
+          and c_status.level == DiagnosticStatus.WARN
           and battery in ("simulated", "psutil", "jetson-stats") and passed <= 2
           and m_status is not None and source in ("scene", "alsa"))
     return ScenarioResult(

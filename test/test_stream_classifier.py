@@ -72,3 +72,12 @@ def test_model_slot_swaps_whole_models():
     det = sc.classify(slot.current, window, classes)
     assert (det.label, det.config_id, slot.swaps) == ("c5", 2, 1)
     assert det.confidence > 0.99 and det.inference_ms >= 0
+
+
+def test_a_new_chunk_size_re_anchors_on_the_sequence_grid():
+    w = sc.AudioWindower()
+    out = feed(w, range(10))  # 100 ms chunks, window 0-9
+    for seq in range(100, 200):  # then 10 ms chunks, sequences aligned to 100 per window
+        out += w.push(np.full(160, seq, np.float32), seq, 0)
+    assert [(x.first_sequence, x.last_sequence) for x in out] == [(0, 9), (100, 199)]
+    assert w.lost_chunks == 90  # the sequences 10-99 never arrived

@@ -5,7 +5,9 @@ not go silent:
 
 - Windows are cut at absolute stream positions (sequence number x chunk length), so a lost chunk
   costs only the window it fell in: the buffer restarts at the next boundary instead of drifting
-  out of alignment for the rest of the day. Losses are counted, never hidden.
+  out of alignment for the rest of the day. Losses are counted, never hidden. A publisher that
+  starts each clip at a sequence that is a multiple of (window / chunk length) therefore gets
+  exactly one window per clip; a change of chunk length re-anchors the grid.
 - The model lives in a `ModelSlot` that is replaced by one reference assignment. A window is
   classified by whichever complete model it picked up, so a configuration change can never run a
   half-built network, and no audio is dropped while the next model is being assembled.
@@ -61,6 +63,7 @@ class AudioWindower:
         self.discarded_samples = 0
         self._reset()
         self._last_sequence = None
+        self._chunk_samples = None
 
     def _reset(self) -> None:
         self._buf = np.zeros(0, dtype=np.float32)
@@ -79,7 +82,12 @@ class AudioWindower:
             # a gap or a restarted publisher (sequence went back): start clean at this chunk
             self.discarded_samples += self._buf.size
             self._reset()
+        elif self._chunk_samples is not None and n != self._chunk_samples:
+            # a new chunk size moves the sequence grid: re-anchor on it (nothing was lost)
+            self.discarded_samples += self._buf.size
+            self._reset()
         self._last_sequence = sequence
+        self._chunk_samples = n
         abs_start = sequence * n
         if self._buf.size == 0:
             self._buf_start = abs_start

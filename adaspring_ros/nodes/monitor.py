@@ -59,7 +59,9 @@ class MonitorNode(Node):
 
     def _diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
-            self.health[status.name] = (status.level, status.message)
+            level = status.level  # a `byte` field: bytes of length 1 in rclpy
+            self.health[status.name] = (ord(level) if isinstance(level, bytes) else int(level),
+                                        status.message)
 
     @property
     def complete(self) -> bool:

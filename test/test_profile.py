@@ -1,0 +1,129 @@
+"""The shipped profile fills every table Profile.predict reads; the profiler measures honestly."""
+
+import itertools
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from adaspring_ros.core import checkpoint as ckpt
+from adaspring_ros.core import dataset
+from adaspring_ros.core import search_space as ss
+from adaspring_ros.core.profile import Profile
+from adaspring_ros.core.supernet import NOISE_SIGMA_BOUNDS, SelfEvolutionaryNet
+from training import profile_operators as po
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return ckpt.load(MODELS / ckpt.CHECKPOINT_NAME)
+
+
+def test_shipped_checkpoint_is_small_and_current(shipped):
+    size = (MODELS / ckpt.CHECKPOINT_NAME).stat().st_size
+    assert size < 5e6
+    assert shipped.version == ckpt.CHECKPOINT_VERSION
+    assert shipped.net.arch == ss.Architecture()
+    assert shipped.meta["class_names"] == list(dataset.sound_synth.CLASSES)
+    assert shipped.meta["synth_version"] == dataset.sound_synth.SYNTH_VERSION
+
+
+def test_profile_json_equals_the_profile_inside_the_checkpoint(shipped):
+    on_disk = json.loads((MODELS / ckpt.PROFILE_NAME).read_text())
+    assert on_disk == json.loads(json.dumps(shipped.profile.to_dict()))
+    assert Profile.from_dict(on_disk).to_dict() == shipped.profile.to_dict()
+
+
+def test_every_table_predict_reads_is_filled(shipped):
+    profile, arch = shipped.profile, shipped.net.arch
+    for layer in range(1, arch.n_compressible + 1):
+        assert set(profile.accuracy_drop[layer]) == set(ss.OPTIONS)
+        assert set(profile.latency_ms[layer]) == set(po.reachable_inputs(arch, layer))
+        for cin, row in profile.latency_ms[layer].items():
+            assert set(row) == set(ss.OPTIONS), (layer, cin)
+            assert all(v > 0 for v in row.values())
+        lo, hi = NOISE_SIGMA_BOUNDS
+        assert lo <= profile.channel_noise[layer] <= hi
+    assert set(profile.head_latency_ms) == set(po.head_inputs(arch))
+    assert profile.stem_latency_ms > 0
+    for layer in range(1, arch.n_compressible + 1):
+        assert profile.accuracy_drop[layer][ss.UNCOMPRESSED] == 0.0
+    rng = random.Random(0)
+    for _ in range(3000):
+        config = tuple(rng.choice(ss.OPTIONS) for _ in range(arch.n_compressible))
+        metrics = profile.predict(config)
+        cost = ss.configuration_cost(arch, config)
+        assert metrics.latency_ms > 0 and np.isfinite(metrics.accuracy_loss)
+        assert (metrics.macs, metrics.params_bytes, metrics.act_bytes) == (
+            cost.macs, cost.params_bytes, cost.act_bytes)
+
+
+def test_reachable_inputs_match_brute_force_enumeration():
+    arch = ss.Architecture()
+    seen = {i: set() for i in range(1, arch.n_compressible + 1)}
+    heads = set()
+    for config in itertools.product(ss.OPTIONS, repeat=arch.n_compressible):
+        ins = ss.layer_input_channels(arch, config)
+        for i, cin in enumerate(ins, start=1):
+            seen[i].add(cin)
+        heads.add(ss.layer_out_channels(arch, arch.n_compressible, config[-1], ins[-1]))
+    for i in seen:
+        assert po.reachable_inputs(arch, i) == sorted(seen[i])
+    assert po.head_inputs(arch) == sorted(heads)
+
+
+def test_shipped_backbone_classifies_fresh_synthetic_clips(shipped):
+    # clips from a seed the checkpoint never saw: the backbone must still recognise them
+    fresh = dataset.synthetic_split("test", seed=987, n_clips=90, workers=1, progress=False)
+    acc = po.config_accuracy(shipped.net, fresh, ss.backbone_configuration(shipped.net.arch))
+    assert acc >= 85.0
+
+
+class SleepyModule(torch.nn.Module):
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+
+    def forward(self, x):
+        time.sleep(self.seconds)
+        return x
+
+
+def test_timing_estimator_measures_wall_time_per_module():
+    x = torch.zeros(1)
+    ms = po.time_modules({"slow": (SleepyModule(0.004), x), "fast": (SleepyModule(0.0), x)},
+                         repeats=5, rounds=2)
+    assert 4.0 <= ms["slow"] < 40.0
+    assert ms["fast"] < ms["slow"]
+
+
+def test_profiler_end_to_end_on_a_tiny_network():
+    arch = ss.Architecture(channels=(4, 8, 8, 12, 12), pools=(True, True, True, False, False))
+    torch.manual_seed(0)
+    net = SelfEvolutionaryNet(arch)
+    rng = np.random.default_rng(0)
+    data = dataset.FeatureSet(
+        features=rng.standard_normal((45, arch.n_mels, arch.n_frames)).astype(np.float32),
+        labels=np.arange(45) % 9, snr_db=np.zeros(45, np.float32),
+        class_names=dataset.sound_synth.CLASSES)
+    base, drops = po.measure_accuracy_drops(net, data, progress=False)
+    assert 0.0 <= base <= 100.0
+    assert all(drops[i][ss.UNCOMPRESSED] == 0.0 for i in drops)
+    table, stem, head = po.measure_latency_tables(net, repeats=2, rounds=1, progress=False)
+    assert stem > 0 and set(head) == set(po.head_inputs(arch))
+    profile = Profile(arch=arch, checkpoint_version=ckpt.CHECKPOINT_VERSION,
+                      backbone_accuracy=base, accuracy_drop=drops, latency_ms=table,
+                      stem_latency_ms=stem, head_latency_ms=head,
+                      channel_noise=net.channel_noise())
+    configs = po.sample_configurations(arch, 12, seed=3)
+    assert len(set(configs)) == 12 and configs[0] == ss.backbone_configuration(arch)
+    check = po.check_accuracy_model(profile, net, data, configs)
+    assert len(check["measured"]) == len(check["predicted"]) == 12
+    assert check["predicted"][0] == pytest.approx(base)
+    assert check["measured"][0] == pytest.approx(base)
