@@ -44,6 +44,23 @@ CONSTRAINT_NAMES = ("accuracy", "latency", "storage")
 _SELF_CHECK_SAMPLES = 32
 
 
+def energy_of(macs: int, params_bytes: int, act_bytes: int, mu1: float, mu2: float) -> float:
+    """Eq. (2) in search_space.energy_proxy's exact arithmetic (values = bytes / 4)."""
+    sp = params_bytes / ss.BYTES_PER_VALUE
+    sa = act_bytes / ss.BYTES_PER_VALUE
+    return mu1 * macs / sp + mu2 * macs / sa if sp > 0 and sa > 0 else 0.0
+
+
+def accuracy_log(loss: float) -> float:
+    """Norm(A loss) of Eq. (1): log(max(A, 0) + ε)."""
+    return math.log(max(loss, 0.0) + ACCURACY_LOSS_EPSILON_PP)
+
+
+def energy_log(energy: float) -> float:
+    """Norm(E) of Eq. (1); E is 0 only for a model with no parameters or activations."""
+    return math.log(max(energy, 1e-12))
+
+
 class Evaluation(NamedTuple):
     """One priced candidate. A tuple for speed: the exhaustive baseline makes ~10^5 of these."""
 
@@ -210,14 +227,38 @@ class Evaluator:
             hit = memo.get(config)
             if hit is not None:
                 return hit
+        return self._score(config, self._sums(config))
+
+    def evaluate_known(self, config: ss.Configuration,
+                       sums: tuple[int, int, int, float, float]) -> Evaluation:
+        """Price a configuration whose LayerTables sums are already known (elite_space members).
+
+        Falls back to ``evaluate`` when this profile's tables are not trusted, so the sums
+        used are always the ones ``evaluate`` would use.
+        """
+        if not self.uses_tables:
+            return self.evaluate(config)
+        memo = self._memo
+        if memo is not None:
+            hit = memo.get(config)
+            if hit is not None:
+                return hit
+        return self._score(config, sums)
+
+    def _score(self, config: ss.Configuration,
+               sums: tuple[int, int, int, float, float]) -> Evaluation:
         self.count += 1
-        macs, params, acts, latency, loss = self._sums(config)
-        # Eq. (2), in search_space.energy_proxy's exact arithmetic (values = bytes / 4).
-        sp = params / ss.BYTES_PER_VALUE
-        sa = acts / ss.BYTES_PER_VALUE
-        energy = self.mu1 * macs / sp + self.mu2 * macs / sa if sp > 0 and sa > 0 else 0.0
-        objective = (self.lambda1 * math.log(max(loss, 0.0) + ACCURACY_LOSS_EPSILON_PP)
-                     - self.lambda2 * math.log(max(energy, 1e-12)))
+        macs, params, acts, latency, loss = sums
+        energy = energy_of(macs, params, acts, self.mu1, self.mu2)
+        objective = self.lambda1 * accuracy_log(loss) - self.lambda2 * energy_log(energy)
+        result = Evaluation(config, loss, latency, macs, params, acts, energy, objective,
+                            self.violation_of(loss, latency, params))
+        if self._memo is not None:
+            self._memo[config] = result
+        return result
+
+    def violation_of(self, loss: float, latency: float, params: int) -> float:
+        """Sum of the relative excesses over the three budgets (0 when all are met)."""
         violation = 0.0
         if loss > self.threshold:
             violation += (loss - self.threshold) / self._acc_scale
@@ -225,11 +266,7 @@ class Evaluator:
             violation += (latency - self.latency_budget) / self._lat_scale
         if params > self.storage_budget:
             violation += (params - self.storage_budget) / self._sto_scale
-        result = Evaluation(config, loss, latency, macs, params, acts, energy, objective,
-                            violation)
-        if memo is not None:
-            memo[config] = result
-        return result
+        return violation
 
     def constraints(self, ev: Evaluation) -> dict[str, tuple[float, float, bool]]:
         """name -> (value, budget, ok) for the three constraints of Eq. (1)."""

@@ -1,0 +1,176 @@
+"""The elite search space Δ' (paper §5.1, Algorithm 1 line 1), built once per profile.
+
+Runtime3C's line 4 picks its two candidates "from the Pareto front of the valid space", ranked by
+"pre-tested accuracy and energy". This module builds that front ahead of any context, from the
+profile alone: every configuration that is Pareto-optimal in (accuracy loss, latency, parameter
+bytes). Why that front is enough to search at run time: a context's constraints are upper bounds
+on exactly these three numbers, so if any configuration meets them, a front member that is at
+least as good on all three meets them too; and the same member has no larger accuracy loss, the
+term that dominates Eq. (1). (E is not a front axis, because the λ and μ that weigh it change
+with the context; Runtime3C's mutation step recovers it.) The backbone is always kept, so the
+search can scale back up to it.
+
+How it is built: progressively, as the progressive shortest encoding grows (§5.2.1). Layer by
+layer from layer 1, each surviving prefix [k, d_1..d_k] is extended by one digit (every operator
+of that layer), and only prefixes that are Pareto-optimal among those ending with the same output
+width survive (everything after a prefix depends only on that width, so nothing optimal is lost).
+A, T and Sp are sums over layers, which is what makes the pruning exact. On this backbone about
+4,000 prefixes are priced instead of 83,521 configurations; the classic binary encoding has no
+layer prefixes to prune and must decode all 2^(N(1+b)) strings (``build_binary``, §6.5.3).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import search_space as ss
+from .encoding import binary_decode, binary_length
+from .objective import LayerTables, accuracy_log, energy_log, energy_of, layer_tables
+from .profile import Profile
+
+# (loss, latency, params, acts, macs, ops): the running sums of a prefix and the prefix itself.
+# The first four are the Pareto axes, all minimised.
+_Label = tuple
+_AXES = 4
+
+
+@dataclass(frozen=True)
+class EliteMember:
+    """One Pareto-optimal configuration and its exact sums (as LayerTables.sums returns them)."""
+
+    config: ss.Configuration
+    sums: tuple[int, int, int, float, float]  # macs, params_bytes, act_bytes, latency_ms, loss
+
+
+@dataclass(frozen=True)
+class EliteSpace:
+    members: tuple[EliteMember, ...]
+    candidates_priced: int  # prefixes (or decoded strings) priced to build it
+    build_ms: float
+    encoding: str  # "progressive" or "binary"
+    _screens: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def screen_rows(self, mu1: float, mu2: float) -> list[tuple]:
+        """(loss, latency, params, Norm(A), Norm(E), index) per member, cached per (μ1, μ2).
+
+        Everything a context check needs that does not depend on the context, so screening
+        a member at run time is three comparisons and one multiply-add.
+        """
+        key = (mu1, mu2)
+        rows = self._screens.get(key)
+        if rows is None:
+            rows = []
+            for i, m in enumerate(self.members):
+                macs, params, acts, latency, loss = m.sums
+                rows.append((loss, latency, params, accuracy_log(loss),
+                             energy_log(energy_of(macs, params, acts, mu1, mu2)), i))
+            self._screens[key] = rows
+        return rows
+
+
+def _pareto(labels: list[_Label]) -> list[_Label]:
+    """Labels not dominated on the first four sums; exact duplicates keep the first.
+
+    Sorted lexicographically, a label can only be dominated by one before it, so one pass
+    against the front kept so far is enough.
+    """
+    if len(labels) < 2:
+        return list(labels)
+    labels.sort(key=lambda lab: lab[:_AXES])
+    keys = np.array([lab[:_AXES] for lab in labels], dtype=np.float64)
+    front = np.empty_like(keys)
+    kept: list[_Label] = []
+    k = 0
+    for i, lab in enumerate(labels):
+        x = keys[i]
+        if k and (front[:k] <= x).all(axis=1).any():
+            continue
+        front[k] = x
+        k += 1
+        kept.append(lab)
+    return kept
+
+
+def build_progressive(profile: Profile, tables: LayerTables | None = None) -> EliteSpace:
+    """Δ' by progressive, prefix-pruned extension (see module docstring)."""
+    t0 = time.perf_counter()
+    tables = layer_tables(profile) if tables is None else tables
+    stem = tables.stem
+    states: dict[int, list[_Label]] = {
+        tables.first_in: [(0.0, tables.stem_latency, stem.params_bytes, stem.act_bytes,
+                           stem.macs, ())]
+    }
+    priced = 0
+    for rows in tables.rows:
+        grown: dict[int, list[_Label]] = {}
+        for cin, labels in states.items():
+            row = rows.get(cin)
+            if row is None:  # the profile never measured this input width
+                continue
+            for op, (cout, m, p, a, t, d) in row.items():
+                bucket = grown.setdefault(cout, [])
+                for loss, lat, par, act, mac, ops in labels:
+                    bucket.append((loss + d, lat + t, par + p, act + a, mac + m, ops + (op,)))
+                priced += len(labels)
+        states = {cout: _pareto(labels) for cout, labels in grown.items()}
+    finals: list[_Label] = []
+    for cin, labels in states.items():
+        if cin not in tables.head:
+            continue
+        hm, hp, ha, ht = tables.head[cin]
+        finals.extend((loss, lat + ht, par + hp, act + ha, mac + hm, ops)
+                      for loss, lat, par, act, mac, ops in labels)
+    members = _members(_pareto(finals), tables, profile)
+    return EliteSpace(members, priced, (time.perf_counter() - t0) * 1e3, "progressive")
+
+
+def build_binary(profile: Profile, tables: LayerTables | None = None) -> EliteSpace:
+    """The same front reached through the classic binary encoding: decode every bit string.
+
+    Bit strings share no layer prefixes, so nothing can be pruned before a string is complete;
+    repeated configurations are priced once (memo), but every string is decoded.
+    """
+    t0 = time.perf_counter()
+    tables = layer_tables(profile) if tables is None else tables
+    n = profile.arch.n_compressible
+    seen: dict[ss.Configuration, _Label] = {}
+    decoded = 0
+    for bits in itertools.product((0, 1), repeat=binary_length(n)):
+        config = binary_decode(bits, n)
+        decoded += 1
+        if config not in seen:
+            try:
+                macs, params, acts, lat, loss = tables.sums(config)
+            except KeyError:
+                continue
+            seen[config] = (loss, lat, params, acts, macs, config)
+    members = _members(_pareto(list(seen.values())), tables, profile)
+    return EliteSpace(members, decoded, (time.perf_counter() - t0) * 1e3, "binary")
+
+
+def _members(front: list[_Label], tables: LayerTables, profile: Profile) -> tuple:
+    members = [EliteMember(ops, (mac, par, act, lat, loss))
+               for loss, lat, par, act, mac, ops in front]
+    backbone = ss.backbone_configuration(profile.arch)
+    if all(m.config != backbone for m in members):
+        members.append(EliteMember(backbone, tables.sums(backbone)))
+    return tuple(members)
+
+
+_CACHE: dict[int, tuple[weakref.ref, EliteSpace]] = {}
+
+
+def elite_space(profile: Profile) -> EliteSpace:
+    """The cached progressive Δ' of ``profile`` (built on first use, ~10 ms here)."""
+    key = id(profile)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0]() is profile:
+        return hit[1]
+    space = build_progressive(profile)
+    _CACHE[key] = (weakref.ref(profile, lambda _ref, k=key: _CACHE.pop(k, None)), space)
+    return space
