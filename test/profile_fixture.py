@@ -84,6 +84,10 @@ def make_profile(seed: int = 0, arch: ss.Architecture | None = None,
     )
 
 
-def small_arch() -> ss.Architecture:
-    """A 3-layer backbone (2 compressible layers, 17**2 configurations) for brute-force checks."""
-    return ss.Architecture(n_mels=16, n_frames=20, channels=(8, 16, 24), pools=(True, True, False))
+def small_arch(n_compressible: int = 2) -> ss.Architecture:
+    """A tiny backbone (17**n configurations) for brute-force checks; n in 1..4."""
+    if not 1 <= n_compressible <= 4:
+        raise ValueError(f"n_compressible must be 1..4; got {n_compressible}")
+    channels = (8, 16, 24, 32, 40)[:n_compressible + 1]
+    pools = (True, True, False, False, False)[:n_compressible + 1]
+    return ss.Architecture(n_mels=16, n_frames=20, channels=channels, pools=pools)

@@ -2,21 +2,23 @@
 
 Runtime3C's line 4 picks its two candidates "from the Pareto front of the valid space", ranked by
 "pre-tested accuracy and energy". This module builds that front ahead of any context, from the
-profile alone: every configuration that is Pareto-optimal in (accuracy loss, latency, parameter
-bytes). Why that front is enough to search at run time: a context's constraints are upper bounds
-on exactly these three numbers, so if any configuration meets them, a front member that is at
-least as good on all three meets them too; and the same member has no larger accuracy loss, the
-term that dominates Eq. (1). (E is not a front axis, because the λ and μ that weigh it change
-with the context; Runtime3C's mutation step recovers it.) The backbone is always kept, so the
-search can scale back up to it.
+profile alone: every configuration Pareto-optimal in (accuracy loss, latency, parameter bytes,
+activation bytes), all four minimised. Why that is enough to search at run time:
+- feasibility is exact: a context's constraints are upper bounds on A loss, T and Sp, so if any
+  configuration meets them, a member at least as good on all four meets them too;
+- the objective is nearly so: for the same A, T and Sp, fewer activation bytes mean a higher
+  C/Sa and so a higher E (C, which E also rises with, tracks T closely). Axes that would make it
+  exact for every λ and μ (adding C) grow the front tenfold for no measured gain.
+The backbone is always kept, so the search can scale back up to it.
 
 How it is built: progressively, as the progressive shortest encoding grows (§5.2.1). Layer by
 layer from layer 1, each surviving prefix [k, d_1..d_k] is extended by one digit (every operator
 of that layer), and only prefixes that are Pareto-optimal among those ending with the same output
 width survive (everything after a prefix depends only on that width, so nothing optimal is lost).
-A, T and Sp are sums over layers, which is what makes the pruning exact. On this backbone about
-4,000 prefixes are priced instead of 83,521 configurations; the classic binary encoding has no
-layer prefixes to prune and must decode all 2^(N(1+b)) strings (``build_binary``, §6.5.3).
+The four axes are sums over layers, which is what makes this pruning exact. On this backbone
+about 20,000 prefixes are priced instead of 83,521 configurations; the classic binary encoding
+has no layer prefixes to prune and must decode all 2^(N(1+b)) strings (``build_binary``,
+§6.5.3).
 """
 
 from __future__ import annotations
@@ -34,9 +36,8 @@ from .objective import LayerTables, accuracy_log, energy_log, energy_of, layer_t
 from .profile import Profile
 
 # (loss, latency, params, acts, macs, ops): the running sums of a prefix and the prefix itself.
-# The first four are the Pareto axes, all minimised.
+# The first four are the Pareto axes, all minimised (the first three without activations).
 _Label = tuple
-_AXES = 4
 
 
 @dataclass(frozen=True)
@@ -73,16 +74,16 @@ class EliteSpace:
         return rows
 
 
-def _pareto(labels: list[_Label]) -> list[_Label]:
-    """Labels not dominated on the first four sums; exact duplicates keep the first.
+def _pareto(labels: list[_Label], axes: int) -> list[_Label]:
+    """Labels not dominated on the first ``axes`` sums; exact duplicates keep the first.
 
     Sorted lexicographically, a label can only be dominated by one before it, so one pass
     against the front kept so far is enough.
     """
     if len(labels) < 2:
         return list(labels)
-    labels.sort(key=lambda lab: lab[:_AXES])
-    keys = np.array([lab[:_AXES] for lab in labels], dtype=np.float64)
+    labels.sort(key=lambda lab: lab[:axes])
+    keys = np.array([lab[:axes] for lab in labels], dtype=np.float64)
     front = np.empty_like(keys)
     kept: list[_Label] = []
     k = 0
@@ -96,8 +97,14 @@ def _pareto(labels: list[_Label]) -> list[_Label]:
     return kept
 
 
-def build_progressive(profile: Profile, tables: LayerTables | None = None) -> EliteSpace:
-    """Δ' by progressive, prefix-pruned extension (see module docstring)."""
+def build_progressive(profile: Profile, tables: LayerTables | None = None,
+                      activations: bool = True) -> EliteSpace:
+    """Δ' by progressive, prefix-pruned extension (see module docstring).
+
+    ``activations=False`` drops the Sa axis: the front a parameter-count-only view of hardware
+    cost would give (§5.1.2 argues it misses data movement; the benchmark measures it).
+    """
+    axes = 4 if activations else 3
     t0 = time.perf_counter()
     tables = layer_tables(profile) if tables is None else tables
     stem = tables.stem
@@ -117,7 +124,7 @@ def build_progressive(profile: Profile, tables: LayerTables | None = None) -> El
                 for loss, lat, par, act, mac, ops in labels:
                     bucket.append((loss + d, lat + t, par + p, act + a, mac + m, ops + (op,)))
                 priced += len(labels)
-        states = {cout: _pareto(labels) for cout, labels in grown.items()}
+        states = {cout: _pareto(labels, axes) for cout, labels in grown.items()}
     finals: list[_Label] = []
     for cin, labels in states.items():
         if cin not in tables.head:
@@ -125,8 +132,9 @@ def build_progressive(profile: Profile, tables: LayerTables | None = None) -> El
         hm, hp, ha, ht = tables.head[cin]
         finals.extend((loss, lat + ht, par + hp, act + ha, mac + hm, ops)
                       for loss, lat, par, act, mac, ops in labels)
-    members = _members(_pareto(finals), tables, profile)
-    return EliteSpace(members, priced, (time.perf_counter() - t0) * 1e3, "progressive")
+    members = _members(_pareto(finals, axes), tables, profile)
+    return EliteSpace(members, priced, (time.perf_counter() - t0) * 1e3,
+                      "progressive" if activations else "progressive-no-activations")
 
 
 def build_binary(profile: Profile, tables: LayerTables | None = None) -> EliteSpace:
@@ -149,7 +157,7 @@ def build_binary(profile: Profile, tables: LayerTables | None = None) -> EliteSp
             except KeyError:
                 continue
             seen[config] = (loss, lat, params, acts, macs, config)
-    members = _members(_pareto(list(seen.values())), tables, profile)
+    members = _members(_pareto(list(seen.values()), 4), tables, profile)
     return EliteSpace(members, decoded, (time.perf_counter() - t0) * 1e3, "binary")
 
 

@@ -1,0 +1,91 @@
+"""Δ': the progressive Pareto front must equal brute force and keep feasibility exact."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+from profile_fixture import make_profile, small_arch
+
+from adaspring_ros.core import search_space as ss
+from adaspring_ros.core.context import DeploymentContext
+from adaspring_ros.core.elite_space import build_binary, build_progressive, elite_space
+from adaspring_ros.core.objective import Evaluator, layer_tables
+
+
+def brute_front(profile, axes=4):
+    tables = layer_tables(profile)
+    points = {}
+    for cfg in itertools.product(ss.OPTIONS, repeat=profile.arch.n_compressible):
+        macs, params, acts, lat, loss = tables.sums(cfg)
+        points[cfg] = (loss, lat, params, acts)[:axes]
+    front = set()
+    for cfg, p in points.items():
+        if not any(all(q[i] <= p[i] for i in range(axes)) and q != p for q in points.values()):
+            front.add(cfg)
+    return front
+
+
+def test_progressive_front_equals_brute_force_and_binary_build():
+    profile = make_profile(3, arch=small_arch(2))
+    expected = brute_front(profile)
+    progressive = build_progressive(profile)
+    binary = build_binary(profile)
+    backbone = ss.backbone_configuration(profile.arch)
+    got = {m.config for m in progressive.members} - ({backbone} - expected)
+    assert got == expected
+    assert {m.config for m in binary.members} == {m.config for m in progressive.members}
+    # the binary build decodes every bit string; the progressive one prices prefixes only
+    assert binary.candidates_priced == 2 ** 10
+    assert progressive.candidates_priced < len(ss.OPTIONS) ** 2 + len(ss.OPTIONS)
+
+
+def test_three_axis_front_is_smaller_and_also_exact():
+    profile = make_profile(4, arch=small_arch(3))
+    three = build_progressive(profile, activations=False)
+    four = build_progressive(profile)
+    backbone = {ss.backbone_configuration(profile.arch)}
+    assert {m.config for m in three.members} - backbone == brute_front(profile, axes=3) - backbone
+    assert len(three.members) < len(four.members)
+
+
+def test_member_sums_are_the_evaluator_sums():
+    profile = make_profile(5, arch=small_arch(3))
+    tables = layer_tables(profile)
+    for m in build_progressive(profile).members:
+        assert m.sums == tables.sums(m.config)
+
+
+def test_backbone_is_always_a_member_and_space_is_cached():
+    profile = make_profile(6)
+    space = elite_space(profile)
+    assert ss.backbone_configuration(profile.arch) in {m.config for m in space.members}
+    assert elite_space(profile) is space
+    assert space.candidates_priced < len(ss.OPTIONS) ** profile.arch.n_compressible
+
+
+def test_feasibility_is_exact_on_the_front():
+    profile = make_profile(7, arch=small_arch(3))
+    members = [m.config for m in build_progressive(profile).members]
+    every = list(itertools.product(ss.OPTIONS, repeat=3))
+    bb = profile.predict(ss.backbone_configuration(profile.arch))
+    rng = random.Random(0)
+    checked_feasible = 0
+    for _ in range(60):
+        c = DeploymentContext(
+            battery=rng.uniform(0.3, 0.9),
+            storage_budget_bytes=int(bb.params_bytes * rng.uniform(0.05, 1.2)),
+            latency_budget_ms=bb.latency_ms * rng.uniform(0.2, 1.2),
+            accuracy_loss_threshold=rng.uniform(0.0, 3.0)).validated()
+        ev = Evaluator(profile, c)
+        any_feasible = any(ev.evaluate(cfg).feasible for cfg in every)
+        member_feasible = any(ev.evaluate(cfg).feasible for cfg in members)
+        assert any_feasible == member_feasible
+        checked_feasible += any_feasible
+        if any_feasible:  # and the least accuracy loss among feasible ones is on the front
+            best_all = min(ev.evaluate(cfg).accuracy_loss for cfg in every
+                           if ev.evaluate(cfg).feasible)
+            best_front = min(ev.evaluate(cfg).accuracy_loss for cfg in members
+                             if ev.evaluate(cfg).feasible)
+            assert best_front == best_all
+    assert 5 < checked_feasible < 60  # the sample exercised both outcomes
