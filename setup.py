@@ -48,6 +48,7 @@ CONSOLE_SCRIPTS = [
     "bringup=adaspring_ros.nodes.bringup:main",
     "monitor=adaspring_ros.nodes.monitor:main",
     "ubiear_day=adaspring_ros.nodes.ubiear_day:main",
+    "scene_clock=adaspring_ros.nodes.scene_clock:main",
 ]
 
 setup(

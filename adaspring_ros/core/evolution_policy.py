@@ -20,8 +20,8 @@ from .context import DeploymentContext
 class TriggerThresholds:
     battery_delta: float = 0.05  # fraction of charge
     storage_delta_bytes: int = 64 * 1024
-    event_rate_rel: float = 0.5  # relative change of the event rate
-    event_rate_floor_per_min: float = 0.5  # rates below this count as "quiet" (no ratio noise)
+    event_rate_rel: float = 1.0  # relative change of the event rate (1.0 = doubled or halved)
+    event_rate_floor_per_min: float = 1.0  # rates below this count as "quiet" (no ratio noise)
     period_s: float = 7200.0  # the paper's "every two hours"
 
     def validate(self) -> TriggerThresholds:

@@ -30,7 +30,7 @@ from adaspring_ros.msg import CompressionConfig, DeploymentContext, SoundEvent
 from . import qos, topics
 from .health import Health
 from .params import declare
-from .scene_clock import scene_seconds, wall_timer
+from .scene_clock import clock_started, scene_seconds, wall_timer
 
 BATTERY_SOURCES = ("auto", "jetson-stats", "psutil", "simulated")
 PACK_VOLTAGE = 11.1  # 3S Li-ion, the Jetbot pack of the case study
@@ -70,7 +70,7 @@ class ContextMonitorNode(Node):
             sigma_max_mib=declare(self, "contention_max_mib", 1.0, "Largest σ, MiB.",
                                   low=0.0, high=64.0),
         )
-        self.rate = EventRateMeter(declare(self, "event_rate_window_s", 600.0,
+        self.rate = EventRateMeter(declare(self, "event_rate_window_s", 1800.0,
                                            "Sliding window of the event rate, scene seconds.",
                                            low=1.0, high=86400.0))
         period = declare(self, "publish_period_s", 0.2, "Context publish period, real seconds.",
@@ -110,6 +110,8 @@ class ContextMonitorNode(Node):
             self.battery.notify()
 
     def tick(self) -> None:
+        if not clock_started(self):
+            return  # use_sim_time and no /clock yet: the day has not begun
         now = scene_seconds(self)
         if self._last_scene is not None and now < self._last_scene:
             self.health.count("clock_went_back")

@@ -52,6 +52,7 @@ class DayRecorder(Node):
         super().__init__("ubiear_day_recorder", namespace=namespace or None,
                          parameter_overrides=[RclpyParameter("use_sim_time", value=True)])
         self.log = DayLog()
+        self.nodes_seen: set[str] = set()
         self.create_subscription(CompressionConfig, topics.CONFIG, self.on_config,
                                  qos.latched())
         self.create_subscription(DeploymentContext, topics.CONTEXT, self.on_context,
@@ -97,6 +98,7 @@ class DayRecorder(Node):
 
     def on_diagnostics(self, m: DiagnosticArray) -> None:
         for status in m.status:
+            self.nodes_seen.add(status.name.rsplit("/", 1)[-1])
             if not status.name.endswith("/inference"):
                 continue
             values = {kv.key: kv.value for kv in status.values}
@@ -220,11 +222,27 @@ def run(args: argparse.Namespace) -> int:
         planned[0].overrides["time_scale"] = args.time_scale
     wall0 = time.monotonic()
     procs = []
-    for item in planned:
+
+    def launch(item) -> None:
         log_file = open(out / "logs" / f"{item.spec.name}.log", "w")  # noqa: SIM115
         procs.append(graph.spawn(item, stdout=log_file, stderr=log_file))
+
+    # the four nodes first; the day (the scene clock) starts once every one of them is up
+    clock, nodes = planned[0], planned[1:]
+    for item in nodes:
+        launch(item)
+    planned = nodes + [clock]
     rclpy.init(args=["ubiear_day"])
     rec = DayRecorder(graph.normalise_namespace(args.namespace))
+    up = set()
+    while len(up) < len(nodes) and time.monotonic() - wall0 < args.timeout:
+        rclpy.spin_once(rec, timeout_sec=0.1)
+        up = {n.spec.name for n in nodes if n.spec.name in rec.nodes_seen}
+        if any(p.poll() is not None for p in procs):
+            break
+    print(f"ubiear_day: {len(up)}/{len(nodes)} nodes up after "
+          f"{time.monotonic() - wall0:.1f} s; starting the 09:00-17:00 scene clock", flush=True)
+    launch(clock)
     schedule = list(LATENCY_SCHEDULE)
     end_scene = DAY_END_S
     finished_at = None

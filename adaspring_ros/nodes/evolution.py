@@ -55,7 +55,7 @@ class EvolutionNode(Node):
                 low=0.0, high=1.0)
         declare(self, "storage_delta_bytes", 65536, "Storage budget change that triggers "
                 "evolution, bytes.", low=0, high=2**40)
-        declare(self, "event_rate_rel", 0.5, "Relative event-rate change that triggers evolution.",
+        declare(self, "event_rate_rel", 1.0, "Relative event-rate change that triggers evolution.",
                 low=0.0, high=100.0)
         declare(self, "period_s", 7200.0, "Evolve at least this often, scene seconds (paper: 2 h).",
                 low=1.0, high=864000.0)

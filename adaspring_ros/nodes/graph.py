@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,10 +96,16 @@ def plan(*, namespace: str = "", params_file: str | None = None, simulated_day: 
     return planned
 
 
-def spawn(planned: PlannedNode, *, env=None, stdout=None, stderr=None) -> subprocess.Popen:
-    """Start one planned node as its own process (python -m, so no install step is assumed)."""
+def spawn(planned: PlannedNode, *, env=None, stdout=None, stderr=None,
+          cwd: str | None = None) -> subprocess.Popen:
+    """Start one planned node as its own process (python -m, so no install step is assumed).
+
+    It runs from ``cwd`` (default: the system temp folder), never from a source checkout:
+    `python -m` puts the working folder first on sys.path, and the source tree's adaspring_ros
+    lacks the generated adaspring_ros.msg that the installed package has.
+    """
     return subprocess.Popen(
         [sys.executable, "-m", planned.spec.module, *planned.ros_args()],
         env=dict(os.environ if env is None else env), stdout=stdout, stderr=stderr,
-        start_new_session=True,
+        cwd=cwd or tempfile.gettempdir(), start_new_session=True,
     )

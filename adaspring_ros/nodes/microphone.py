@@ -10,7 +10,8 @@ Sources, tried in this order with ``source: auto`` (the fallback is logged once 
 
 Chunks go out as raw PCM with their format (AudioChunk) on sensor-data QoS. The header stamp is
 the wall-clock time of the chunk's first sample, even under simulated time, so the inference
-node can measure real latency.
+node can measure real latency: the capture time for a microphone, and for played-back audio the
+publish time minus the chunk's duration (as if it had just been captured).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from adaspring_ros.msg import AudioChunk, SoundEvent
 from . import qos, topics
 from .health import Health
 from .params import check_choice, declare
-from .scene_clock import scene_seconds, wall_now_ns, wall_timer
+from .scene_clock import clock_started, scene_seconds, wall_now_ns, wall_timer
 
 SOURCES = ("auto", "alsa", "scene", "files")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
@@ -129,6 +130,10 @@ class MicrophoneNode(Node):
 
     # ------------------------------------------------------------------ publishing
     @property
+    def _chunk_ns(self) -> int:
+        return self.chunk_ms * 1_000_000
+
+    @property
     def chunk_samples(self) -> int:
         return features.SAMPLE_RATE * self.chunk_ms // 1000
 
@@ -149,6 +154,8 @@ class MicrophoneNode(Node):
         self._drain_pending()
 
     def _queue_due_scene_events(self) -> None:
+        if not clock_started(self):
+            return  # the simulated day has not begun
         now = scene_seconds(self)
         script = self.script
         while self.script_pos < len(script) and script[self.script_pos].scene_time_s <= now:
@@ -170,7 +177,8 @@ class MicrophoneNode(Node):
             if pad:
                 samples = np.pad(samples, (0, pad))
             for start in range(0, samples.size, n):
-                self._publish_chunk(samples[start:start + n], wall_now_ns())
+                # played-back audio is stamped as if just captured: its last sample is "now"
+                self._publish_chunk(samples[start:start + n], wall_now_ns() - self._chunk_ns)
             budget -= samples.size // n
             if truth is not None:
                 truth.audio_sequence = self.sequence - 1

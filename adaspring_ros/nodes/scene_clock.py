@@ -25,6 +25,11 @@ def scene_seconds(node: Node) -> float:
     return node.get_clock().now().nanoseconds / 1e9
 
 
+def clock_started(node: Node) -> bool:
+    """False while a use_sim_time node has not received /clock yet (its time is still 0)."""
+    return node.get_clock().now().nanoseconds > 0
+
+
 def wall_timer(node: Node, period_s: float, callback, callback_group=None):
     """A timer on the steady clock: keeps firing at its real rate whatever /clock does."""
     return node.create_timer(period_s, callback, callback_group=callback_group,
