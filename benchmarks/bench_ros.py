@@ -64,11 +64,19 @@ def window_chunks(clip: np.ndarray, first_seq: int) -> list[AudioChunk]:
 
 
 def baseline_ms(clips) -> float:
-    """Features + backbone for one window, in process, no ROS: the floor of the ROS latency."""
+    """Features + backbone for one window, in process, no ROS: the floor of the ROS latency.
+
+    One torch thread, like the inference node (torch_threads: 1).
+    """
+    import torch
+
+    torch.set_num_threads(1)
     ck = checkpoint.load()
     config = ss.backbone_configuration(ck.profile.arch)
     model = sc.ActiveModel(0, config, ck.net.get_active_subnet(config), ck.version)
     times = []
+    for clip in clips[:3]:  # warm-up (first-call allocations, librosa caches)
+        sc.classify(model, sc.Window(clip, 0, 9, 0, 0), sound_synth.CLASSES)
     for clip in clips:
         w = sc.Window(clip, 0, 9, 0, 0)
         t0 = time.perf_counter()
