@@ -79,8 +79,11 @@ LITERAL_MAX_SWEEPS = 6
 
 
 def prepare(profile: Profile) -> EliteSpace:
-    """Build (or fetch) the profile's Δ' now, so the first search is as fast as the rest."""
-    return elite_space(profile)
+    """Build (or fetch) the profile's Δ' and its screen now, so the first search is as fast
+    as the rest (the evolution node calls this when it loads the checkpoint)."""
+    space = elite_space(profile)
+    space.screen_rows(profile.mu1, profile.mu2)
+    return space
 
 
 def normalised_gap(objective: float, optimum: float, worst_feasible: float | None) -> float:
