@@ -6,9 +6,12 @@
 Over a fixed, seeded set of contexts spanning the paper's ranges (battery 0.38-0.86, storage
 budget (2 - σ) MiB with σ ~ U(0, 1.2), latency budget 0.3-1.3 x the backbone's profiled latency,
 A_thr 0.3-2 pp), prints and writes (JSON, default out/bench_runtime3c.json):
-- search time of Runtime3C (per context: the median of --repeats runs; then median and p99
-  over contexts, and the p99 over every single run) and of the exhaustive search in the same
-  run, through the same evaluator; the one-off Δ' build is reported apart, and amortised;
+- search time of Runtime3C and of the exhaustive search in the same run, through the same
+  evaluator. Runtime3C's headline time per context is its first ("cold") run, made right after
+  the previous context's exhaustive search has flushed the CPU caches, as a search on the
+  robot follows seconds of inference; the median of --repeats further ("warm") runs is
+  reported beside it. Median and p99 are over contexts. The one-off Δ' build is reported
+  apart, and amortised;
 - quality against the exhaustive optimum: feasibility wherever exhaustive finds a feasible
   configuration, share within 5 % of the optimum on the normalised scale of
   runtime3c.normalised_gap (0 = optimum, 1 = worst feasible), mean gap vs greedy;
@@ -47,7 +50,7 @@ from adaspring_ros.core import baselines, runtime3c  # noqa: E402
 from adaspring_ros.core import search_space as ss  # noqa: E402
 from adaspring_ros.core.context import DeploymentContext  # noqa: E402
 from adaspring_ros.core.elite_space import build_binary, build_progressive  # noqa: E402
-from adaspring_ros.core.objective import layer_tables  # noqa: E402
+from adaspring_ros.core.objective import Evaluator, layer_tables  # noqa: E402
 
 MIB = 1 << 20
 WITHIN = 0.05
@@ -92,9 +95,10 @@ def load_inputs(args):
 
 # ----------------------------------------------------------------------------- searches
 def timed_runtime3c(profile, ctx, repeats, **kw):
-    runs = [runtime3c.search(profile, ctx, **kw) for _ in range(repeats)]
-    times = [r.search_time_ms for r in runs]
-    return runs[0], statistics.median(times), times
+    """(result, cold ms, warm median ms): one cold run, then ``repeats`` warm ones."""
+    first = runtime3c.search(profile, ctx, **kw)
+    warm = [runtime3c.search(profile, ctx, **kw).search_time_ms for _ in range(repeats)]
+    return first, first.search_time_ms, statistics.median(warm) if warm else math.nan
 
 
 def gap_of(result, exact) -> float:
@@ -121,38 +125,43 @@ VARIANTS = {
 
 def run_searches(profile, contexts, repeats, three_axis, structures):
     rows = []
-    all_r3c_times = []
+    warm_times = []
     for ctx in tqdm(contexts, desc="contexts", unit="ctx", file=sys.stderr):
         row = {"context": {k: getattr(ctx, k) for k in (
             "battery", "storage_budget_bytes", "latency_budget_ms", "accuracy_loss_threshold")}}
         row["loadavg_1min"] = os.getloadavg()[0]
-        exact = baselines.exhaustive(profile, ctx)
-        row["exhaustive"] = exact
+        row["profile"], row["validated"] = profile, ctx.validated()
         results = {}
         for name, kw in VARIANTS.items():
             kw = dict(kw)
             if kw.get("space") == "three_axis":
                 kw["space"] = three_axis
-            r, med, times = timed_runtime3c(profile, ctx, repeats if name == "runtime3c" else 1,
-                                            **kw)
-            r.search_time_ms = med
+            r, _, warm = timed_runtime3c(profile, ctx, repeats if name == "runtime3c" else 0,
+                                         **kw)
             results[name] = r
             if name == "runtime3c":
-                all_r3c_times.extend(times)
+                warm_times.append(warm)
         row["variants"] = results
         budget = results["runtime3c"].search_time_ms
         row["greedy"] = baselines.greedy(profile, ctx)
         row["random"] = baselines.random_search(profile, ctx, time_budget_ms=budget, seed=1)
         row["fixed_operator"] = baselines.fixed_operator(profile, ctx, structures=structures)
+        # last, so its ~10^5 short-lived objects do not disturb the millisecond timings above
+        row["exhaustive"] = baselines.exhaustive(profile, ctx)
         rows.append(row)
-    return rows, all_r3c_times
+    return rows, warm_times
+
+
+def violation(row, result) -> float:
+    """The evaluator's constraint violation of a result's configuration in that row's context."""
+    return Evaluator(row["profile"], row["validated"]).evaluate(result.config).violation
 
 
 def pct(values, q):
     return float(sorted(values)[min(len(values) - 1, int(math.ceil(q * len(values))) - 1)])
 
 
-def summarise(rows, all_r3c_times, space, binary, build_ms):
+def summarise(rows, warm_times, space, binary, build_ms):
     feasible_rows = [r for r in rows if r["exhaustive"].feasible]
     r3c_times = [r["variants"]["runtime3c"].search_time_ms for r in rows]
     ex_times = [r["exhaustive"].search_time_ms for r in rows]
@@ -160,8 +169,8 @@ def summarise(rows, all_r3c_times, space, binary, build_ms):
         "contexts": len(rows),
         "exhaustive_feasible_contexts": len(feasible_rows),
         "runtime3c_ms": {"median": statistics.median(r3c_times), "p99": pct(r3c_times, 0.99),
-                         "max": max(r3c_times), "p99_all_single_runs": pct(all_r3c_times, 0.99),
-                         "runs": len(all_r3c_times)},
+                         "max": max(r3c_times), "warm_median": statistics.median(warm_times),
+                         "warm_p99": pct(warm_times, 0.99)},
         "exhaustive_ms": {"median": statistics.median(ex_times), "p99": pct(ex_times, 0.99)},
         "speedup_median_over_median": statistics.median(ex_times) / statistics.median(r3c_times),
         "speedup_per_context_median": statistics.median(
@@ -174,6 +183,14 @@ def summarise(rows, all_r3c_times, space, binary, build_ms):
                         == {m.config for m in space.members}},
         "amortised_speedup_incl_build": sum(ex_times) / (build_ms + sum(r3c_times)),
         "configurations": len(ss.OPTIONS) ** len(rows[0]["exhaustive"].config),
+    }
+    infeasible_rows = [r for r in rows if not r["exhaustive"].feasible]
+    summary["infeasible_contexts"] = {
+        "count": len(infeasible_rows),
+        "runtime3c_least_violation_equals_exhaustive": sum(
+            1 for r in infeasible_rows
+            if math.isclose(violation(r, r["variants"]["runtime3c"]),
+                            violation(r, r["exhaustive"]), rel_tol=1e-9, abs_tol=1e-12)),
     }
     variants = {}
     for name in list(VARIANTS) + ["greedy", "random", "fixed_operator"]:
@@ -283,9 +300,10 @@ def print_report(rep):
           f"{e['binary_strings_decoded']} strings decoded with the classic binary encoding "
           f"({e['binary_build_ms']:.0f} ms); same members: {e['binary_same_members']}")
     t = s["runtime3c_ms"]
-    print(f"\nRuntime3C search: median {t['median']:.3f} ms (target <= 1), p99 {t['p99']:.3f} ms "
-          f"(target <= 5) over contexts (median of {rep['repeats']} runs each); p99 over all "
-          f"{t['runs']} single runs {t['p99_all_single_runs']:.3f} ms; max {t['max']:.3f} ms")
+    print(f"\nRuntime3C search (cold, first run per context): median {t['median']:.3f} ms "
+          f"(target <= 1), p99 {t['p99']:.3f} ms (target <= 5), max {t['max']:.3f} ms; warm "
+          f"(median of {rep['repeats']} reruns): median {t['warm_median']:.3f} ms, p99 "
+          f"{t['warm_p99']:.3f} ms")
     print(f"exhaustive: median {s['exhaustive_ms']['median']:.1f} ms; speed-up "
           f"{s['speedup_median_over_median']:.0f}x (median/median, target >= 100x), "
           f"{s['speedup_per_context_median']:.0f}x (per-context median); including the Δ' "
@@ -297,6 +315,9 @@ def print_report(rep):
           f"the optimum {100 * r['within_5pct_share']:.1f} % (target >= 90 %); mean gap "
           f"{r['mean_gap_infeasible_as_1']:.4f} vs greedy "
           f"{v['greedy']['mean_gap_infeasible_as_1']:.4f} (0 = optimum, 1 = worst feasible)")
+    inf = s["infeasible_contexts"]
+    print(f"on the {inf['count']} contexts where nothing is feasible, Runtime3C's least "
+          f"violation equals exhaustive's on {inf['runtime3c_least_violation_equals_exhaustive']}")
     print(f"\n{'search':34} {'missed':>6} {'<=5%':>7} {'mean gap':>9} {'median ms':>10} "
           f"{'candidates':>11}")
     for name, row in v.items():
@@ -333,7 +354,8 @@ def main(argv=None) -> int:
                         help="skip measuring A and T of the chosen configurations")
     parser.add_argument("--contexts", type=int, default=120)
     parser.add_argument("--seed", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=5, help="Runtime3C runs per context")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="warm Runtime3C reruns per context, after the cold one")
     parser.add_argument("--json", default="out/bench_runtime3c.json")
     args = parser.parse_args(argv)
     if args.contexts < 100:
@@ -351,8 +373,8 @@ def main(argv=None) -> int:
     binary = build_binary(profile)
     structures = baselines.fixed_structures(profile)
     contexts = make_contexts(profile, args.contexts, args.seed)
-    rows, all_times = run_searches(profile, contexts, args.repeats, three_axis, structures)
-    summary = summarise(rows, all_times, space, binary, build_ms)
+    rows, warm_times = run_searches(profile, contexts, args.repeats, three_axis, structures)
+    summary = summarise(rows, warm_times, space, binary, build_ms)
     chosen = table2_rows(rows, profile.arch)
     measured = None
     if net is not None and test is not None:

@@ -49,6 +49,17 @@ class EliteMember:
 
 
 @dataclass(frozen=True)
+class Screen:
+    """Per-member columns, index-aligned with EliteSpace.members."""
+
+    loss: np.ndarray
+    latency_ms: np.ndarray
+    params_bytes: np.ndarray
+    norm_accuracy: np.ndarray  # log(max(A, 0) + ε)
+    norm_energy: np.ndarray  # log(E)
+
+
+@dataclass(frozen=True)
 class EliteSpace:
     members: tuple[EliteMember, ...]
     candidates_priced: int  # prefixes (or decoded strings) priced to build it
@@ -56,22 +67,26 @@ class EliteSpace:
     encoding: str  # "progressive" or "binary"
     _screens: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def screen_rows(self, mu1: float, mu2: float) -> list[tuple]:
-        """(loss, latency, params, Norm(A), Norm(E), index) per member, cached per (μ1, μ2).
+    def screen(self, mu1: float, mu2: float) -> Screen:
+        """The context-free columns a context check needs, cached per (μ1, μ2).
 
-        Everything a context check needs that does not depend on the context, so screening
-        a member at run time is three comparisons and one multiply-add.
+        Screening every member against a context is then three vector comparisons and one
+        multiply-add over contiguous arrays (a few tens of µs, and little memory to bring back
+        into cache when the search runs between inferences).
         """
         key = (mu1, mu2)
-        rows = self._screens.get(key)
-        if rows is None:
-            rows = []
-            for i, m in enumerate(self.members):
+        screen = self._screens.get(key)
+        if screen is None:
+            cols = [[] for _ in range(5)]
+            for m in self.members:
                 macs, params, acts, latency, loss = m.sums
-                rows.append((loss, latency, params, accuracy_log(loss),
-                             energy_log(energy_of(macs, params, acts, mu1, mu2)), i))
-            self._screens[key] = rows
-        return rows
+                for col, value in zip(cols, (loss, latency, params, accuracy_log(loss),
+                                             energy_log(energy_of(macs, params, acts, mu1,
+                                                                  mu2))), strict=True):
+                    col.append(value)
+            screen = Screen(*(np.asarray(c, dtype=np.float64) for c in cols))
+            self._screens[key] = screen
+        return screen
 
 
 def _pareto(labels: list[_Label], axes: int) -> list[_Label]:

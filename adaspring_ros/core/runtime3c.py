@@ -53,6 +53,8 @@ import random
 import time
 from collections.abc import Sequence
 
+import numpy as np
+
 from . import search_space as ss
 from .context import DeploymentContext, LambdaFn
 from .elite_space import EliteSpace, elite_space
@@ -82,7 +84,7 @@ def prepare(profile: Profile) -> EliteSpace:
     """Build (or fetch) the profile's Δ' and its screen now, so the first search is as fast
     as the rest (the evolution node calls this when it loads the checkpoint)."""
     space = elite_space(profile)
-    space.screen_rows(profile.mu1, profile.mu2)
+    space.screen(profile.mu1, profile.mu2)
     return space
 
 
@@ -271,20 +273,25 @@ class _Run:
         ones are priced instead.
         """
         ev = self.ev
-        rows = space.screen_rows(ev.mu1, ev.mu2)
-        self.screened = len(rows)
-        thr, t_bgt, s_bgt = ev.threshold, ev.latency_budget, ev.storage_budget
-        l1, l2 = ev.lambda1, ev.lambda2
-        top = heapq.nsmallest(SCREEN_KEEP, (
-            (l1 * la - l2 * le, i) for loss, lat, par, la, le, i in rows
-            if loss <= thr and lat <= t_bgt and par <= s_bgt))
-        if not top:
+        screen = space.screen(ev.mu1, ev.mu2)
+        self.screened = len(space.members)
+        valid = np.flatnonzero((screen.loss <= ev.threshold)
+                               & (screen.latency_ms <= ev.latency_budget)
+                               & (screen.params_bytes <= ev.storage_budget))
+        if valid.size:
+            objective = (ev.lambda1 * screen.norm_accuracy[valid]
+                         - ev.lambda2 * screen.norm_energy[valid])
+            top = valid[np.argsort(objective, kind="stable")[:SCREEN_KEEP]].tolist()
+        else:  # nothing meets the context: the least violating, by the evaluator's own measure
             violation = ev.violation_of
-            top = heapq.nsmallest(SCREEN_KEEP, (
-                (violation(loss, lat, par), l1 * la - l2 * le, i)
-                for loss, lat, par, la, le, i in rows))
+            objective = (ev.lambda1 * screen.norm_accuracy - ev.lambda2 * screen.norm_energy)
+            rows = zip(screen.loss.tolist(), screen.latency_ms.tolist(),
+                       screen.params_bytes.tolist(), objective.tolist(), strict=True)
+            ranked = heapq.nsmallest(SCREEN_KEEP, ((violation(a, t, p), j, i)
+                                                   for i, (a, t, p, j) in enumerate(rows)))
+            top = [i for _, _, i in ranked]
         members = space.members
-        priced = [ev.evaluate_known(members[t[-1]].config, members[t[-1]].sums) for t in top]
+        priced = [ev.evaluate_known(members[i].config, members[i].sums) for i in top]
         self.priced_from_space = len(priced)
         return pareto_pick(priced)
 

@@ -20,8 +20,8 @@ class SearchResult:
 
     config: one operator id per compressible layer (search_space numbering, layers 1..N).
     metrics: predicted A loss / T / C / Sp / Sa / E of ``config`` (Profile.predict's numbers).
-    search_time_ms: wall-clock time of the search itself (table building excluded, see
-        objective.layer_tables).
+    search_time_ms: wall-clock time of the search itself; what is built once per profile
+        (objective.layer_tables, elite_space, see runtime3c.prepare) is excluded.
     candidates_evaluated: distinct configurations priced.
     feasible: every constraint of Eq. (1) holds; violated names those that do not.
     constraints: name -> (value, budget, ok) for "accuracy" (pp), "latency" (ms), "storage"
