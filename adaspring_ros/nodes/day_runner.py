@@ -220,6 +220,11 @@ def run(args: argparse.Namespace) -> int:
                          simulated_day=True, simulated_audio=True)
     if args.time_scale:
         planned[0].overrides["time_scale"] = args.time_scale
+    end_scene = DAY_END_S
+    if args.end_time:
+        hours, minutes = (int(x) for x in args.end_time.split(":"))
+        end_scene = hours * 3600.0 + minutes * 60.0
+        planned[0].overrides["end_time_s"] = end_scene
     wall0 = time.monotonic()
     procs = []
 
@@ -243,8 +248,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"ubiear_day: {len(up)}/{len(nodes)} nodes up after "
           f"{time.monotonic() - wall0:.1f} s; starting the 09:00-17:00 scene clock", flush=True)
     launch(clock)
-    schedule = list(LATENCY_SCHEDULE)
-    end_scene = DAY_END_S
+    schedule = [(t, v) for t, v in LATENCY_SCHEDULE if t < end_scene]
     finished_at = None
     status = 0
     print(f"ubiear_day: started {len(procs)} processes; logs in {out / 'logs'}", flush=True)
@@ -304,6 +308,8 @@ def main(argv=None) -> int:
     p.add_argument("--time-scale", type=float, default=0.0,
                    help="scene seconds per real second (default: the YAML's)")
     p.add_argument("--timeout", type=float, default=600.0, help="give up after S real seconds")
+    p.add_argument("--end-time", default="", metavar="HH:MM",
+                   help="end the scene earlier than 17:00 (a shorter day, e.g. for tests)")
     return run(p.parse_args(argv))
 
 

@@ -32,19 +32,19 @@ LEVELS = {0: "OK", 1: "WARN", 2: "ERROR", 3: "STALE"}
 class MonitorNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("monitor", **kwargs)
-        self.context: DeploymentContext | None = None
-        self.battery: BatteryState | None = None
-        self.config: CompressionConfig | None = None
+        self.last_context: DeploymentContext | None = None
+        self.last_battery: BatteryState | None = None
+        self.last_config: CompressionConfig | None = None
         self.events: deque[SoundEvent] = deque(maxlen=8)
         self.notifications = 0
         self.health: dict[str, tuple[int, str]] = {}
-        self.create_subscription(DeploymentContext, topics.CONTEXT, self._set("context"),
+        self.create_subscription(DeploymentContext, topics.CONTEXT, self._set("last_context"),
                                  qos.reliable())
-        self.create_subscription(BatteryState, topics.BATTERY, self._set("battery"),
+        self.create_subscription(BatteryState, topics.BATTERY, self._set("last_battery"),
                                  qos.reliable())
-        self.create_subscription(CompressionConfig, topics.CONFIG, self._set("config"),
+        self.create_subscription(CompressionConfig, topics.CONFIG, self._set("last_config"),
                                  qos.latched())
-        self.create_subscription(SoundEvent, topics.EVENTS, self.events.append, qos.reliable(100))
+        self.create_subscription(SoundEvent, topics.EVENTS, self._event, qos.reliable(100))
         self.create_subscription(SoundEvent, topics.NOTIFICATIONS, self._notified,
                                  qos.reliable(100))
         self.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._diagnostics, 50)
@@ -53,6 +53,9 @@ class MonitorNode(Node):
         def callback(msg) -> None:
             setattr(self, attr, msg)
         return callback
+
+    def _event(self, msg: SoundEvent) -> None:
+        self.events.append(msg)
 
     def _notified(self, msg: SoundEvent) -> None:
         self.notifications += 1
@@ -65,11 +68,12 @@ class MonitorNode(Node):
 
     @property
     def complete(self) -> bool:
-        return self.context is not None and self.config is not None and bool(self.events)
+        return (self.last_context is not None and self.last_config is not None
+                and bool(self.events))
 
     def render(self) -> str:
         lines = []
-        c = self.context
+        c = self.last_context
         if c is None:
             lines.append("context       (waiting)")
         else:
@@ -78,7 +82,7 @@ class MonitorNode(Node):
                 f"context       {when}  battery {c.battery:.2f} ({c.battery_source})  "
                 f"storage {c.storage_budget_bytes / 2**20:.2f} MiB  "
                 f"events {c.event_rate_per_min:.1f}/min")
-        g = self.config
+        g = self.last_config
         if g is None:
             lines.append("configuration (waiting)")
         else:
