@@ -159,6 +159,46 @@ def violation(row, result) -> float:
     return Evaluator(row["profile"], row["validated"]).evaluate(result.config).violation
 
 
+PAIRINGS = {  # name: (op at layer i, op at layer i+1 or None); groups per runtime3c
+    "δ1 fire@1.0 alone": ("fire@1.0", None),
+    "δ1+δ3 fire@0.5 (paper group)": ("fire@0.5", None),
+    "δ1+δ4 fire@1.0, skip next": ("fire@1.0", "skip"),
+    "δ2 svd@1.0 alone": ("svd@1.0", None),
+    "δ2+δ4 svd@1.0, skip next (paper group)": ("svd@1.0", "skip"),
+    "δ2+δ3 svd@0.5": ("svd@0.5", None),
+    "δ2 dws@1.0 alone": ("dws@1.0", None),
+    "δ2+δ4 dws@1.0, skip next (paper group)": ("dws@1.0", "skip"),
+    "δ2+δ3 dws@0.5": ("dws@0.5", None),
+}
+
+
+def grouping_evidence(profile) -> dict[str, float]:
+    """E of each operator pairing relative to the backbone, mean over the layers it fits.
+
+    Exact (search_space costs, profile μ): the evidence behind §5.1.2's grouping on this
+    backbone, whichever way it points.
+    """
+    arch = profile.arch
+    n = arch.n_compressible
+    base = ss.backbone_configuration(arch)
+
+    def energy(config):
+        return ss.energy_proxy(ss.configuration_cost(arch, config), profile.mu1, profile.mu2)
+
+    ref = energy(base)
+    out = {}
+    for name, (op, nxt) in PAIRINGS.items():
+        ratios = []
+        for layer in range(n - 1):
+            config = list(base)
+            config[layer] = op
+            if nxt is not None:
+                config[layer + 1] = nxt
+            ratios.append(energy(tuple(config)) / ref)
+        out[name] = statistics.mean(ratios)
+    return out
+
+
 def idle_times(profile, contexts, n, pause_s=0.5):
     """Runtime3C after the process idled (what a node waiting for a context message sees),
     with the major page faults each search took (pages the kernel reclaimed while idle)."""
@@ -343,6 +383,10 @@ def print_report(rep):
         print(f"{name:34} {row['missed_feasible']:6d} {100 * row['within_5pct_share']:6.1f}% "
               f"{row['mean_gap_infeasible_as_1']:9.4f} {row['median_ms']:10.3f} "
               f"{row['mean_candidates']:11.0f}")
+    print("\nE of operator pairings / E of the backbone (exact, mean over layers; the evidence "
+          "for §5.1.2's groups on this backbone):")
+    for name, ratio in rep["grouping_evidence_E_over_backbone"].items():
+        print(f"  {name:42} {ratio:.3f}")
     print("\nTable 2 shape (A, T measured on the held-out split for each chosen configuration, "
           "averaged over contexts; E = Eq. (2) proxy):")
     print(f"{'method':42} {'A %':>6} {'T ms':>6} {'C/Sp':>7} {'C/Sa':>7} {'E':>7} "
@@ -407,6 +451,7 @@ def main(argv=None) -> int:
         "cpus": os.cpu_count(), "python": platform.python_version(),
         "fixed_operator_structures": list(structures),
         "summary": summary,
+        "grouping_evidence_E_over_backbone": grouping_evidence(profile),
         "idle": idle,
         "table2": build_table2(chosen, profile, measured, rows),
         "latency_measure_loadavg_1min": measured[2] if measured else None,

@@ -20,10 +20,10 @@ Per context:
       std (``Profile.channel_noise``), snapped to the nearest other available width, so layers
       the network found less important (larger noise) move further;
     * hardware-efficiency group mutation: a structure from the same group at a noisy width.
-      The groups pair a coarse operator with the fine one that offsets its data movement in
-      E = μ1·C/Sp + μ2·C/Sa (§5.1.2): δ1+δ3 = ``fire@w`` and ``conv@w`` (channel merging adds
-      activations, channel scaling removes them), δ2+δ4 = ``svd@w``, ``dws@w`` and ``skip``
-      (factorisation adds a layer and its activations, depth scaling removes a layer).
+      The groups are the paper's (§5.1.2): δ1+δ3 = ``fire@w`` and ``conv@w``, δ2+δ4 =
+      ``svd@w``, ``dws@w`` and ``skip``, meant to pair a coarse operator with the fine one
+      that offsets its data movement in E = μ1·C/Sp + μ2·C/Sa. On this backbone E (exact, see
+      the benchmark's pairing table) supports δ1+δ3 over δ1+δ4, but not δ2+δ4 over δ2+δ3.
   The two Pareto-best of the six survive and are inherited by the next layer; the progressive
   encoding of the best grows by one digit per layer.
 - Lines 10-12, stop: at the first layer at which the best survivor meets every constraint and
