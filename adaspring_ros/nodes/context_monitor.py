@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 
-import rclpy
 from rclpy.node import Node
 from sensor_msgs.msg import BatteryState
 from std_msgs.msg import UInt64
@@ -28,6 +27,7 @@ from adaspring_ros.core.evolution_policy import EventRateMeter
 from adaspring_ros.msg import CompressionConfig, DeploymentContext, SoundEvent
 
 from . import qos, topics
+from . import node_main
 from .health import Health
 from .params import declare
 from .scene_clock import clock_started, scene_seconds, wall_timer
@@ -174,15 +174,7 @@ class ContextMonitorNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = ContextMonitorNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    node_main.run(ContextMonitorNode, args)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import time
 
-import rclpy
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 
@@ -30,6 +29,7 @@ from adaspring_ros.core.evolution_policy import (
 from adaspring_ros.msg import CompressionConfig, DeploymentContext
 
 from . import conversions, qos, topics
+from . import node_main
 from .health import Health
 from .params import declare
 from .scene_clock import wall_timer
@@ -69,11 +69,7 @@ class EvolutionNode(Node):
             self, "conservative_storage_bytes", 1024 * 1024,
             "Storage budget assumed while the context is stale, bytes.", low=0, high=2**40)
         self.health = Health(self)
-        try:
-            loaded = checkpoint.load(path or None)
-        except checkpoint.CheckpointError as exc:
-            self.get_logger().fatal(str(exc))
-            raise
+        loaded = checkpoint.load(path or None)  # CheckpointError: node_main reports it
         self.profile = loaded.profile
         self.version = loaded.version
         del loaded  # the search needs the profile only, not the weights
@@ -222,19 +218,7 @@ class EvolutionNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    try:
-        node = EvolutionNode()
-    except checkpoint.CheckpointError:
-        rclpy.try_shutdown()
-        raise SystemExit(1) from None
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    node_main.run(EvolutionNode, args)
 
 
 if __name__ == "__main__":

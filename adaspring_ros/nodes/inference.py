@@ -21,9 +21,7 @@ import time
 from collections import deque
 
 import numpy as np
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 
 from adaspring_ros.core import checkpoint, features, pcm, sound_synth
@@ -33,6 +31,7 @@ from adaspring_ros.msg import AudioChunk, CompressionConfig, SoundEvent
 from std_msgs.msg import UInt32
 
 from . import conversions, qos, topics
+from . import node_main
 from .health import Health
 from .params import declare
 from .scene_clock import wall_now_ns, wall_timer
@@ -57,11 +56,7 @@ class InferenceNode(Node):
 
         torch.set_num_threads(threads)
         self.health = Health(self)
-        try:
-            self.loaded = checkpoint.load(path or None)
-        except checkpoint.CheckpointError as exc:
-            self.get_logger().fatal(str(exc))
-            raise
+        self.loaded = checkpoint.load(path or None)  # CheckpointError: node_main reports it
         self.arch = self.loaded.profile.arch
         self.classes = tuple(self.loaded.meta.get("classes", sound_synth.CLASSES))
         backbone = ss.backbone_configuration(self.arch)
@@ -154,21 +149,7 @@ class InferenceNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    try:
-        node = InferenceNode()
-    except checkpoint.CheckpointError:
-        rclpy.try_shutdown()
-        raise SystemExit(1) from None
-    executor = MultiThreadedExecutor(num_threads=2)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    node_main.run(InferenceNode, args, threads=2)
 
 
 if __name__ == "__main__":

@@ -21,13 +21,13 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
-import rclpy
 from rclpy.node import Node
 
 from adaspring_ros.core import day_scene, features, pcm, sound_synth
 from adaspring_ros.msg import AudioChunk, SoundEvent
 
 from . import qos, topics
+from . import node_main
 from .health import Health
 from .params import check_choice, declare
 from .scene_clock import clock_started, scene_seconds, wall_now_ns, wall_timer
@@ -207,20 +207,7 @@ class MicrophoneNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    try:
-        node = MicrophoneNode()
-    except Exception as exc:
-        rclpy.logging.get_logger("microphone").fatal(f"cannot start: {exc}")
-        rclpy.try_shutdown()
-        raise SystemExit(1) from exc
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    node_main.run(MicrophoneNode, args)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import time
 
-import rclpy
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg
 
 from adaspring_ros.core import day_scene
 
+from . import node_main
 from .params import declare
 
 
@@ -74,15 +74,7 @@ class SceneClockNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = SceneClockNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    node_main.run(SceneClockNode, args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,32 @@
+"""The one `main()` every node executable shares: init, construct, spin, shut down cleanly.
+
+A node that cannot start (missing checkpoint, no audio source at all) logs one fatal line saying
+why and exits with status 1, instead of a traceback or a crash loop.
+"""
+
+from __future__ import annotations
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+
+
+def run(node_class, args=None, *, threads: int = 1) -> None:
+    rclpy.init(args=args)
+    try:
+        node = node_class()
+    except Exception as exc:
+        rclpy.logging.get_logger(node_class.__name__).fatal(f"cannot start: {exc}")
+        rclpy.try_shutdown()
+        raise SystemExit(1) from None
+    executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else None
+    try:
+        if executor is None:
+            rclpy.spin(node)
+        else:
+            executor.add_node(node)
+            executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
