@@ -5,8 +5,6 @@ Each test gets its own ROS domain (the ``ros`` fixture) and every process it sta
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
@@ -16,36 +14,9 @@ from std_msgs.msg import UInt32
 from adaspring_ros.core import pcm, sound_synth
 from adaspring_ros.msg import AudioChunk, CompressionConfig, DeploymentContext, SoundEvent
 from adaspring_ros.nodes import qos, topics
+from fault_scenarios import STARTUP_S, context_msg, start  # helpers shared with issue 6's tests
 
 pytestmark = pytest.mark.ros
-
-STARTUP_S = 90.0  # torch import + checkpoint load on a loaded 2-core machine
-
-
-def ros_args(**params) -> list[str]:
-    args = ["--ros-args"]
-    for key, value in params.items():
-        value = str(value).lower() if isinstance(value, bool) else value
-        args += ["-p", f"{key}:={value}"]
-    return args
-
-
-def context_msg(*, battery=0.8, storage=1_900_000, rate=1.0, scene=9 * 3600.0) -> DeploymentContext:
-    m = DeploymentContext()
-    m.battery = battery
-    m.battery_source = "simulated"
-    m.storage_budget_bytes = storage
-    m.latency_budget_ms = math.nan  # the evolution node's parameters apply
-    m.accuracy_loss_threshold = math.nan
-    m.lambda1 = math.nan
-    m.lambda2 = math.nan
-    m.event_rate_per_min = rate
-    m.scene_time_s = scene
-    return m
-
-
-def start(ros, node: str, **params):
-    return ros.spawn(module=f"adaspring_ros.nodes.{node}", args=ros_args(**params), name=node)
 
 
 def chunks_of(clip: np.ndarray, first_sequence: int, chunk: int = 1600):
