@@ -63,6 +63,10 @@ class InferenceNode(Node):
         self.slot = sc.ModelSlot(sc.ActiveModel(
             0, backbone, self.loaded.net.get_active_subnet(backbone), self.loaded.version))
         self.windower = sc.AudioWindower(hop)
+        # the first window through librosa and torch costs ~1 s of one-off set-up; pay it now,
+        # not on the first sound (a burst arriving meanwhile would overflow the audio queue)
+        silent = sc.Window(np.zeros(features.WINDOW_SAMPLES, np.float32), 0, 0, 0, 0)
+        sc.classify(self.slot.current, silent, self.classes)
         self._format = None
         self._model_ms = deque(maxlen=200)
         self.pub_events = self.create_publisher(SoundEvent, topics.EVENTS, qos.reliable(100))
