@@ -21,7 +21,7 @@ def test_bringup_composes_the_graph_in_one_process_and_the_monitor_sees_it(ros):
     assert code == 0, out + ros.children_report()
     assert "configuration #" in out and "context" in out and "events" in out
     assert "simulated" in out  # the battery fallback is visible to the user
-    assert "/robot1/inference" in out  # diagnostics of the namespaced nodes
+    assert "health        /robot1/" in out  # diagnostics of the namespaced nodes
     assert bringup.running, bringup.output()
 
 

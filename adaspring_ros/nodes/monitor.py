@@ -69,7 +69,7 @@ class MonitorNode(Node):
     @property
     def complete(self) -> bool:
         return (self.last_context is not None and self.last_config is not None
-                and bool(self.events))
+                and bool(self.events) and bool(self.health))
 
     def render(self) -> str:
         lines = []
