@@ -23,7 +23,8 @@ _BASE_DROP = {
 _SKIP_DROP = 1.2
 _MODULES = {"conv": 1, "fire": 3, "svd": 2, "dws": 2, ss.SKIP: 1}
 _MS_PER_MAC = 1.0e-7
-_MS_PER_MODULE = 0.03
+#: Per-module overhead as a share of the layer's backbone MAC time.
+_MODULE_OVERHEAD = 0.05
 
 
 def _reachable_inputs(arch: ss.Architecture, layer: int) -> list[int]:
@@ -35,11 +36,13 @@ def _reachable_inputs(arch: ss.Architecture, layer: int) -> list[int]:
 
 
 def _layer_latency(arch: ss.Architecture, layer: int, option: str, cin: int) -> float:
+    """MAC time plus a per-module overhead that scales with the layer (any backbone size)."""
     cost = ss.layer_cost(arch, layer, option, cin)
     if cost.macs == 0:  # identity skip
         return 0.0
     structure, _ = ss.parse_option(option)
-    return cost.macs * _MS_PER_MAC + _MODULES[structure] * _MS_PER_MODULE
+    full = ss.layer_cost(arch, layer, ss.UNCOMPRESSED, arch.layers[layer].in_channels).macs
+    return (cost.macs + _MODULES[structure] * _MODULE_OVERHEAD * full) * _MS_PER_MAC
 
 
 def make_profile(seed: int = 0, arch: ss.Architecture | None = None,
@@ -69,8 +72,8 @@ def make_profile(seed: int = 0, arch: ss.Architecture | None = None,
         noise[layer] = 0.1 + 0.05 * (n - layer) + rng.uniform(0.0, 0.03)
     last = arch.layers[-1].out_channels
     head_inputs = sorted({ss.scaled(last, w) for w in ss.WIDTHS})
-    head = {c: ss.head_cost(arch, c).macs * _MS_PER_MAC + _MS_PER_MODULE for c in head_inputs}
-    stem = ss.stem_cost(arch).macs * _MS_PER_MAC + _MS_PER_MODULE
+    stem = ss.stem_cost(arch).macs * _MS_PER_MAC * (1.0 + _MODULE_OVERHEAD)
+    head = {c: ss.head_cost(arch, c).macs * _MS_PER_MAC + 0.01 * stem for c in head_inputs}
     return Profile(
         arch=arch,
         checkpoint_version=f"fixture-{seed}",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import random
 
+import numpy as np
+import pytest
 from profile_fixture import make_profile, small_arch
 
 from adaspring_ros.core import search_space as ss
@@ -13,15 +15,19 @@ from adaspring_ros.core.elite_space import build_binary, build_progressive, elit
 from adaspring_ros.core.objective import Evaluator, layer_tables
 
 
-def brute_front(profile, axes=4):
+def brute_front(profile, axes=5):
+    """Every configuration no other one dominates, by direct pairwise comparison."""
     tables = layer_tables(profile)
-    points = {}
-    for cfg in itertools.product(ss.OPTIONS, repeat=profile.arch.n_compressible):
+    configs = list(itertools.product(ss.OPTIONS, repeat=profile.arch.n_compressible))
+    points = []
+    for cfg in configs:
         macs, params, acts, lat, loss = tables.sums(cfg)
-        points[cfg] = (loss, lat, params, acts)[:axes]
+        points.append((loss, lat, params, acts, -macs)[:axes])
+    pts = np.array(points, dtype=np.float64)
     front = set()
-    for cfg, p in points.items():
-        if not any(all(q[i] <= p[i] for i in range(axes)) and q != p for q in points.values()):
+    for cfg, p in zip(configs, pts, strict=True):
+        dominated = ((pts <= p).all(axis=1) & (pts < p).any(axis=1)).any()
+        if not dominated:
             front.add(cfg)
     return front
 
@@ -37,16 +43,23 @@ def test_progressive_front_equals_brute_force_and_binary_build():
     assert {m.config for m in binary.members} == {m.config for m in progressive.members}
     # the binary build decodes every bit string; the progressive one prices prefixes only
     assert binary.candidates_priced == 2 ** 10
-    assert progressive.candidates_priced < len(ss.OPTIONS) ** 2 + len(ss.OPTIONS)
+    assert progressive.candidates_priced <= len(ss.OPTIONS) ** 2 + len(ss.OPTIONS)
 
 
-def test_three_axis_front_is_smaller_and_also_exact():
+def test_fewer_axes_give_smaller_fronts_also_equal_to_brute_force():
     profile = make_profile(4, arch=small_arch(3))
-    three = build_progressive(profile, activations=False)
-    four = build_progressive(profile)
     backbone = {ss.backbone_configuration(profile.arch)}
-    assert {m.config for m in three.members} - backbone == brute_front(profile, axes=3) - backbone
-    assert len(three.members) < len(four.members)
+    sizes = []
+    for axes in (3, 4, 5):
+        space = build_progressive(profile, axes=axes)
+        assert {m.config for m in space.members} - backbone == \
+            brute_front(profile, axes=axes) - backbone
+        sizes.append(len(space.members))
+        # pruned prefixes are never extended: fewer priced than every prefix of every length
+        assert space.candidates_priced < sum(len(ss.OPTIONS) ** k for k in (1, 2, 3))
+    assert sizes[0] < sizes[1] < sizes[2]
+    with pytest.raises(ValueError, match="axes"):
+        build_progressive(profile, axes=2)
 
 
 def test_member_sums_are_the_evaluator_sums():
@@ -57,7 +70,7 @@ def test_member_sums_are_the_evaluator_sums():
 
 
 def test_backbone_is_always_a_member_and_space_is_cached():
-    profile = make_profile(6)
+    profile = make_profile(6, arch=small_arch(3))
     space = elite_space(profile)
     assert ss.backbone_configuration(profile.arch) in {m.config for m in space.members}
     assert elite_space(profile) is space
@@ -89,3 +102,24 @@ def test_feasibility_is_exact_on_the_front():
                              if ev.evaluate(cfg).feasible)
             assert best_front == best_all
     assert 5 < checked_feasible < 60  # the sample exercised both outcomes
+
+
+def test_every_context_optimum_is_on_the_five_axis_front():
+    profile = make_profile(8, arch=small_arch(3))
+    members = {m.config for m in build_progressive(profile).members}
+    every = list(itertools.product(ss.OPTIONS, repeat=3))
+    bb = profile.predict(ss.backbone_configuration(profile.arch))
+    rng = random.Random(1)
+    for _ in range(40):
+        c = DeploymentContext(
+            battery=rng.uniform(0.0, 1.0),
+            storage_budget_bytes=int(bb.params_bytes * rng.uniform(0.05, 1.2)),
+            latency_budget_ms=bb.latency_ms * rng.uniform(0.2, 1.2),
+            accuracy_loss_threshold=rng.uniform(0.0, 3.0)).validated()
+        ev = Evaluator(profile, c, mu1=rng.uniform(0, 1), mu2=rng.uniform(0.01, 1))
+        feasible = [ev.evaluate(cfg) for cfg in every if ev.evaluate(cfg).feasible]
+        if not feasible:
+            continue
+        best_all = min(e.objective for e in feasible)
+        best_front = min(e.objective for e in feasible if e.config in members)
+        assert best_front == best_all

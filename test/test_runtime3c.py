@@ -17,7 +17,7 @@ from adaspring_ros.core.elite_space import build_progressive
 from adaspring_ros.core.encoding import progressive_decode
 from adaspring_ros.core.search_result import SearchResult
 
-PROFILE = make_profile(0)
+PROFILE = make_profile(0, arch=small_arch(3))
 BACKBONE = ss.backbone_configuration(PROFILE.arch)
 BB = PROFILE.predict(BACKBONE)
 SMALL = make_profile(2, arch=small_arch(3))
@@ -155,7 +155,7 @@ def test_lambda_fn_changes_the_trade_off():
 
 
 def test_custom_space_is_used():
-    space = build_progressive(PROFILE, activations=False)
+    space = build_progressive(PROFILE, axes=3)
     r = runtime3c.search(PROFILE, context(latency_x=0.6), space=space)
     assert r.details["elite_size"] == len(space.members)
 

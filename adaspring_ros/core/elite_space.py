@@ -3,22 +3,24 @@
 Runtime3C's line 4 picks its two candidates "from the Pareto front of the valid space", ranked by
 "pre-tested accuracy and energy". This module builds that front ahead of any context, from the
 profile alone: every configuration Pareto-optimal in (accuracy loss, latency, parameter bytes,
-activation bytes), all four minimised. Why that is enough to search at run time:
+activation bytes, -MACs), all five minimised. Why that is enough to search at run time:
 - feasibility is exact: a context's constraints are upper bounds on A loss, T and Sp, so if any
-  configuration meets them, a member at least as good on all four meets them too;
-- the objective is nearly so: for the same A, T and Sp, fewer activation bytes mean a higher
-  C/Sa and so a higher E (C, which E also rises with, tracks T closely). Axes that would make it
-  exact for every λ and μ (adding C) grow the front tenfold for no measured gain.
-The backbone is always kept, so the search can scale back up to it.
+  configuration meets them, a member at least as good on all five meets them too;
+- so is Eq. (1), for every λ and every μ1, μ2 >= 0: such a member also has no larger A loss and,
+  with at least the MACs over no more parameter and activation bytes, at least the C/Sp and
+  C/Sa, hence at least the E. Some member is therefore an optimum of every context.
+Dropping axes gives smaller fronts that keep the first property only (``axes`` 3 or 4; the
+benchmark measures what they miss). The backbone is always kept, so the search can scale back
+up to it.
 
 How it is built: progressively, as the progressive shortest encoding grows (§5.2.1). Layer by
 layer from layer 1, each surviving prefix [k, d_1..d_k] is extended by one digit (every operator
 of that layer), and only prefixes that are Pareto-optimal among those ending with the same output
 width survive (everything after a prefix depends only on that width, so nothing optimal is lost).
-The four axes are sums over layers, which is what makes this pruning exact. On this backbone
-about 20,000 prefixes are priced instead of 83,521 configurations; the classic binary encoding
-has no layer prefixes to prune and must decode all 2^(N(1+b)) strings (``build_binary``,
-§6.5.3).
+All five axes are sums over layers, which is what makes this pruning exact. On the shipped
+profile about 20,000 prefixes are priced instead of 83,521 configurations; the classic binary
+encoding has no layer prefixes to prune and must decode all 2^(N(1+b)) strings
+(``build_binary``, §6.5.3).
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ from .encoding import binary_decode, binary_length
 from .objective import LayerTables, accuracy_log, energy_log, energy_of, layer_tables
 from .profile import Profile
 
-# (loss, latency, params, acts, macs, ops): the running sums of a prefix and the prefix itself.
-# The first four are the Pareto axes, all minimised (the first three without activations).
+# (loss, latency, params, acts, -macs, ops): the running sums of a prefix and the prefix itself.
+# The first ``axes`` of them are the Pareto axes, all minimised.
 _Label = tuple
+#: Pareto axes by count: 3 = (A, T, Sp), 4 adds Sa, 5 adds -C (see the module docstring).
+AXES = (3, 4, 5)
 
 
 @dataclass(frozen=True)
@@ -113,19 +117,20 @@ def _pareto(labels: list[_Label], axes: int) -> list[_Label]:
 
 
 def build_progressive(profile: Profile, tables: LayerTables | None = None,
-                      activations: bool = True) -> EliteSpace:
+                      axes: int = 5) -> EliteSpace:
     """Δ' by progressive, prefix-pruned extension (see module docstring).
 
-    ``activations=False`` drops the Sa axis: the front a parameter-count-only view of hardware
-    cost would give (§5.1.2 argues it misses data movement; the benchmark measures it).
+    ``axes`` 3 or 4 build the smaller fronts of (A, T, Sp) and (A, T, Sp, Sa): exact for
+    feasibility but not for E (the benchmark measures what that costs).
     """
-    axes = 4 if activations else 3
+    if axes not in AXES:
+        raise ValueError(f"axes must be one of {AXES}; got {axes!r}")
     t0 = time.perf_counter()
     tables = layer_tables(profile) if tables is None else tables
     stem = tables.stem
     states: dict[int, list[_Label]] = {
         tables.first_in: [(0.0, tables.stem_latency, stem.params_bytes, stem.act_bytes,
-                           stem.macs, ())]
+                           -stem.macs, ())]
     }
     priced = 0
     for rows in tables.rows:
@@ -136,8 +141,9 @@ def build_progressive(profile: Profile, tables: LayerTables | None = None,
                 continue
             for op, (cout, m, p, a, t, d) in row.items():
                 bucket = grown.setdefault(cout, [])
-                for loss, lat, par, act, mac, ops in labels:
-                    bucket.append((loss + d, lat + t, par + p, act + a, mac + m, ops + (op,)))
+                for loss, lat, par, act, neg_mac, ops in labels:
+                    bucket.append((loss + d, lat + t, par + p, act + a, neg_mac - m,
+                                   ops + (op,)))
                 priced += len(labels)
         states = {cout: _pareto(labels, axes) for cout, labels in grown.items()}
     finals: list[_Label] = []
@@ -145,14 +151,14 @@ def build_progressive(profile: Profile, tables: LayerTables | None = None,
         if cin not in tables.head:
             continue
         hm, hp, ha, ht = tables.head[cin]
-        finals.extend((loss, lat + ht, par + hp, act + ha, mac + hm, ops)
-                      for loss, lat, par, act, mac, ops in labels)
+        finals.extend((loss, lat + ht, par + hp, act + ha, neg_mac - hm, ops)
+                      for loss, lat, par, act, neg_mac, ops in labels)
     members = _members(_pareto(finals, axes), tables, profile)
-    return EliteSpace(members, priced, (time.perf_counter() - t0) * 1e3,
-                      "progressive" if activations else "progressive-no-activations")
+    return EliteSpace(members, priced, (time.perf_counter() - t0) * 1e3, f"progressive-{axes}")
 
 
-def build_binary(profile: Profile, tables: LayerTables | None = None) -> EliteSpace:
+def build_binary(profile: Profile, tables: LayerTables | None = None,
+                 axes: int = 5) -> EliteSpace:
     """The same front reached through the classic binary encoding: decode every bit string.
 
     Bit strings share no layer prefixes, so nothing can be pruned before a string is complete;
@@ -171,14 +177,14 @@ def build_binary(profile: Profile, tables: LayerTables | None = None) -> EliteSp
                 macs, params, acts, lat, loss = tables.sums(config)
             except KeyError:
                 continue
-            seen[config] = (loss, lat, params, acts, macs, config)
-    members = _members(_pareto(list(seen.values()), 4), tables, profile)
-    return EliteSpace(members, decoded, (time.perf_counter() - t0) * 1e3, "binary")
+            seen[config] = (loss, lat, params, acts, -macs, config)
+    members = _members(_pareto(list(seen.values()), axes), tables, profile)
+    return EliteSpace(members, decoded, (time.perf_counter() - t0) * 1e3, f"binary-{axes}")
 
 
 def _members(front: list[_Label], tables: LayerTables, profile: Profile) -> tuple:
-    members = [EliteMember(ops, (mac, par, act, lat, loss))
-               for loss, lat, par, act, mac, ops in front]
+    members = [EliteMember(ops, (-neg_mac, par, act, lat, loss))
+               for loss, lat, par, act, neg_mac, ops in front]
     backbone = ss.backbone_configuration(profile.arch)
     if all(m.config != backbone for m in members):
         members.append(EliteMember(backbone, tables.sums(backbone)))
@@ -189,7 +195,7 @@ _CACHE: dict[int, tuple[weakref.ref, EliteSpace]] = {}
 
 
 def elite_space(profile: Profile) -> EliteSpace:
-    """The cached progressive Δ' of ``profile`` (built on first use, ~10 ms here)."""
+    """The cached 5-axis progressive Δ' of ``profile`` (built on first use, ~1 s here)."""
     key = id(profile)
     hit = _CACHE.get(key)
     if hit is not None and hit[0]() is profile:
