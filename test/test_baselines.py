@@ -68,7 +68,7 @@ def test_exhaustive_reports_least_violating_when_infeasible():
 def test_greedy_is_layer_by_layer_with_a_fixed_half_importance():
     rng = random.Random(5)
     worse_somewhere = False
-    for _ in range(12):
+    for _ in range(8):
         budgets = (rng.uniform(0.4, 1.0), rng.uniform(0.3, 1.0), rng.uniform(0.5, 2.0))
         low, high = context(*budgets, battery=0.38), context(*budgets, battery=0.86)
         g_low, g_high = baselines.greedy(PROFILE, low), baselines.greedy(PROFILE, high)

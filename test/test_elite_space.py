@@ -25,10 +25,10 @@ def brute_front(profile, axes=5):
         points.append((loss, lat, params, acts, -macs)[:axes])
     pts = np.array(points, dtype=np.float64)
     front = set()
-    for cfg, p in zip(configs, pts, strict=True):
-        dominated = ((pts <= p).all(axis=1) & (pts < p).any(axis=1)).any()
-        if not dominated:
-            front.add(cfg)
+    for start in range(0, len(pts), 256):
+        chunk = pts[start:start + 256, None, :]
+        dominated = ((pts[None] <= chunk).all(axis=2) & (pts[None] < chunk).any(axis=2)).any(1)
+        front.update(configs[start + i] for i in np.flatnonzero(~dominated))
     return front
 
 
