@@ -4,8 +4,9 @@
 
 Prints and writes (JSON, default out/bench_network.json):
 - backbone held-out (test split) accuracy, per SNR bucket and per class;
-- for >= 50 configurations (named ones + random): held-out accuracy, batch-1 latency (torch,
-  2 threads), Sp, Sa, C, E, and the profile's predictions for them;
+- for >= 50 configurations (named ones + random), plus the 8 configurations a profile-driven
+  search would pick among those predicted >= 2.2x faster than the backbone: held-out accuracy,
+  batch-1 latency (torch, 2 threads), Sp, Sa, C, E, and the profile's predictions for them;
 - spans from the backbone to the most compressed variant (latency, parameter bytes) and the
   best configuration at least 2x faster than the backbone within 2.1 pp accuracy;
 - predicted vs measured latency (share within 15 %), against the shipped profile's table and
@@ -47,6 +48,8 @@ from training.profile_operators import (  # noqa: E402
 
 PAPER_ACCURACY_BOUND_PP = 2.1
 LATENCY_TOLERANCE = 0.15
+#: Profile picks must be predicted this much faster than the backbone (2x plus a margin).
+PICK_SPEEDUP = 2.2
 
 
 def named_configurations(arch: ss.Architecture) -> list[ss.Configuration]:
@@ -68,6 +71,18 @@ def benchmark_configurations(arch, n_total: int, seed: int) -> list[ss.Configura
             seen.add(config)
             configs.append(config)
     return configs
+
+
+def profile_picks(profile, arch, n: int, speedup: float) -> list[ss.Configuration]:
+    """What a profile-driven search would deploy: the ``n`` configurations with the lowest
+    predicted accuracy loss among those predicted ``speedup`` x faster than the backbone."""
+    limit = profile.predict(ss.backbone_configuration(arch)).latency_ms / speedup
+    fast = []
+    for config in ss.all_configurations(arch):
+        metrics = profile.predict(config)
+        if metrics.latency_ms <= limit:
+            fast.append((metrics.accuracy_loss, config))
+    return [config for _, config in sorted(fast)[:n]]
 
 
 def test_split(loaded) -> dataset.FeatureSet:
@@ -164,6 +179,8 @@ def main(argv=None) -> int:
 
     # ---- sampled configurations: accuracy, latency, costs, predictions
     configs = benchmark_configurations(arch, args.configs, args.seed)
+    picks = [c for c in profile_picks(profile, arch, 8, PICK_SPEEDUP) if c not in configs]
+    configs += picks
     subnets = {c: net.get_active_subnet(c) for c in configs}
     accuracies = {c: float(100.0 * (predict(s, x).argmax(1) == y).float().mean())
                   for c, s in subnets.items()}
@@ -171,7 +188,7 @@ def main(argv=None) -> int:
     load_lat = os.getloadavg()[0]
     latencies = time_modules({c: (s, sample) for c, s in subnets.items()}, rounds=5,
                              progress=False)
-    fresh_table, fresh_stem, fresh_head = measure_latency_tables(net, progress=False)
+    fresh_table, fresh_stem, fresh_head, fresh_fit = measure_latency_tables(net, progress=False)
     fresh = type(profile)(**{**profile.__dict__, "latency_ms": fresh_table,
                              "stem_latency_ms": fresh_stem, "head_latency_ms": fresh_head})
     rows = []
@@ -192,6 +209,7 @@ def main(argv=None) -> int:
             "c_per_sp": pred.c_per_sp,
             "c_per_sa": pred.c_per_sa,
             "energy": pred.energy,
+            "profile_pick": c in picks,
         })
     base_row = rows[0]
     fastest = min(rows, key=lambda r: r["latency_ms"])
@@ -224,6 +242,8 @@ def main(argv=None) -> int:
         "latency_same_run_table": latency_fit("predicted_latency_ms_same_run_table"),
         "accuracy_spearman": float(rho),
         "shipped_table_loadavg": profile.meta.get("latency_loadavg_1min"),
+        "shipped_table_fit": profile.meta.get("latency_fit"),
+        "same_run_table_fit": fresh_fit,
         "loadavg_1min_during_latency": load_lat,
     }
 
@@ -267,11 +287,12 @@ def print_report(r: dict) -> None:
         print(f"  SNR {bucket:>12}: {v['accuracy']:6.2f} %  (n={v['n']})")
     print("  per class: " + ", ".join(f"{k} {v:.1f}" for k, v in b["by_class"].items()))
     rows = r["configurations"]
-    print(f"\n{len(rows)} configurations on held-out data (first = backbone):")
+    print(f"\n{len(rows)} configurations on held-out data (first = backbone, * = profile pick):")
     print(f"{'configuration':44} {'acc%':>6} {'loss':>6} {'pred':>6} {'ms':>6} {'pred':>6} "
           f"{'Sp kB':>7} {'Sa kB':>7} {'MMAC':>6} {'E':>6}")
     for row in rows:
-        print(f"{','.join(row['config']):44} {row['test_accuracy']:6.2f} "
+        mark = "*" if row["profile_pick"] else " "
+        print(f"{','.join(row['config']) + mark:44} {row['test_accuracy']:6.2f} "
               f"{row['accuracy_loss_pp']:6.2f} {row['predicted_accuracy_loss_pp']:6.2f} "
               f"{row['latency_ms']:6.3f} {row['predicted_latency_ms']:6.3f} "
               f"{row['params_bytes'] / 1e3:7.1f} {row['act_bytes'] / 1e3:7.1f} "

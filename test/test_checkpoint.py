@@ -112,7 +112,7 @@ def test_pickled_callable_is_refused_not_executed(saved, tmp_path, evil, capsys)
     payload["meta"] = {"hook": evil}
     trap = tmp_path / "trap.pt"
     torch.save(payload, trap)
-    with pytest.raises(CheckpointError, match=r"trap\.pt.*pickled Python objects"):
+    with pytest.raises(CheckpointError, match=r"trap\.pt.*pickled Python objects.*Unsupported"):
         ckpt.load(trap)
     assert "arbitrary code ran" not in capsys.readouterr().out
     assert isinstance(ckpt.CheckpointError("x"), RuntimeError)
@@ -123,6 +123,8 @@ def test_save_rejects_unstorable_meta_and_mismatched_profile(tmp_path):
     net = SelfEvolutionaryNet(ARCH)
     with pytest.raises(ValueError, match="meta.*holds a set"):
         ckpt.save(tmp_path / "a.pt", net, toy_profile(), {"tags": {"a"}})
+    with pytest.raises(ValueError, match="TorchVersion"):
+        ckpt.save(tmp_path / "a.pt", net, toy_profile(), {"torch": torch.__version__})
     with pytest.raises(ValueError, match="version"):
         ckpt.save(tmp_path / "b.pt", net, toy_profile(version="other"), {})
     assert not (tmp_path / "a.pt").exists() and not (tmp_path / "b.pt").exists()

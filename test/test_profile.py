@@ -115,8 +115,11 @@ def test_profiler_end_to_end_on_a_tiny_network():
     base, drops = po.measure_accuracy_drops(net, data, progress=False)
     assert 0.0 <= base <= 100.0
     assert all(drops[i][ss.UNCOMPRESSED] == 0.0 for i in drops)
-    table, stem, head = po.measure_latency_tables(net, repeats=2, rounds=1, progress=False)
+    table, stem, head, fit = po.measure_latency_tables(net, repeats=2, rounds=1,
+                                                       progress=False, fit_configs=20)
     assert stem > 0 and set(head) == set(po.head_inputs(arch))
+    assert np.isfinite(fit["in_network_factor"]) and fit["in_network_factor"] > 0
+    assert fit["fit_configs"] == 20
     profile = Profile(arch=arch, checkpoint_version=ckpt.CHECKPOINT_VERSION,
                       backbone_accuracy=base, accuracy_drop=drops, latency_ms=table,
                       stem_latency_ms=stem, head_latency_ms=head,
@@ -127,3 +130,46 @@ def test_profiler_end_to_end_on_a_tiny_network():
     assert len(check["measured"]) == len(check["predicted"]) == 12
     assert check["predicted"][0] == pytest.approx(base)
     assert check["measured"][0] == pytest.approx(base)
+
+
+def test_train_all_end_to_end_on_a_tiny_set(tmp_path, monkeypatch):
+    """The whole pipeline on 54 clips: every stage runs and the artifacts are complete."""
+    from training import train_all
+
+    monkeypatch.setenv("ADASPRING_DATA_DIR", str(tmp_path / "data"))
+    code = train_all.main([
+        "--out", str(tmp_path / "models"), "--log", str(tmp_path / "log.json"),
+        "--sizes", "36,9,9", "--backbone-epochs", "1", "--distil-epochs", "1",
+        "--threads", "1", "--latency-repeats", "1", "--latency-rounds", "1", "--no-progress"])
+    assert code == 0
+    loaded = ckpt.load(tmp_path / "models" / ckpt.CHECKPOINT_NAME)
+    profile = Profile.from_dict(json.loads((tmp_path / "models" / ckpt.PROFILE_NAME).read_text()))
+    assert profile.to_dict() == loaded.profile.to_dict()
+    arch = loaded.net.arch
+    for layer in range(1, arch.n_compressible + 1):
+        assert set(profile.latency_ms[layer]) == set(po.reachable_inputs(arch, layer))
+    assert loaded.meta["data_sizes"] == {"train": 36, "val": 9, "test": 9}
+    log = json.loads((tmp_path / "log.json").read_text())
+    assert [s["stage"] for s in log["meta"]["stages"]][:2] == ["data", "backbone"]
+    with pytest.raises(SystemExit):
+        train_all.main(["--sizes", "1,2", "--out", str(tmp_path / "x")])
+
+
+def test_latency_fit_recovers_an_additive_truth():
+    """Whole timings generated from known per-entry costs are fitted back from a biased prior."""
+    arch = ss.Architecture()
+    rng = np.random.default_rng(1)
+    keys = [("stem",)] + [("head", c) for c in po.head_inputs(arch)] + [
+        ("layer", i, c, o) for i in range(1, arch.n_compressible + 1)
+        for c in po.reachable_inputs(arch, i) for o in ss.OPTIONS]
+    truth = {k: float(rng.uniform(0.02, 0.2)) for k in keys}
+    isolated = {k: v * rng.uniform(0.5, 0.9) for k, v in truth.items()}  # alone: faster
+    configs = po.sample_configurations(arch, 400, seed=2)
+    wholes = {c: sum(truth[k] for k in po._entries_used(arch, c)) for c in configs}
+    fitted, info = po.fit_latency_table(isolated, wholes, arch)
+    assert info["fit_share_within_15pct"] == 1.0
+    held_out = po.sample_configurations(arch, 100, seed=3)
+    errors = [abs(sum(fitted[k] for k in po._entries_used(arch, c))
+                  - sum(truth[k] for k in po._entries_used(arch, c)))
+              / sum(truth[k] for k in po._entries_used(arch, c)) for c in held_out]
+    assert np.mean(np.array(errors) <= 0.15) >= 0.9

@@ -261,6 +261,12 @@ def test_fire_and_adapter_fits_reproduce_what_they_can_represent():
     y3_small = torch.nn.functional.conv2d(z3, smaller["fire_e3_w"], smaller["fire_e3_b"],
                                           padding=1)
     assert rel_error(y3, target) < rel_error(y3_small, target) < 1
+    wide = fire_factors(w, x, target, squeeze=9, gen=gen)  # more squeeze than input channels
+    assert wide["fire_squeeze_w"].shape == (9, 6, 1, 1)
+    assert wide["fire_e3_w"].shape == (8, 9, 3, 3)
+    zw = torch.relu(torch.nn.functional.conv2d(x, wide["fire_squeeze_w"], wide["fire_squeeze_b"]))
+    y3_wide = torch.nn.functional.conv2d(zw, wide["fire_e3_w"], wide["fire_e3_b"], padding=1)
+    assert rel_error(y3_wide, target) < 0.25
     pointwise = torch.randn(5, 6, 1, 1)
     adapter_w, adapter_b = adapter_factors(x, torch.nn.functional.conv2d(x, pointwise) + 0.5, gen)
     assert torch.allclose(adapter_w, pointwise, atol=1e-2)

@@ -3,8 +3,10 @@
 - accuracy_drop[layer][option]: validation accuracy of the backbone minus that of the backbone
   with only ``layer`` switched to ``option`` (pp). `check_accuracy_model` measures how well the
   additive prediction ranks whole configurations (Spearman) on sampled configurations.
-- latency_ms[layer][in_channels][option]: the deployed block (conv/fire/... + ReLU + pool) timed
-  alone at batch 1 on every input width the layer can receive, plus the stem and the head.
+- latency_ms[layer][in_channels][option]: what the deployed block (conv/fire/... + ReLU + pool)
+  costs inside a network at batch 1, for every input width the layer can receive, plus the
+  stem and the head: each block is timed alone, then the table is fitted to whole-network
+  timings of 300 random configurations (see `measure_latency_tables`).
 - channel_noise[layer]: the trained δ3 width-noise std (supernet.channel_noise()).
 
 Timing estimator (shared with benchmarks/bench_network.py so prediction and measurement are
@@ -34,8 +36,13 @@ from adaspring_ros.core.supernet import SelfEvolutionaryNet
 from .common import predict
 
 LATENCY_THREADS = 2
-LATENCY_REPEATS = 30
+LATENCY_REPEATS = 20
 LATENCY_ROUNDS = 3
+#: Whole configurations timed to fit the table, and how strongly entries stick to their
+#: isolated timing (in units of one configuration's relative error).
+FIT_CONFIGS = 300
+FIT_PRIOR_WEIGHT = 1.0
+CALIBRATION_SEED = 99
 
 
 def reachable_inputs(arch: ss.Architecture, layer: int) -> list[int]:
@@ -78,9 +85,58 @@ def time_modules(jobs: dict, repeats: int = LATENCY_REPEATS, rounds: int = LATEN
     return best
 
 
+def _entries_used(arch: ss.Architecture, config: Sequence[str]) -> list[tuple]:
+    """The table entries Profile.predict sums for ``config``."""
+    ins = ss.layer_input_channels(arch, config)
+    used = [("stem",)]
+    used += [("layer", i, cin, option)
+             for i, (option, cin) in enumerate(zip(config, ins, strict=True), start=1)]
+    used.append(("head", ss.layer_out_channels(arch, arch.n_compressible, config[-1], ins[-1])))
+    return used
+
+
+def fit_latency_table(isolated: dict, wholes: dict, arch: ss.Architecture,
+                      prior_weight: float = FIT_PRIOR_WEIGHT) -> tuple[dict, dict]:
+    """Per-entry in-network latency fitted to whole-network timings (ridge, isolated prior).
+
+    Minimises sum_k ((A_k·t - T_k) / T_k)^2 + w * sum_j ((t_j - p_j) / T_med)^2, where A_k marks
+    the entries configuration k uses, T_k its whole-network time and p the isolated timings
+    scaled by the median whole/sum ratio. Entries no fitted configuration uses keep the prior.
+    """
+    keys = list(isolated)
+    index = {k: j for j, k in enumerate(keys)}
+    configs = list(wholes)
+    iso_sums = np.array([sum(isolated[k] for k in _entries_used(arch, c)) for c in configs])
+    times = np.array([wholes[c] for c in configs])
+    factor = float(np.median(times / iso_sums))
+    prior = np.array([isolated[k] * factor for k in keys])
+    design = np.zeros((len(configs), len(keys)))
+    for row, c in enumerate(configs):
+        for k in _entries_used(arch, c):
+            design[row, index[k]] = 1.0
+    scale = float(np.median(times))
+    lhs = np.vstack([design / times[:, None], np.sqrt(prior_weight) * np.eye(len(keys)) / scale])
+    rhs = np.concatenate([np.ones(len(configs)), np.sqrt(prior_weight) * prior / scale])
+    fitted = np.linalg.lstsq(lhs, rhs, rcond=None)[0]
+    fitted = np.maximum(fitted, 0.2 * prior)  # a block never costs (almost) nothing
+    residual = (design @ fitted - times) / times
+    info = {"in_network_factor": factor, "fit_configs": len(configs),
+            "fit_median_abs_error_pct": float(100 * np.median(np.abs(residual))),
+            "fit_share_within_15pct": float(np.mean(np.abs(residual) <= 0.15))}
+    return {k: float(v) for k, v in zip(keys, fitted, strict=True)}, info
+
+
 def measure_latency_tables(net: SelfEvolutionaryNet, repeats: int = LATENCY_REPEATS,
-                           rounds: int = LATENCY_ROUNDS, progress: bool = True):
-    """(latency_ms[layer][cin][option], stem_ms, head_ms[cin]) at batch 1."""
+                           rounds: int = LATENCY_ROUNDS, progress: bool = True,
+                           fit_configs: int = FIT_CONFIGS):
+    """(latency_ms[layer][cin][option], stem_ms, head_ms[cin], info) at batch 1.
+
+    Blocks timed alone run faster than inside a network, and not by one factor (measured:
+    whole/sum-of-blocks ratios of 1.2 to 1.45 depending on the configuration). So
+    ``fit_configs`` random whole configurations are timed in the same interleaved rounds as
+    the blocks, and the table is fitted to them (`fit_latency_table`), with the isolated
+    timings as the prior. `Profile.predict`'s additive sum then predicts whole networks.
+    """
     arch = net.arch
     torch.set_num_threads(LATENCY_THREADS)
     jobs = {}
@@ -96,16 +152,23 @@ def measure_latency_tables(net: SelfEvolutionaryNet, repeats: int = LATENCY_REPE
     h, w = (last.height // 2, last.width // 2) if last.pool else (last.height, last.width)
     for cin in head_inputs(arch):
         jobs[("head", cin)] = (net.extract_head(cin), torch.rand(1, cin, h, w))
+    fit_set = sample_configurations(arch, fit_configs, CALIBRATION_SEED)
+    x = torch.rand(1, 1, spec0.height, spec0.width)
+    for config in fit_set:
+        jobs[("whole", config)] = (net.get_active_subnet(config), x)
     ms = time_modules(jobs, repeats, rounds, progress=progress, desc="profiling latency")
+    isolated = {k: v for k, v in ms.items() if k[0] != "whole"}
+    wholes = {k[1]: v for k, v in ms.items() if k[0] == "whole"}
+    fitted, info = fit_latency_table(isolated, wholes, arch)
     table: dict[int, dict[int, dict[str, float]]] = {}
     head: dict[int, float] = {}
-    for key, value in ms.items():
+    for key, value in fitted.items():
         if key[0] == "layer":
             _, i, cin, option = key
             table.setdefault(i, {}).setdefault(cin, {})[option] = value
         elif key[0] == "head":
             head[key[1]] = value
-    return table, ms[("stem",)], head
+    return table, fitted[("stem",)], head, info
 
 
 def config_accuracy(net: SelfEvolutionaryNet, data: FeatureSet, config: Sequence[str]) -> float:
@@ -131,18 +194,22 @@ def measure_accuracy_drops(net: SelfEvolutionaryNet, data: FeatureSet, progress:
 
 
 def build_profile(net: SelfEvolutionaryNet, val: FeatureSet, checkpoint_version: str,
-                  meta: dict | None = None, progress: bool = True) -> Profile:
+                  meta: dict | None = None, progress: bool = True,
+                  latency_repeats: int = LATENCY_REPEATS,
+                  latency_rounds: int = LATENCY_ROUNDS) -> Profile:
     base, drops = measure_accuracy_drops(net, val, progress)
     load_before = os.getloadavg()
-    table, stem_ms, head_ms = measure_latency_tables(net, progress=progress)
+    table, stem_ms, head_ms, fit = measure_latency_tables(
+        net, latency_repeats, latency_rounds, progress=progress)
     info = {
         "accuracy_split": "val",
         "accuracy_clips": len(val),
         "latency_threads": LATENCY_THREADS,
-        "latency_estimator": f"lowest of {LATENCY_ROUNDS} interleaved round medians of "
-                             f"{LATENCY_REPEATS} batch-1 calls",
+        "latency_estimator": f"lowest of {latency_rounds} interleaved round medians of "
+                             f"{latency_repeats} batch-1 calls",
         "latency_loadavg_1min": [load_before[0], os.getloadavg()[0]],
-        "torch": torch.__version__,
+        "latency_fit": fit,
+        "torch": str(torch.__version__),
     }
     info.update(meta or {})
     return Profile(arch=net.arch, checkpoint_version=checkpoint_version, backbone_accuracy=base,

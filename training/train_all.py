@@ -32,6 +32,7 @@ from adaspring_ros.core import search_space as ss
 from adaspring_ros.core.supernet import SelfEvolutionaryNet
 
 from . import common
+from . import profile_operators as po
 from .backbone import import_backbone, train_backbone
 from .common import seed_everything
 from .distill import train_supernet
@@ -43,8 +44,8 @@ from .profile_operators import (
 )
 from .transforms import initialise_operators
 
-#: δ1/δ2 weights are fine-tuned only where the transformed operator loses more than this (pp,
-#: mean over its widths, on validation data); elsewhere they stay exactly as transformed.
+#: δ1/δ2 weights are fine-tuned only where the transformed operator (at full width) loses more
+#: than this on validation data (pp); elsewhere they stay exactly as transformed.
 FINE_TUNE_TARGET_PP = 1.0
 CALIBRATION_CLIPS = 512
 
@@ -89,18 +90,15 @@ def folder_splits(root: str, seed: int):
 
 
 def transformed_drops(net: SelfEvolutionaryNet, val) -> dict[tuple[int, str], float]:
-    """Mean accuracy drop over widths of each δ1/δ2 operator right after transformation."""
+    """Validation accuracy drop of each δ1/δ2 operator (full width) right after transformation."""
     backbone = ss.backbone_configuration(net.arch)
     base = config_accuracy(net, val, backbone)
     drops = {}
     for i in range(1, net.arch.n_compressible + 1):
         for structure in ("fire", "svd", "dws"):
-            losses = []
-            for width in ss.WIDTHS:
-                config = list(backbone)
-                config[i - 1] = ss.option_id(structure, width)
-                losses.append(base - config_accuracy(net, val, config))
-            drops[(i, structure)] = float(np.mean(losses))
+            config = list(backbone)
+            config[i - 1] = ss.option_id(structure, 1.0)
+            drops[(i, structure)] = base - config_accuracy(net, val, config)
     return drops
 
 
@@ -109,11 +107,15 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="models", help="folder for the checkpoint and profile")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backbone-epochs", type=int, default=12)
-    parser.add_argument("--distil-epochs", type=int, default=5)
+    parser.add_argument("--distil-epochs", type=int, default=6)
     parser.add_argument("--threads", type=int, default=None,
                         help="fix torch's thread count (default: measured per stage)")
     parser.add_argument("--data-folder", default=None,
                         help="train on a folder with one sub-folder of audio per class")
+    parser.add_argument("--sizes", default=None, metavar="TRAIN,VAL,TEST",
+                        help="synthetic clips per split (default 6000,750,750)")
+    parser.add_argument("--latency-repeats", type=int, default=po.LATENCY_REPEATS)
+    parser.add_argument("--latency-rounds", type=int, default=po.LATENCY_ROUNDS)
     parser.add_argument("--log", default="runs/train_all.json")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
@@ -129,7 +131,15 @@ def main(argv=None) -> int:
         data, class_names, skipped = stages.run("data (folder)", folder_splits, args.data_folder,
                                                 args.seed)
     else:
-        data = stages.run("data", dataset.load_synthetic, args.seed, progress=progress)
+        sizes = None
+        if args.sizes:
+            try:
+                sizes = dict(zip(dataset.SPLITS, (int(v) for v in args.sizes.split(",")),
+                                 strict=True))
+            except ValueError:
+                parser.error(f"--sizes must be three integers TRAIN,VAL,TEST, got {args.sizes}")
+        data = stages.run("data", dataset.load_synthetic, args.seed, sizes=sizes,
+                          progress=progress)
         class_names, skipped = dataset.sound_synth.CLASSES, 0
     arch = ss.Architecture(n_classes=len(class_names))
 
@@ -143,7 +153,7 @@ def main(argv=None) -> int:
     drops = stages.run("transform check", transformed_drops, net, data.val)
     fine_tune = {key for key, drop in drops.items() if drop > FINE_TUNE_TARGET_PP}
     print(f"[train_all] fine-tuning {len(fine_tune)}/{len(drops)} δ1/δ2 operators "
-          f"(mean drop > {FINE_TUNE_TARGET_PP} pp after transformation)")
+          f"(drop > {FINE_TUNE_TARGET_PP} pp after transformation)")
     distil_log = stages.run("distillation", train_supernet, net, data.train, args.distil_epochs,
                             gen, fine_tune, progress=progress)
 
@@ -158,12 +168,14 @@ def main(argv=None) -> int:
         "backbone_epochs": args.backbone_epochs,
         "distil_epochs": args.distil_epochs,
         "fine_tune_target_pp": FINE_TUNE_TARGET_PP,
-        "transformed_mean_drop_pp": {f"{i}:{s}": round(v, 3) for (i, s), v in drops.items()},
+        "transformed_drop_pp": {f"{i}:{s}": round(v, 3) for (i, s), v in drops.items()},
         "fine_tuned": sorted(f"{i}:{s}" for i, s in fine_tune),
         "channel_order": orders,
     }
     profile = stages.run("profile", build_profile, net, data.val, ckpt.CHECKPOINT_VERSION,
-                         {"host": platform.node()}, progress=progress)
+                         {"host": platform.node()}, progress=progress,
+                         latency_repeats=args.latency_repeats,
+                         latency_rounds=args.latency_rounds)
     check = stages.run("accuracy-model check", check_accuracy_model, profile, net, data.val,
                        sample_configurations(arch, 40, args.seed + 1))
     profile.meta["val_spearman_predicted_vs_measured"] = round(check["spearman"], 4)

@@ -95,7 +95,12 @@ def fire_factors(weight: torch.Tensor, inputs: torch.Tensor, targets: torch.Tens
     c_inv_half = evecs @ torch.diag(evals.rsqrt()) @ evecs.T
     taps = weight.double().permute(2, 3, 0, 1).reshape(9 * cout, cin)
     _, _, vh = torch.linalg.svd(taps @ c_half, full_matrices=False)
-    squeeze_w = (vh[:squeeze] @ c_inv_half).float()  # (s, cin)
+    squeeze_w = (vh[:squeeze] @ c_inv_half).float()  # (min(s, cin), cin)
+    if squeeze > squeeze_w.shape[0]:
+        # more squeeze channels than input channels: the extra ones start as negated copies
+        # of the leading directions (redundant but alive; zero rows would never train)
+        extra = squeeze - squeeze_w.shape[0]
+        squeeze_w = torch.cat([squeeze_w, -squeeze_w[torch.arange(extra) % cin]])
     z = F.conv2d(inputs, squeeze_w.reshape(squeeze, cin, 1, 1))
     # Orient each squeeze direction so most of its values are positive, then lift by a low
     # quantile: the smaller the lift, the smaller the error zero padding makes at the border

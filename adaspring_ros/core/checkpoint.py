@@ -80,16 +80,20 @@ DEFAULT_CHECKPOINT: Path = default_checkpoint()
 
 
 def _check_plain(value, where: str) -> None:
-    """weights_only loading accepts only these types; fail at save time, not on the robot."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    """weights_only loading accepts only these types; fail at save time, not on the robot.
+
+    Exact types: a subclass (torch.__version__ is a str subclass) pickles as its own class,
+    which safe loading then refuses.
+    """
+    if value is None or type(value) in (bool, int, float, str):
         return
-    if isinstance(value, (list, tuple)):
+    if type(value) in (list, tuple):
         for i, item in enumerate(value):
             _check_plain(item, f"{where}[{i}]")
         return
-    if isinstance(value, dict):
+    if type(value) is dict:
         for k, item in value.items():
-            if not isinstance(k, (str, int)):
+            if type(k) not in (str, int):
                 raise ValueError(f"{where} has key {k!r} of type {type(k).__name__}; "
                                  "expected str or int keys")
             _check_plain(item, f"{where}[{k!r}]")
@@ -125,6 +129,15 @@ def save(path, net: SelfEvolutionaryNet, profile: Profile, meta: dict | None = N
     return path
 
 
+def _reason(exc: BaseException) -> str:
+    """The informative line of a torch.load error (it leads with generic advice)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in lines:
+        if "Unsupported global" in line or "WeightsUnpickler error" in line:
+            return line.split("Please use")[0].strip()
+    return lines[0] if lines else type(exc).__name__
+
+
 def _read(path: Path) -> dict:
     if not path.exists():
         hint = f" ({ENV_VAR} is set to it)" if os.environ.get(ENV_VAR) == str(path) else ""
@@ -134,7 +147,7 @@ def _read(path: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = _reason(exc)
         if "weights only" in str(exc).lower() or "weights_only" in str(exc).lower():
             raise CheckpointError(
                 f"checkpoint {path} contains pickled Python objects (code) that safe loading "
@@ -142,7 +155,7 @@ def _read(path: Path) -> dict:
             ) from exc
         raise CheckpointError(f"checkpoint {path} is corrupt ({first}); {_REGENERATE}") from exc
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = _reason(exc)
         raise CheckpointError(
             f"checkpoint {path} is truncated or corrupt ({first}); {_REGENERATE}") from exc
 
