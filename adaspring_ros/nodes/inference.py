@@ -50,13 +50,15 @@ class InferenceNode(Node):
         self.emergency = tuple(declare(self, "emergency_classes",
                                        list(sound_synth.EMERGENCY_CLASSES),
                                        "Labels that also go to notifications."))
-        threads = declare(self, "torch_threads", 1, "torch intra-op threads for inference.",
-                          low=1, high=64, read_only=True)
-        import torch
-
-        torch.set_num_threads(threads)
+        threads = declare(self, "torch_threads", 0, "torch intra-op threads; 0 = as many as "
+                          "the profile's latencies were measured with, so measured T matches "
+                          "predicted T.", low=0, high=64, read_only=True)
         self.health = Health(self)
         self.loaded = checkpoint.load(path or None)  # CheckpointError: node_main reports it
+        import torch
+
+        torch.set_num_threads(threads or int(self.loaded.profile.meta.get("latency_threads", 1)))
+        self.health.values["torch_threads"] = str(torch.get_num_threads())
         self.arch = self.loaded.profile.arch
         self.classes = tuple(self.loaded.meta.get("classes", sound_synth.CLASSES))
         backbone = ss.backbone_configuration(self.arch)
