@@ -66,11 +66,14 @@ def window_chunks(clip: np.ndarray, first_seq: int) -> list[AudioChunk]:
 def baseline_ms(clips) -> float:
     """Features + backbone for one window, in process, no ROS: the floor of the ROS latency.
 
-    One torch thread, like the inference node (torch_threads: 1).
+    Same thread settings as the inference node (one BLAS thread, the profile's torch threads).
     """
     import torch
 
-    torch.set_num_threads(1)
+    from adaspring_ros.nodes.node_main import limit_blas_threads
+
+    limit_blas_threads()  # as every node process does
+    torch.set_num_threads(int(checkpoint.load().profile.meta.get("latency_threads", 1)))
     ck = checkpoint.load()
     config = ss.backbone_configuration(ck.profile.arch)
     model = sc.ActiveModel(0, config, ck.net.get_active_subnet(config), ck.version)

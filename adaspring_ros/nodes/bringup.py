@@ -64,6 +64,9 @@ def run_composed(planned, duration: float) -> int:
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
 
+    from .node_main import limit_blas_threads
+
+    limit_blas_threads()
     # the YAML applies to every node of this process, as --params-file does for a launch
     rclpy.init(args=["bringup", "--ros-args", "--params-file", planned[0].params_file])
     nodes = compose(planned)
