@@ -30,6 +30,7 @@ INSTALL_REQUIRES = [
     "psutil",
     "tqdm",
     "matplotlib",
+    "threadpoolctl",
 ]
 
 EXTRAS_REQUIRE = {

@@ -69,7 +69,7 @@ fi
 
 # The project's Python dependencies: setup.py's install_requires + extras (robot, test).
 PY_REQUIREMENTS=(
-  numpy scipy librosa soundfile psutil tqdm matplotlib
+  numpy scipy librosa soundfile psutil tqdm matplotlib threadpoolctl
   jetson-stats sounddevice
   pytest hypothesis ruff vermin
 )
