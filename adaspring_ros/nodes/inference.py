@@ -50,9 +50,9 @@ class InferenceNode(Node):
         self.emergency = tuple(declare(self, "emergency_classes",
                                        list(sound_synth.EMERGENCY_CLASSES),
                                        "Labels that also go to notifications."))
-        threads = declare(self, "torch_threads", 0, "torch intra-op threads; 0 = as many as "
-                          "the profile's latencies were measured with, so measured T matches "
-                          "predicted T.", low=0, high=64, read_only=True)
+        threads = declare(self, "torch_threads", 1, "torch intra-op threads; 0 = as many as "
+                          "the profile's latencies were measured with. 1 suits a robot whose "
+                          "cores are shared by the other nodes.", low=0, high=64, read_only=True)
         self.health = Health(self)
         self.loaded = checkpoint.load(path or None)  # CheckpointError: node_main reports it
         import torch
