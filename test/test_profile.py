@@ -140,7 +140,8 @@ def test_train_all_end_to_end_on_a_tiny_set(tmp_path, monkeypatch):
     code = train_all.main([
         "--out", str(tmp_path / "models"), "--log", str(tmp_path / "log.json"),
         "--sizes", "36,9,9", "--backbone-epochs", "1", "--distil-epochs", "1",
-        "--threads", "1", "--latency-repeats", "1", "--latency-rounds", "1", "--no-progress"])
+        "--threads", "1", "--latency-repeats", "1", "--latency-rounds", "1",
+        "--fit-configs", "20", "--no-progress"])
     assert code == 0
     loaded = ckpt.load(tmp_path / "models" / ckpt.CHECKPOINT_NAME)
     profile = Profile.from_dict(json.loads((tmp_path / "models" / ckpt.PROFILE_NAME).read_text()))
@@ -153,6 +154,25 @@ def test_train_all_end_to_end_on_a_tiny_set(tmp_path, monkeypatch):
     assert [s["stage"] for s in log["meta"]["stages"]][:2] == ["data", "backbone"]
     with pytest.raises(SystemExit):
         train_all.main(["--sizes", "1,2", "--out", str(tmp_path / "x")])
+
+    # re-profiling replaces the profile and keeps the weights
+    from training import reprofile
+
+    before = loaded.net.state_dict()
+    assert reprofile.main(["--checkpoint", str(tmp_path / "models" / ckpt.CHECKPOINT_NAME),
+                           "--latency-repeats", "1", "--latency-rounds", "1",
+                           "--fit-configs", "20", "--no-progress"]) == 0
+    again = ckpt.load(tmp_path / "models" / ckpt.CHECKPOINT_NAME)
+    assert again.profile.meta["reprofiled"] is True
+    assert all(torch.equal(before[k], v) for k, v in again.net.state_dict().items())
+    assert again.meta == loaded.meta
+
+
+def test_wait_for_quiet_reports_what_happened():
+    assert po.wait_for_quiet(None)["quiet"] is True
+    assert po.wait_for_quiet(1e9)["waited_s"] == 0.0
+    busy = po.wait_for_quiet(-1.0, max_wait_s=0.2, poll_s=0.05)
+    assert busy["quiet"] is False and busy["waited_s"] >= 0.2
 
 
 def test_latency_fit_recovers_an_additive_truth():

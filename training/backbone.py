@@ -55,7 +55,8 @@ def train_backbone(arch: ss.Architecture, train: FeatureSet, val: FeatureSet, ep
     """Train with AdamW + one-cycle LR; keep the epoch with the best validation accuracy."""
     model = BackboneNet(arch)
     x, y = train.tensors()
-    steps = epochs * (x.shape[0] // batch_size)
+    batch_size = min(batch_size, x.shape[0])
+    steps = max(1, epochs * (x.shape[0] // batch_size))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = warmup_cosine(opt, steps, warmup_fraction=0.2)
     best_acc, best_state, history = -1.0, None, []

@@ -28,7 +28,11 @@ def seed_everything(seed: int) -> torch.Generator:
 
 def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int,
             gen: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Shuffled mini-batches; the last short batch is dropped (it would be noisy for KD)."""
+    """Shuffled mini-batches; the last short batch is dropped (it would be noisy for KD).
+
+    A data set smaller than one batch (a small user folder) gives one batch of everything.
+    """
+    batch_size = min(batch_size, x.shape[0])
     order = torch.randperm(x.shape[0], generator=gen)
     for start in range(0, x.shape[0] - batch_size + 1, batch_size):
         idx = order[start:start + batch_size]

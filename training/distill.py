@@ -74,6 +74,7 @@ def train_supernet(net: SelfEvolutionaryNet, train: FeatureSet, epochs: int,
                              {"params": [net.width_log_sigma], "weight_decay": 0.0,
                               "lr": NOISE_LR_FACTOR * lr}], lr=lr)
     x, y = train.tensors()
+    batch_size = min(batch_size, x.shape[0])
     steps = max(1, epochs * (x.shape[0] // batch_size))
     sched = warmup_cosine(opt, steps, warmup_fraction=0.1)
     rng = random.Random(int(torch.randint(0, 2**31, (1,), generator=gen)))

@@ -45,6 +45,22 @@ FIT_PRIOR_WEIGHT = 1.0
 CALIBRATION_SEED = 99
 
 
+def wait_for_quiet(max_load: float | None, max_wait_s: float = 900.0,
+                   poll_s: float = 15.0) -> dict:
+    """Wait (up to max_wait_s) until the 1-min load average is below max_load.
+
+    Timings on cores other processes are using measure the contention, not the network.
+    Returns what happened, for the record; never raises (a busy machine still gets measured).
+    """
+    start = time.perf_counter()
+    load = os.getloadavg()[0]
+    while max_load is not None and load >= max_load and time.perf_counter() - start < max_wait_s:
+        time.sleep(poll_s)
+        load = os.getloadavg()[0]
+    return {"max_load": max_load, "waited_s": round(time.perf_counter() - start, 1),
+            "loadavg_1min": load, "quiet": max_load is None or load < max_load}
+
+
 def reachable_inputs(arch: ss.Architecture, layer: int) -> list[int]:
     """Every input width compressible ``layer`` can receive, over all options upstream."""
     widths = {arch.layers[0].out_channels}
@@ -196,11 +212,13 @@ def measure_accuracy_drops(net: SelfEvolutionaryNet, data: FeatureSet, progress:
 def build_profile(net: SelfEvolutionaryNet, val: FeatureSet, checkpoint_version: str,
                   meta: dict | None = None, progress: bool = True,
                   latency_repeats: int = LATENCY_REPEATS,
-                  latency_rounds: int = LATENCY_ROUNDS) -> Profile:
+                  latency_rounds: int = LATENCY_ROUNDS, max_load: float | None = None,
+                  max_wait_s: float = 900.0, fit_configs: int = FIT_CONFIGS) -> Profile:
     base, drops = measure_accuracy_drops(net, val, progress)
+    quiet = wait_for_quiet(max_load, max_wait_s)
     load_before = os.getloadavg()
     table, stem_ms, head_ms, fit = measure_latency_tables(
-        net, latency_repeats, latency_rounds, progress=progress)
+        net, latency_repeats, latency_rounds, progress=progress, fit_configs=fit_configs)
     info = {
         "accuracy_split": "val",
         "accuracy_clips": len(val),
@@ -209,6 +227,7 @@ def build_profile(net: SelfEvolutionaryNet, val: FeatureSet, checkpoint_version:
                              f"{latency_repeats} batch-1 calls",
         "latency_loadavg_1min": [load_before[0], os.getloadavg()[0]],
         "latency_fit": fit,
+        "latency_wait_for_quiet": quiet,
         "torch": str(torch.__version__),
     }
     info.update(meta or {})

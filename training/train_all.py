@@ -116,6 +116,7 @@ def main(argv=None) -> int:
                         help="synthetic clips per split (default 6000,750,750)")
     parser.add_argument("--latency-repeats", type=int, default=po.LATENCY_REPEATS)
     parser.add_argument("--latency-rounds", type=int, default=po.LATENCY_ROUNDS)
+    parser.add_argument("--fit-configs", type=int, default=po.FIT_CONFIGS)
     parser.add_argument("--log", default="runs/train_all.json")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
@@ -160,6 +161,7 @@ def main(argv=None) -> int:
     meta = {
         "seed": args.seed,
         "class_names": list(class_names),
+        "classes": list(class_names),  # the key nodes/inference.py reads
         "data": args.data_folder or f"synthetic seed {args.seed}",
         "data_sizes": {k: len(data.split(k)) for k in dataset.SPLITS},
         "skipped_files": skipped,
@@ -175,7 +177,7 @@ def main(argv=None) -> int:
     profile = stages.run("profile", build_profile, net, data.val, ckpt.CHECKPOINT_VERSION,
                          {"host": platform.node()}, progress=progress,
                          latency_repeats=args.latency_repeats,
-                         latency_rounds=args.latency_rounds)
+                         latency_rounds=args.latency_rounds, fit_configs=args.fit_configs)
     check = stages.run("accuracy-model check", check_accuracy_model, profile, net, data.val,
                        sample_configurations(arch, 40, args.seed + 1))
     profile.meta["val_spearman_predicted_vs_measured"] = round(check["spearman"], 4)

@@ -15,7 +15,8 @@ operator choices (``search_space.OPTIONS``):
 - ``skip`` (δ4): identity when the channel count is unchanged, else a 1x1 adapter + ReLU.
 
 Inputs are always sliced to the first C_in channels, the previous layer's width. A layer's
-output goes through ReLU then the layer's 2x2 max-pool (if it pools), whatever the operator.
+output goes through ReLU and the layer's 2x2 max-pool (if it pools), whatever the operator;
+they are computed pool-first, which is exact and cheaper (see `_finish_`).
 
 BatchNorm: none. The backbone is trained with BatchNorm, which is then folded into each conv's
 weight and bias before any operator is derived, so every operator-variant is an affine conv
@@ -53,8 +54,19 @@ def fold_batchnorm(weight: torch.Tensor, bias: torch.Tensor | None,
 
 
 def _finish(y: torch.Tensor, pool: bool) -> torch.Tensor:
-    y = F.relu(y)
-    return F.max_pool2d(y, 2) if pool else y
+    """ReLU then 2x2 max-pool, computed as pool then ReLU: the two commute exactly (both are
+    monotone), and the ReLU then touches 4x fewer values. Training path: autograd-safe."""
+    return F.relu(F.max_pool2d(y, 2)) if pool else F.relu(y)
+
+
+def _finish_(y: torch.Tensor, pool: bool) -> torch.Tensor:
+    """The same for deployed blocks, with an in-place ReLU on the fresh output.
+
+    Measured on these shared cores: ReLU on the full conv output before pooling made the stem
+    take 0.25-17 ms under load (a multi-threaded elementwise pass over 33k values waits for a
+    descheduled thread); pool first, then ReLU in place: 0.07-0.11 ms.
+    """
+    return F.relu_(F.max_pool2d(y, 2)) if pool else F.relu_(y)
 
 
 # --------------------------------------------------------------------------- deployed blocks
@@ -66,7 +78,7 @@ class ConvBlock(nn.Module):
         self.weight, self.bias, self.pool = _frozen(weight), _frozen(bias), pool
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _finish(F.conv2d(x, self.weight, self.bias, padding=1), self.pool)
+        return _finish_(F.conv2d(x, self.weight, self.bias, padding=1), self.pool)
 
 
 class FireBlock(nn.Module):
@@ -80,12 +92,12 @@ class FireBlock(nn.Module):
         self.pool = pool
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = F.relu(F.conv2d(x, self.squeeze_w, self.squeeze_b))
+        z = F.relu_(F.conv2d(x, self.squeeze_w, self.squeeze_b))
         y3 = F.conv2d(z, self.e3_w, self.e3_b, padding=1)
         if self.e1_w.shape[0] == 0:
-            return _finish(y3, self.pool)
+            return _finish_(y3, self.pool)
         y = torch.cat((F.conv2d(z, self.e1_w, self.e1_b), y3), dim=1)
-        return _finish(y, self.pool)
+        return _finish_(y, self.pool)
 
 
 class LowRankBlock(nn.Module):
@@ -98,7 +110,7 @@ class LowRankBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u = F.conv2d(x, self.basis_w, None, padding=1)
-        return _finish(F.conv2d(u, self.mix_w, self.mix_b), self.pool)
+        return _finish_(F.conv2d(u, self.mix_w, self.mix_b), self.pool)
 
 
 class DepthwiseSeparableBlock(nn.Module):
@@ -113,7 +125,7 @@ class DepthwiseSeparableBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         d = F.conv2d(x, self.depthwise_w, None, padding=1, groups=self.groups)
-        return _finish(F.conv2d(d, self.pointwise_w, self.pointwise_b), self.pool)
+        return _finish_(F.conv2d(d, self.pointwise_w, self.pointwise_b), self.pool)
 
 
 class AdapterBlock(nn.Module):
@@ -124,7 +136,7 @@ class AdapterBlock(nn.Module):
         self.weight, self.bias, self.pool = _frozen(weight), _frozen(bias), pool
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _finish(F.conv2d(x, self.weight, self.bias), self.pool)
+        return _finish_(F.conv2d(x, self.weight, self.bias), self.pool)
 
 
 class IdentityBlock(nn.Module):

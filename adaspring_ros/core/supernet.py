@@ -81,8 +81,8 @@ class SelfEvolutionaryNet(nn.Module):
 
     # ------------------------------------------------------------------ dynamic forward
     def stem(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.relu(F.conv2d(x, self.stem_w, self.stem_b, padding=1))
-        return F.max_pool2d(y, 2) if self.arch.layers[0].pool else y
+        y = F.conv2d(x, self.stem_w, self.stem_b, padding=1)
+        return F.relu(F.max_pool2d(y, 2)) if self.arch.layers[0].pool else F.relu(y)
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
         cin = x.shape[1]
