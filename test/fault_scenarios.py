@@ -79,8 +79,12 @@ def context_msg(*, battery=0.8, storage=1_900_000, rate=1.0, scene=9 * 3600.0,
 
 def chunk(samples: np.ndarray, seq: int, *, rate=16000, channels=1,
           encoding=pcm.S16LE, data: bytes | None = None) -> AudioChunk:
+    """A chunk stamped like a microphone's: wall time of its first sample, its last one now."""
     m = AudioChunk(sequence=seq % 2**32, sample_rate=rate, channels=channels, encoding=encoding)
     m.data = pcm.encode(samples, encoding) if data is None else data
+    frames = len(samples) if data is None else 0
+    stamp = time.time_ns() - int(frames * 1e9 / max(rate, 1))
+    m.header.stamp.sec, m.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
     return m
 
 
@@ -472,7 +476,9 @@ def audio_overload(ros, seconds: float = 60.0) -> ScenarioResult:
     rec_lat = [e.latency_ms for e in events.messages if e.audio_sequence in set(recovery[3:])]
     lost_reported = diags.counter("inference", "lost_chunks")
     growth_mb = (rss_peak - rss0) / 2**20
-    normal = max(rec_lat) <= max(3 * max(base_lat), 50.0) if rec_lat and base_lat else False
+    # "normal" = within 3x the unloaded baseline (and never above 100 ms) a few windows after 1x
+    normal = bool(rec_lat and base_lat) and max(rec_lat) <= min(max(3 * max(base_lat), 30.0),
+                                                                100.0)
     ok = inference.running and growth_mb < 100 and not rec_missing and not base_missing and normal
     return ScenarioResult(
         "audio at 10x real time", f"{len(overload)} windows in {seconds:.0f} s (10x real time)",
