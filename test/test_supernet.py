@@ -296,11 +296,23 @@ def test_import_backbone_folds_bn_and_reorders_channels_without_changing_the_fun
 def test_thread_probe_and_augmentation():
     from training import common
 
-    chosen = common.pick_threads(lambda: torch.randn(64, 64) @ torch.randn(64, 64))
-    assert chosen in (1, 2) and torch.get_num_threads() == chosen
+    # a thread count that is slower now gets abandoned, a faster one adopted
+    tuner = common.ThreadTuner(candidates=(1, 2), period=5, trial=3)
+    cost = {1: 0.010, 2: 0.004}
+    for _ in range(12):
+        threads = tuner.before()
+        assert torch.get_num_threads() == threads
+        tuner.after(cost[threads])
+    assert tuner.current == 2
+    cost = {1: 0.004, 2: 0.020}  # load arrives: two threads now stall
+    for _ in range(12):
+        tuner.after(cost[tuner.before()])
+    assert tuner.current == 1
+    assert sum(tuner.summary().values()) == 24
     common.FIXED_THREADS = 1
     try:
-        assert common.pick_threads(lambda: None) == 1
+        fixed = common.ThreadTuner()
+        assert [fixed.before() for _ in range(50)] == [1] * 50
     finally:
         common.FIXED_THREADS = None
     x = torch.randn(8, 1, ARCH.n_mels, ARCH.n_frames)

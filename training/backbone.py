@@ -12,8 +12,8 @@ which leaves the backbone's function unchanged.
 
 from __future__ import annotations
 
-import copy
 import math
+import time
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +25,7 @@ from adaspring_ros.core.dataset import FeatureSet
 from adaspring_ros.core.operators import fold_batchnorm
 from adaspring_ros.core.supernet import SelfEvolutionaryNet
 
-from .common import accuracy, augment, batches, pick_threads, warmup_cosine
+from .common import ThreadTuner, accuracy, augment, batches, warmup_cosine
 
 
 class BackboneNet(nn.Module):
@@ -60,42 +60,33 @@ def train_backbone(arch: ss.Architecture, train: FeatureSet, val: FeatureSet, ep
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = warmup_cosine(opt, steps, warmup_fraction=0.2)
     best_acc, best_state, history = -1.0, None, []
-    threads = _probe_threads(model, x[:batch_size], y[:batch_size])
-    bar = tqdm(range(epochs), desc=f"backbone ({threads} thr)", unit="epoch",
-               disable=not progress)
+    tuner = ThreadTuner()
+    bar = tqdm(range(epochs), desc="backbone", unit="epoch", disable=not progress)
     for _ in bar:
         model.train()
         total, n = 0.0, 0
         for xb, yb in batches(x, y, batch_size, gen):
+            tuner.before()
+            start = time.perf_counter()
             loss = F.cross_entropy(model(augment(xb, gen)), yb, label_smoothing=0.05)
             loss_l1 = slimming_l1 * sum(bn.weight.abs().sum() for bn in model.bns)
             opt.zero_grad(set_to_none=True)
             (loss + loss_l1).backward()
             opt.step()
             sched.step()
+            tuner.after(time.perf_counter() - start)
             total, n = total + float(loss.detach()) * len(yb), n + len(yb)
         model.eval()
         val_acc = accuracy(model, val)
         history.append({"train_loss": total / n, "val_accuracy": val_acc})
-        bar.set_postfix(loss=f"{total / n:.3f}", val=f"{val_acc:.1f}%")
+        bar.set_postfix(loss=f"{total / n:.3f}", val=f"{val_acc:.1f}%", thr=tuner.current)
         if val_acc > best_acc:
             best_acc = val_acc
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
     model.eval()
-    return model, {"best_val_accuracy": best_acc, "epochs": history, "threads": threads}
-
-
-def _probe_threads(model: BackboneNet, xb: torch.Tensor, yb: torch.Tensor) -> int:
-    probe = copy.deepcopy(model).train()
-    opt = torch.optim.SGD(probe.parameters(), lr=0.0)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(probe(xb), yb).backward()
-        opt.step()
-
-    return pick_threads(step)
+    return model, {"best_val_accuracy": best_acc, "epochs": history,
+                   "threads": tuner.summary()}
 
 
 def channel_importance(model: BackboneNet) -> list[torch.Tensor]:

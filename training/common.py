@@ -74,31 +74,56 @@ def accuracy(model: Callable[[torch.Tensor], torch.Tensor], data: FeatureSet) ->
     return float(100.0 * (predict(model, x).argmax(1) == y).float().mean())
 
 
-def pick_threads(step: Callable[[], object], candidates: tuple[int, ...] = (1, 2),
-                 trials: int = 3) -> int:
-    """Set torch to whichever thread count runs ``step`` fastest right now, and return it.
+class ThreadTuner:
+    """Keep torch on whichever thread count trains fastest *now*, measured on real steps.
 
-    Other processes share these two cores: with them busy, two OpenMP threads spin against
-    each other and train up to 4x slower than one (measured), so the choice is measured, not
-    assumed. ``step`` must not change the model being trained (probe on a copy).
+    Other processes share these two cores and their load comes and goes: with them busy, two
+    OpenMP threads trained up to 4x slower than one (measured 86 vs 338 clips/s), with the
+    cores free two are faster. A one-off probe at the start of a stage picked 2 threads in a
+    lull and then ran 2.4x slower for the rest of the stage, so instead every ``period`` steps
+    the next ``trial`` steps run with the other count (real training steps, nothing wasted)
+    and the faster count is kept. Thread counts change float rounding only.
     """
-    import time
 
-    if FIXED_THREADS is not None:
-        torch.set_num_threads(FIXED_THREADS)
-        return FIXED_THREADS
-    best, best_time = candidates[0], float("inf")
-    for n in candidates:
-        torch.set_num_threads(n)
-        step()  # warm-up
-        start = time.perf_counter()
-        for _ in range(trials):
-            step()
-        elapsed = time.perf_counter() - start
-        if elapsed < best_time:
-            best, best_time = n, elapsed
-    torch.set_num_threads(best)
-    return best
+    def __init__(self, candidates: tuple[int, ...] = (1, 2), period: int = 40, trial: int = 4):
+        self.candidates = (FIXED_THREADS,) if FIXED_THREADS is not None else tuple(candidates)
+        self.current = self.candidates[0]
+        self.period, self.trial = period, trial
+        self.step = 0
+        self.recent: dict[int, list[float]] = {c: [] for c in self.candidates}
+        self.used: dict[int, int] = {c: 0 for c in self.candidates}
+        self._trying: int | None = None
+        self._trial_times: list[float] = []
+
+    def before(self) -> int:
+        """Set the thread count for the coming step and return it."""
+        others = [c for c in self.candidates if c != self.current]
+        if self._trying is None and others and self.step % self.period == self.period - 1:
+            self._trying = others[(self.step // self.period) % len(others)]
+            self._trial_times = []
+        threads = self._trying if self._trying is not None else self.current
+        torch.set_num_threads(threads)
+        return threads
+
+    def after(self, seconds: float) -> None:
+        """Record the step that just ran (wall-clock seconds)."""
+        self.step += 1
+        if self._trying is None:
+            self.used[self.current] += 1
+            self.recent[self.current] = (self.recent[self.current] + [seconds])[-10:]
+            return
+        self.used[self._trying] += 1
+        self._trial_times.append(seconds)
+        if len(self._trial_times) >= self.trial:
+            trial = float(np.median(self._trial_times[1:]))  # first step warms the pool
+            mine = self.recent[self.current]
+            if not mine or trial < 0.95 * float(np.median(mine)):
+                self.current = self._trying
+                self.recent[self.current] = self._trial_times[1:]
+            self._trying = None
+
+    def summary(self) -> dict[str, int]:
+        return {f"{c}_threads_steps": n for c, n in self.used.items()}
 
 
 def warmup_cosine(opt: torch.optim.Optimizer, steps: int,

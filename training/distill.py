@@ -21,8 +21,8 @@ Gradients are clipped by norm (the paper's gradient normalisation against interf
 
 from __future__ import annotations
 
-import copy
 import random
+import time
 
 import torch
 import torch.nn.functional as F
@@ -32,7 +32,7 @@ from adaspring_ros.core import search_space as ss
 from adaspring_ros.core.dataset import FeatureSet
 from adaspring_ros.core.supernet import SelfEvolutionaryNet
 
-from .common import augment, batches, pick_threads, warmup_cosine
+from .common import ThreadTuner, augment, batches, warmup_cosine
 
 TEMPERATURE = 2.0
 #: log σ needs to travel ~1 unit within a few hundred steps; the weights must barely move.
@@ -81,7 +81,7 @@ def train_supernet(net: SelfEvolutionaryNet, train: FeatureSet, epochs: int,
     backbone = ss.backbone_configuration(arch)
     smallest = ("conv@0.25",) * arch.n_compressible
 
-    def step(xb, yb, update=True):
+    def step(xb, yb):
         with torch.no_grad():
             target = teacher(xb)
         logits = net(xb, backbone)
@@ -99,42 +99,28 @@ def train_supernet(net: SelfEvolutionaryNet, train: FeatureSet, epochs: int,
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(weights, 5.0)
-        if update:
-            opt.step()
-            sched.step()
+        opt.step()
+        sched.step()
         return float(loss.detach())
 
-    threads = _probe_threads(net, teacher, x[:batch_size], y[:batch_size], step)
-    log = {"threads": threads, "epochs": [], "fine_tuned": sorted(map(list, fine_tune))}
-    bar = tqdm(range(epochs), desc=f"distil ({threads} thr)", unit="epoch", disable=not progress)
+    tuner = ThreadTuner()
+    log = {"epochs": [], "fine_tuned": sorted(map(list, fine_tune))}
+    bar = tqdm(range(epochs), desc="distil", unit="epoch", disable=not progress)
     for _ in bar:
         net.train()
         total, n = 0.0, 0
         for xb, yb in batches(x, y, batch_size, gen):
+            tuner.before()
+            start = time.perf_counter()
             total += step(augment(xb, gen), yb)
+            tuner.after(time.perf_counter() - start)
             n += 1
         noise = net.channel_noise()
         log["epochs"].append({"loss": total / max(1, n), "channel_noise": noise})
-        bar.set_postfix(loss=f"{total / max(1, n):.3f}",
+        bar.set_postfix(loss=f"{total / max(1, n):.3f}", thr=tuner.current,
                         sigma=",".join(f"{v:.2f}" for v in noise.values()))
+    log["threads"] = tuner.summary()
     net.eval()
     for p in net.parameters():
         p.requires_grad_(True)
     return log
-
-
-def _probe_threads(net, teacher, xb, yb, step) -> int:
-    """Pick a thread count by timing the real step without applying it.
-
-    The probe draws a fixed number of random configurations whatever it measures, so runs
-    stay reproducible from the seed.
-    """
-    saved = copy.deepcopy(net.state_dict())
-
-    def probe():
-        step(xb, yb, update=False)
-
-    threads = pick_threads(probe, trials=2)
-    net.load_state_dict(saved)
-    net.zero_grad(set_to_none=True)
-    return threads
