@@ -296,6 +296,8 @@ def test_import_backbone_folds_bn_and_reorders_channels_without_changing_the_fun
 def test_thread_probe_and_augmentation():
     from training import common
 
+    # train_all --threads pins the module-wide FIXED_THREADS; start from the unpinned default
+    common.FIXED_THREADS = None
     # a thread count that is slower now gets abandoned, a faster one adopted
     tuner = common.ThreadTuner(candidates=(1, 2), period=5, trial=3)
     cost = {1: 0.010, 2: 0.004}
