@@ -84,7 +84,7 @@ class Architecture:
 
     n_mels: int = 40
     n_frames: int = 51
-    channels: tuple[int, ...] = (16, 80, 112, 144, 160)
+    channels: tuple[int, ...] = (8, 80, 112, 144, 160)
     pools: tuple[bool, ...] = (True, True, True, False, False)
     n_classes: int = 9
     fire_squeeze_ratio: float = 0.25  # squeeze channels = ratio * C_out
