@@ -140,6 +140,7 @@ def test_train_all_end_to_end_on_a_tiny_set(tmp_path, monkeypatch):
     code = train_all.main([
         "--out", str(tmp_path / "models"), "--log", str(tmp_path / "log.json"),
         "--sizes", "36,9,9", "--backbone-epochs", "1", "--distil-epochs", "1",
+        "--accuracy-configs", "12",
         "--threads", "1", "--latency-repeats", "1", "--latency-rounds", "1",
         "--fit-configs", "20", "--no-progress"])
     assert code == 0

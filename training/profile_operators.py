@@ -1,8 +1,10 @@
 """Stage 4: the operator profile Runtime3C predicts from (paper §4.2, §5.1.2).
 
-- accuracy_drop[layer][option]: validation accuracy of the backbone minus that of the backbone
-  with only ``layer`` switched to ``option`` (pp). `check_accuracy_model` measures how well the
-  additive prediction ranks whole configurations (Spearman) on sampled configurations.
+- accuracy_drop[layer][option]: pp of validation accuracy that choosing ``option`` at ``layer``
+  costs, fitted to whole near-backbone configurations with the single-layer drops as prior and a
+  held-out margin (`accuracy_model.calibrate`; the single drops are kept in the metadata).
+  `check_accuracy_model` measures how well the additive prediction ranks whole configurations
+  (Spearman) on sampled configurations.
 - latency_ms[layer][in_channels][option]: what the deployed block (conv/fire/... + ReLU + pool)
   costs inside a network at batch 1, for every input width the layer can receive, plus the
   stem and the head: each block is timed alone, then the table is fitted to whole-network
@@ -33,6 +35,7 @@ from adaspring_ros.core.dataset import FeatureSet
 from adaspring_ros.core.profile import Profile
 from adaspring_ros.core.supernet import SelfEvolutionaryNet
 
+from . import accuracy_model
 from .common import predict
 
 LATENCY_THREADS = 2
@@ -213,8 +216,10 @@ def build_profile(net: SelfEvolutionaryNet, val: FeatureSet, checkpoint_version:
                   meta: dict | None = None, progress: bool = True,
                   latency_repeats: int = LATENCY_REPEATS,
                   latency_rounds: int = LATENCY_ROUNDS, max_load: float | None = None,
-                  max_wait_s: float = 900.0, fit_configs: int = FIT_CONFIGS) -> Profile:
-    base, drops = measure_accuracy_drops(net, val, progress)
+                  max_wait_s: float = 900.0, fit_configs: int = FIT_CONFIGS,
+                  accuracy_configs: int = accuracy_model.FIT_CONFIGS) -> Profile:
+    base, drops, single_drops, accuracy_fit = accuracy_model.calibrate(
+        net, val, n_configs=accuracy_configs, progress=progress)
     quiet = wait_for_quiet(max_load, max_wait_s)
     load_before = os.getloadavg()
     table, stem_ms, head_ms, fit = measure_latency_tables(
@@ -227,6 +232,8 @@ def build_profile(net: SelfEvolutionaryNet, val: FeatureSet, checkpoint_version:
                              f"{latency_repeats} batch-1 calls",
         "latency_loadavg_1min": [load_before[0], os.getloadavg()[0]],
         "latency_fit": fit,
+        "accuracy_fit": accuracy_fit,
+        "accuracy_drop_single": {str(k): v for k, v in single_drops.items()},
         "latency_wait_for_quiet": quiet,
         "torch": str(torch.__version__),
     }

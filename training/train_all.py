@@ -117,6 +117,8 @@ def main(argv=None) -> int:
     parser.add_argument("--latency-repeats", type=int, default=po.LATENCY_REPEATS)
     parser.add_argument("--latency-rounds", type=int, default=po.LATENCY_ROUNDS)
     parser.add_argument("--fit-configs", type=int, default=po.FIT_CONFIGS)
+    parser.add_argument("--accuracy-configs", type=int, default=po.accuracy_model.FIT_CONFIGS,
+                        help="near-backbone configurations the accuracy table is fitted to")
     parser.add_argument("--log", default="runs/train_all.json")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
@@ -177,7 +179,8 @@ def main(argv=None) -> int:
     profile = stages.run("profile", build_profile, net, data.val, ckpt.CHECKPOINT_VERSION,
                          {"host": platform.node()}, progress=progress,
                          latency_repeats=args.latency_repeats,
-                         latency_rounds=args.latency_rounds, fit_configs=args.fit_configs)
+                         latency_rounds=args.latency_rounds, fit_configs=args.fit_configs,
+                         accuracy_configs=args.accuracy_configs)
     check = stages.run("accuracy-model check", check_accuracy_model, profile, net, data.val,
                        sample_configurations(arch, 40, args.seed + 1))
     profile.meta["val_spearman_predicted_vs_measured"] = round(check["spearman"], 4)

@@ -5,9 +5,11 @@ not milliseconds), so training measures each choice once (paper §4.2: "pre-trai
 the overall performance of different variant-networks") and the search predicts a whole
 configuration from these tables:
 
-- accuracy loss: the drop measured with only that layer compressed, summed over layers
-  (an additive model; `training/profile_operators.py` checks its rank correlation against
-  measurement on sampled configurations);
+- accuracy loss: one entry per (layer, option), summed over layers. Entries are fitted to
+  measured whole configurations near the backbone (`training/accuracy_model.py`), because
+  single-layer drops summed under-predict stacked compression; the checks of rank correlation
+  and of bias on held-out data are in `training/profile_operators.py` and
+  `benchmarks/bench_network.py`;
 - latency: per-layer latency measured for each input width, summed with the stem and the head;
 - C, Sp, Sa: exact, from `search_space`.
 
@@ -48,7 +50,8 @@ class Metrics:
 class Profile:
     """Measured per-operator tables for one checkpoint.
 
-    accuracy_drop[layer][option]: pp lost when only ``layer`` (1-based conv index) uses option.
+    accuracy_drop[layer][option]: pp that ``option`` at ``layer`` (1-based conv index) costs in a
+    whole configuration (fitted; the single-layer drops are in meta['accuracy_drop_single']).
     latency_ms[layer][in_channels][option]: measured latency of that layer's module.
     stem_latency_ms: layer 0; head_latency_ms[in_channels]: GAP + classifier.
     channel_noise[layer]: trained δ3 Gaussian noise std (in width units) the search mutates with.

@@ -1,0 +1,77 @@
+"""The fitted accuracy-loss table beats summing single-layer drops where layers interact."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from adaspring_ros.core import dataset
+from adaspring_ros.core import search_space as ss
+from adaspring_ros.core.supernet import SelfEvolutionaryNet
+from training import accuracy_model as am
+
+ARCH = ss.Architecture()
+
+
+def _true_loss(entry_loss: np.ndarray, design: np.ndarray) -> np.ndarray:
+    """Synthetic ground truth: additive entries plus a super-additive term for stacked layers."""
+    k = design.sum(axis=1)
+    return design @ entry_loss * (1.0 + 0.5 * np.maximum(k - 1, 0))
+
+
+def test_fit_beats_single_drop_sum_on_multi_layer_configurations():
+    rng = np.random.default_rng(0)
+    entries = am._entries(ARCH)
+    entry_loss = rng.uniform(0.0, 2.0, len(entries))
+    singles = {layer: {ss.UNCOMPRESSED: 0.0} for layer in range(1, ARCH.n_compressible + 1)}
+    for (layer, option), v in zip(entries, entry_loss, strict=True):
+        singles[layer][option] = float(v)
+    fit_configs = am.sample_near_backbone(ARCH, 300, seed=1, single_drops=singles)
+    held_out = am.sample_near_backbone(ARCH, 200, seed=2, single_drops=singles)
+    design = am.design_matrix(ARCH, fit_configs)
+    table = am.fit_table(ARCH, entry_loss, design, _true_loss(entry_loss, design))
+    check = am.design_matrix(ARCH, held_out)
+    truth = _true_loss(entry_loss, check)
+    low = truth <= 5.0
+    fitted_error = np.abs(check @ table - truth)[low].mean()
+    summed_error = np.abs(check @ entry_loss - truth)[low].mean()
+    assert fitted_error < 0.75 * summed_error
+    assert np.all(table >= 0.0)
+
+
+def test_fit_recovers_an_additive_table_from_a_wrong_prior():
+    rng = np.random.default_rng(4)
+    entries = am._entries(ARCH)
+    truth = rng.uniform(0.0, 2.0, len(entries))
+    singles = {layer: {o: 0.5 for o in ss.OPTIONS} for layer in range(1, ARCH.n_compressible + 1)}
+    configs = am.sample_near_backbone(ARCH, 400, seed=5, single_drops=singles)
+    design = am.design_matrix(ARCH, configs)
+    table = am.fit_table(ARCH, np.full(len(entries), 0.5), design, design @ truth, prior_weight=1e-3)
+    assert np.abs(table - truth).max() < 0.05
+
+
+def test_sampled_configurations_are_distinct_and_compressed():
+    singles = {layer: {o: 1.0 for o in ss.OPTIONS} for layer in range(1, ARCH.n_compressible + 1)}
+    configs = am.sample_near_backbone(ARCH, 50, seed=3, single_drops=singles)
+    assert len(configs) == len(set(configs)) == 50
+    assert ss.backbone_configuration(ARCH) not in configs
+    assert configs == am.sample_near_backbone(ARCH, 50, seed=3, single_drops=singles)
+
+
+def test_calibrate_on_a_tiny_network():
+    arch = ss.Architecture(channels=(4, 8, 8, 12, 12), pools=(True, True, True, False, False))
+    torch.manual_seed(0)
+    net = SelfEvolutionaryNet(arch)
+    rng = np.random.default_rng(0)
+    data = dataset.FeatureSet(
+        features=rng.standard_normal((45, arch.n_mels, arch.n_frames)).astype(np.float32),
+        labels=np.arange(45) % 9, snr_db=np.zeros(45, np.float32),
+        class_names=dataset.sound_synth.CLASSES)
+    base, drops, singles, info = am.calibrate(net, data, n_configs=15, progress=False)
+    assert 0.0 <= base <= 100.0
+    for layer in range(1, arch.n_compressible + 1):
+        assert set(drops[layer]) == set(ss.OPTIONS) == set(singles[layer])
+        assert drops[layer][ss.UNCOMPRESSED] == 0.0
+        assert all(v >= 0.0 for v in drops[layer].values())
+    assert info["fit_configs"] == 15 and info["clips"] == 45
+    assert info["margin_pp_per_compressed_layer"] >= 0.0
