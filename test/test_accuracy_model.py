@@ -46,7 +46,8 @@ def test_fit_recovers_an_additive_table_from_a_wrong_prior():
     singles = {layer: {o: 0.5 for o in ss.OPTIONS} for layer in range(1, ARCH.n_compressible + 1)}
     configs = am.sample_near_backbone(ARCH, 400, seed=5, single_drops=singles)
     design = am.design_matrix(ARCH, configs)
-    table = am.fit_table(ARCH, np.full(len(entries), 0.5), design, design @ truth, prior_weight=1e-3)
+    prior = np.full(len(entries), 0.5)
+    table = am.fit_table(ARCH, prior, design, design @ truth, prior_weight=1e-3)
     assert np.abs(table - truth).max() < 0.05
 
 
