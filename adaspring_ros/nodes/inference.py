@@ -44,7 +44,7 @@ class InferenceNode(Node):
                        "shipped models/ubiear_supernet.pt).", read_only=True)
         hop = declare(self, "hop_seconds", 1.0, "Window hop; 1.0 = back-to-back 1 s windows.",
                       low=0.05, high=1.0, read_only=True)
-        depth = declare(self, "audio_queue_depth", 100, "Audio subscription depth (chunks): "
+        depth = declare(self, "audio_queue_depth", 400, "Audio subscription depth (chunks): "
                         "bounds memory under overload; overflow shows as lost chunks.",
                         low=1, high=100000, read_only=True)
         self.emergency = tuple(declare(self, "emergency_classes",
