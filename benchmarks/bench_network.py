@@ -6,7 +6,8 @@ Prints and writes (JSON, default out/bench_network.json):
 - backbone held-out (test split) accuracy, per SNR bucket and per class;
 - for >= 50 configurations (named ones + random), plus the 8 configurations a profile-driven
   search would pick among those predicted >= 2.2x faster than the backbone: held-out accuracy,
-  batch-1 latency (torch, 2 threads), Sp, Sa, C, E, and the profile's predictions for them;
+  batch-1 latency (torch, the profile's thread count), Sp, Sa, C, E, and the profile's
+  predictions for them;
 - spans from the backbone to the most compressed variant (latency, parameter bytes) and the
   best configuration at least 2x faster than the backbone within 2.1 pp accuracy;
 - predicted vs measured latency (share within 15 %), against the shipped profile's table and
@@ -155,10 +156,12 @@ def main(argv=None) -> int:
     if args.configs < 50:
         parser.error("--configs must be at least 50 (the issue asks for >= 50)")
 
-    torch.set_num_threads(LATENCY_THREADS)
     load_start = os.getloadavg()
     loaded = ckpt.load(args.checkpoint)
     net, profile, arch = loaded.net, loaded.profile, loaded.net.arch
+    # Measure with the thread count the profile was measured with, so the two compare.
+    threads = int(profile.meta.get("latency_threads", LATENCY_THREADS))
+    torch.set_num_threads(threads)
     test = test_split(loaded)
     x, y = test.tensors()
     class_names = loaded.meta.get("class_names", list(dataset.sound_synth.CLASSES))
@@ -171,7 +174,7 @@ def main(argv=None) -> int:
         "checkpoint": str(loaded.path),
         "host": platform.node(),
         "torch": torch.__version__,
-        "threads": LATENCY_THREADS,
+        "threads": threads,
         "test_clips": len(test),
         "backbone": {
             "test_accuracy": backbone_acc,

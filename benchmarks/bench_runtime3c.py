@@ -311,13 +311,13 @@ def table2_rows(rows, arch):
     return chosen
 
 
-def measure_configs(net, test, configs):
+def measure_configs(net, test, configs, threads: int):
     """Held-out accuracy (%) and batch-1 latency (ms) of each configuration's subnet."""
     import torch
 
     from training.common import predict
-    from training.profile_operators import LATENCY_THREADS, time_modules
-    torch.set_num_threads(LATENCY_THREADS)
+    from training.profile_operators import time_modules
+    torch.set_num_threads(threads)
     x, y = test.tensors()
     accuracy, jobs = {}, {}
     sample = torch.rand(1, 1, net.arch.n_mels, net.arch.n_frames)
@@ -474,7 +474,8 @@ def main(argv=None) -> int:
     measured = None
     if net is not None and test is not None:
         configs = sorted({c for picks in chosen.values() for c, _ in picks})
-        measured = measure_configs(net, test, configs)
+        measured = measure_configs(net, test, configs,
+                                   int(profile.meta.get("latency_threads", 1)))
     report = {
         "source": source, "seed": args.seed, "repeats": args.repeats, "host": platform.node(),
         "cpus": os.cpu_count(), "python": platform.python_version(),

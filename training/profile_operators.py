@@ -38,7 +38,9 @@ from adaspring_ros.core.supernet import SelfEvolutionaryNet
 from . import accuracy_model
 from .common import predict
 
-LATENCY_THREADS = 2
+#: Threads the latency table is measured with: the inference node's default (`torch_threads`),
+#: because a robot's cores are shared by the other nodes. Prediction and deployment must agree.
+LATENCY_THREADS = 1
 LATENCY_REPEATS = 20
 LATENCY_ROUNDS = 3
 #: Whole configurations timed to fit the table, and how strongly entries stick to their
@@ -147,7 +149,7 @@ def fit_latency_table(isolated: dict, wholes: dict, arch: ss.Architecture,
 
 def measure_latency_tables(net: SelfEvolutionaryNet, repeats: int = LATENCY_REPEATS,
                            rounds: int = LATENCY_ROUNDS, progress: bool = True,
-                           fit_configs: int = FIT_CONFIGS):
+                           fit_configs: int = FIT_CONFIGS, threads: int = LATENCY_THREADS):
     """(latency_ms[layer][cin][option], stem_ms, head_ms[cin], info) at batch 1.
 
     Blocks timed alone run faster than inside a network, and not by one factor (measured:
@@ -157,7 +159,7 @@ def measure_latency_tables(net: SelfEvolutionaryNet, repeats: int = LATENCY_REPE
     timings as the prior. `Profile.predict`'s additive sum then predicts whole networks.
     """
     arch = net.arch
-    torch.set_num_threads(LATENCY_THREADS)
+    torch.set_num_threads(threads)
     jobs = {}
     for i, layer in enumerate(net.layers, start=1):
         spec = arch.layers[i]
@@ -217,17 +219,19 @@ def build_profile(net: SelfEvolutionaryNet, val: FeatureSet, checkpoint_version:
                   latency_repeats: int = LATENCY_REPEATS,
                   latency_rounds: int = LATENCY_ROUNDS, max_load: float | None = None,
                   max_wait_s: float = 900.0, fit_configs: int = FIT_CONFIGS,
-                  accuracy_configs: int = accuracy_model.FIT_CONFIGS) -> Profile:
+                  accuracy_configs: int = accuracy_model.FIT_CONFIGS,
+                  latency_threads: int = LATENCY_THREADS) -> Profile:
     base, drops, single_drops, accuracy_fit = accuracy_model.calibrate(
         net, val, n_configs=accuracy_configs, progress=progress)
     quiet = wait_for_quiet(max_load, max_wait_s)
     load_before = os.getloadavg()
     table, stem_ms, head_ms, fit = measure_latency_tables(
-        net, latency_repeats, latency_rounds, progress=progress, fit_configs=fit_configs)
+        net, latency_repeats, latency_rounds, progress=progress, fit_configs=fit_configs,
+        threads=latency_threads)
     info = {
         "accuracy_split": "val",
         "accuracy_clips": len(val),
-        "latency_threads": LATENCY_THREADS,
+        "latency_threads": latency_threads,
         "latency_estimator": f"lowest of {latency_rounds} interleaved round medians of "
                              f"{latency_repeats} batch-1 calls",
         "latency_loadavg_1min": [load_before[0], os.getloadavg()[0]],

@@ -33,6 +33,8 @@ def main(argv=None) -> int:
     parser.add_argument("--latency-repeats", type=int, default=po.LATENCY_REPEATS)
     parser.add_argument("--latency-rounds", type=int, default=po.LATENCY_ROUNDS)
     parser.add_argument("--fit-configs", type=int, default=po.FIT_CONFIGS)
+    parser.add_argument("--latency-threads", type=int, default=po.LATENCY_THREADS,
+                        help="torch threads for latency (match the inference node's torch_threads)")
     parser.add_argument("--accuracy-configs", type=int, default=po.accuracy_model.FIT_CONFIGS,
                         help="near-backbone configurations the accuracy table is fitted to")
     parser.add_argument("--no-progress", action="store_true")
@@ -48,7 +50,8 @@ def main(argv=None) -> int:
                             progress=not args.no_progress, max_load=args.max_load,
                             max_wait_s=args.max_wait, latency_repeats=args.latency_repeats,
                             latency_rounds=args.latency_rounds, fit_configs=args.fit_configs,
-                            accuracy_configs=args.accuracy_configs)
+                            accuracy_configs=args.accuracy_configs,
+                            latency_threads=args.latency_threads)
     check = check_accuracy_model(profile, loaded.net, val,
                                  sample_configurations(loaded.net.arch, 40, int(meta["seed"]) + 1))
     profile.meta["val_spearman_predicted_vs_measured"] = round(check["spearman"], 4)
