@@ -12,10 +12,10 @@
 - channel_noise[layer]: the trained δ3 width-noise std (supernet.channel_noise()).
 
 Timing estimator (shared with benchmarks/bench_network.py so prediction and measurement are
-comparable): ``rounds`` passes over all modules, each pass taking the median of ``repeats``
-calls per module; a module's figure is its lowest round median. Other processes share these
-cores: interleaving spreads a burst of their load over all modules instead of one, and the
-lowest round is the least disturbed one.
+comparable): ``rounds`` passes over all modules (shuffled anew each pass), each taking the
+median of ``repeats`` calls per module; a module's figure is its lowest round median. Other
+processes share these cores: interleaving spreads a burst of their load over all modules
+instead of one, and the lowest round is the least disturbed one.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from .common import predict
 #: because a robot's cores are shared by the other nodes. Prediction and deployment must agree.
 LATENCY_THREADS = 1
 LATENCY_REPEATS = 20
-LATENCY_ROUNDS = 3
+LATENCY_ROUNDS = 4
 #: Whole configurations timed to fit the table, and how strongly entries stick to their
 #: isolated timing (in units of one configuration's relative error).
 FIT_CONFIGS = 300
@@ -98,8 +98,14 @@ def time_modules(jobs: dict, repeats: int = LATENCY_REPEATS, rounds: int = LATEN
         for _ in range(warmup):
             module(x)
     bar = tqdm(total=rounds * len(jobs), desc=desc, unit="module", disable=not progress)
-    for _ in range(rounds):
-        for key, (module, x) in jobs.items():
+    order = list(jobs)
+    for round_index in range(rounds):
+        # A new order every round: the machine's speed drifts within a round (seen: the same
+        # network timed 27 % apart at two positions of one round), so no module may always
+        # sit in the slow stretch.
+        random.Random(round_index).shuffle(order)
+        for key in order:
+            module, x = jobs[key]
             best[key] = min(best[key], _median_call_ms(lambda m=module, v=x: m(v), repeats))
             bar.update()
     bar.close()
@@ -149,7 +155,9 @@ def fit_latency_table(isolated: dict, wholes: dict, arch: ss.Architecture,
 
 def measure_latency_tables(net: SelfEvolutionaryNet, repeats: int = LATENCY_REPEATS,
                            rounds: int = LATENCY_ROUNDS, progress: bool = True,
-                           fit_configs: int = FIT_CONFIGS, threads: int = LATENCY_THREADS):
+                           fit_configs: int = FIT_CONFIGS, threads: int = LATENCY_THREADS,
+                           also_time: Sequence[ss.Configuration] = (),
+                           timed: dict | None = None):
     """(latency_ms[layer][cin][option], stem_ms, head_ms[cin], info) at batch 1.
 
     Blocks timed alone run faster than inside a network, and not by one factor (measured:
@@ -157,6 +165,10 @@ def measure_latency_tables(net: SelfEvolutionaryNet, repeats: int = LATENCY_REPE
     ``fit_configs`` random whole configurations are timed in the same interleaved rounds as
     the blocks, and the table is fitted to them (`fit_latency_table`), with the isolated
     timings as the prior. `Profile.predict`'s additive sum then predicts whole networks.
+
+    ``also_time``: configurations to time in the same rounds without fitting to them (written
+    to ``timed``), so a check of the table is not confounded by the machine's speed drifting
+    between two measurement phases (seen here: 15-40 % within minutes on shared cores).
     """
     arch = net.arch
     torch.set_num_threads(threads)
@@ -177,8 +189,12 @@ def measure_latency_tables(net: SelfEvolutionaryNet, repeats: int = LATENCY_REPE
     x = torch.rand(1, 1, spec0.height, spec0.width)
     for config in fit_set:
         jobs[("whole", config)] = (net.get_active_subnet(config), x)
+    for config in also_time:
+        jobs[("check", tuple(config))] = (net.get_active_subnet(config), x)
     ms = time_modules(jobs, repeats, rounds, progress=progress, desc="profiling latency")
-    isolated = {k: v for k, v in ms.items() if k[0] != "whole"}
+    if timed is not None:
+        timed.update({k[1]: v for k, v in ms.items() if k[0] == "check"})
+    isolated = {k: v for k, v in ms.items() if k[0] not in ("whole", "check")}
     wholes = {k[1]: v for k, v in ms.items() if k[0] == "whole"}
     fitted, info = fit_latency_table(isolated, wholes, arch)
     table: dict[int, dict[int, dict[str, float]]] = {}

@@ -107,7 +107,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="models", help="folder for the checkpoint and profile")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backbone-epochs", type=int, default=16)
-    parser.add_argument("--distil-epochs", type=int, default=6)
+    parser.add_argument("--distil-epochs", type=int, default=10)
     parser.add_argument("--threads", type=int, default=None,
                         help="fix torch's thread count (default: measured per stage)")
     parser.add_argument("--data-folder", default=None,
