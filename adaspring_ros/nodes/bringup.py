@@ -2,7 +2,7 @@
 
     bringup [--namespace NS] [--params-file FILE] [--live] [--scene-file PATH] [--processes]
 
-Default: all nodes composed in ONE process on a multi-threaded executor (what an integrator
+Default: all nodes composed in ONE process on one single-threaded executor (what an integrator
 does in their own process: instantiate the node classes with a namespace and parameter
 overrides). ``--processes`` starts one process per node instead, as launch_ros would.
 """
@@ -62,7 +62,7 @@ def compose(planned, context=None):
 
 def run_composed(planned, duration: float) -> int:
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
 
     from .node_main import limit_blas_threads
 
@@ -70,7 +70,7 @@ def run_composed(planned, duration: float) -> int:
     # the YAML applies to every node of this process, as --params-file does for a launch
     rclpy.init(args=["bringup", "--ros-args", "--params-file", planned[0].params_file])
     nodes = compose(planned)
-    executor = MultiThreadedExecutor(num_threads=4)
+    executor = SingleThreadedExecutor()  # see node_main.run for why not multi-threaded
     for node in nodes:
         executor.add_node(node)
     deadline = time.monotonic() + duration if duration > 0 else None

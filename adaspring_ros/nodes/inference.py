@@ -155,7 +155,7 @@ class InferenceNode(Node):
 
 
 def main(args=None) -> None:
-    node_main.run(InferenceNode, args, threads=2)
+    node_main.run(InferenceNode, args)
 
 
 if __name__ == "__main__":

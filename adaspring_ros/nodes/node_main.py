@@ -25,6 +25,13 @@ def limit_blas_threads() -> None:
 
 
 def run(node_class, args=None, *, threads: int = 1) -> None:
+    """Spin ``node_class`` until shutdown; single-threaded unless ``threads`` > 1.
+
+    Every node is single-threaded: rclpy's MultiThreadedExecutor re-built its wait set about
+    twenty times per audio chunk while the worker held the GIL (measured with
+    benchmarks/bench_ros.py: audio -> event p50 20 ms and 50x real time with two threads,
+    5 ms and 187x with one).
+    """
     limit_blas_threads()
     rclpy.init(args=args)
     try:
