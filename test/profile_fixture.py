@@ -13,6 +13,25 @@ import random
 from adaspring_ros.core import search_space as ss
 from adaspring_ros.core.profile import Profile
 
+
+def tiny_network_and_data(n_clips: int = 45):
+    """A seeded untrained tiny supernet and random features, for end-to-end profiler tests."""
+    import numpy as np
+    import torch
+
+    from adaspring_ros.core import dataset
+    from adaspring_ros.core.supernet import SelfEvolutionaryNet
+
+    arch = ss.Architecture(channels=(4, 8, 8, 12, 12), pools=(True, True, True, False, False))
+    torch.manual_seed(0)
+    net = SelfEvolutionaryNet(arch)
+    rng = np.random.default_rng(0)
+    data = dataset.FeatureSet(
+        features=rng.standard_normal((n_clips, arch.n_mels, arch.n_frames)).astype(np.float32),
+        labels=np.arange(n_clips) % 9, snr_db=np.zeros(n_clips, np.float32),
+        class_names=dataset.sound_synth.CLASSES)
+    return arch, net, data
+
 #: Base accuracy drop (pp) per structure and width at a mid-depth layer.
 _BASE_DROP = {
     "conv": {1.0: 0.0, 0.75: 0.2, 0.5: 0.7, 0.25: 2.2},

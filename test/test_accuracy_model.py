@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
+from profile_fixture import tiny_network_and_data
 
-from adaspring_ros.core import dataset
 from adaspring_ros.core import search_space as ss
-from adaspring_ros.core.supernet import SelfEvolutionaryNet
 from training import accuracy_model as am
 
 ARCH = ss.Architecture()
@@ -60,14 +58,7 @@ def test_sampled_configurations_are_distinct_and_compressed():
 
 
 def test_calibrate_on_a_tiny_network():
-    arch = ss.Architecture(channels=(4, 8, 8, 12, 12), pools=(True, True, True, False, False))
-    torch.manual_seed(0)
-    net = SelfEvolutionaryNet(arch)
-    rng = np.random.default_rng(0)
-    data = dataset.FeatureSet(
-        features=rng.standard_normal((45, arch.n_mels, arch.n_frames)).astype(np.float32),
-        labels=np.arange(45) % 9, snr_db=np.zeros(45, np.float32),
-        class_names=dataset.sound_synth.CLASSES)
+    arch, net, data = tiny_network_and_data()
     base, drops, singles, info = am.calibrate(net, data, n_configs=15, progress=False)
     assert 0.0 <= base <= 100.0
     for layer in range(1, arch.n_compressible + 1):

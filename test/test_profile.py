@@ -14,8 +14,10 @@ from adaspring_ros.core import checkpoint as ckpt
 from adaspring_ros.core import dataset
 from adaspring_ros.core import search_space as ss
 from adaspring_ros.core.profile import Profile
-from adaspring_ros.core.supernet import NOISE_SIGMA_BOUNDS, SelfEvolutionaryNet
+from adaspring_ros.core.supernet import NOISE_SIGMA_BOUNDS
 from training import profile_operators as po
+
+from profile_fixture import tiny_network_and_data
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
@@ -104,14 +106,7 @@ def test_timing_estimator_measures_wall_time_per_module():
 
 
 def test_profiler_end_to_end_on_a_tiny_network():
-    arch = ss.Architecture(channels=(4, 8, 8, 12, 12), pools=(True, True, True, False, False))
-    torch.manual_seed(0)
-    net = SelfEvolutionaryNet(arch)
-    rng = np.random.default_rng(0)
-    data = dataset.FeatureSet(
-        features=rng.standard_normal((45, arch.n_mels, arch.n_frames)).astype(np.float32),
-        labels=np.arange(45) % 9, snr_db=np.zeros(45, np.float32),
-        class_names=dataset.sound_synth.CLASSES)
+    arch, net, data = tiny_network_and_data()
     base, drops = po.measure_accuracy_drops(net, data, progress=False)
     assert 0.0 <= base <= 100.0
     assert all(drops[i][ss.UNCOMPRESSED] == 0.0 for i in drops)

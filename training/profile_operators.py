@@ -208,6 +208,17 @@ def measure_latency_tables(net: SelfEvolutionaryNet, repeats: int = LATENCY_REPE
     return table, fitted[("stem",)], head, info
 
 
+def add_profile_arguments(parser) -> None:
+    """The profiling options train_all and reprofile share (see build_profile)."""
+    parser.add_argument("--latency-repeats", type=int, default=LATENCY_REPEATS)
+    parser.add_argument("--latency-rounds", type=int, default=LATENCY_ROUNDS)
+    parser.add_argument("--fit-configs", type=int, default=FIT_CONFIGS)
+    parser.add_argument("--latency-threads", type=int, default=LATENCY_THREADS,
+                        help="torch threads for latency (match the inference node's torch_threads)")
+    parser.add_argument("--accuracy-configs", type=int, default=accuracy_model.FIT_CONFIGS,
+                        help="near-backbone configurations the accuracy table is fitted to")
+
+
 def config_accuracy(net: SelfEvolutionaryNet, data: FeatureSet, config: Sequence[str]) -> float:
     """Top-1 accuracy (%) of the deployed subnet for ``config``."""
     x, y = data.tensors()

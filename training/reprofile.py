@@ -30,13 +30,7 @@ def main(argv=None) -> int:
     parser.add_argument("--max-load", type=float, default=None,
                         help="wait for the 1-min load average to fall below this before timing")
     parser.add_argument("--max-wait", type=float, default=900.0, help="seconds to wait at most")
-    parser.add_argument("--latency-repeats", type=int, default=po.LATENCY_REPEATS)
-    parser.add_argument("--latency-rounds", type=int, default=po.LATENCY_ROUNDS)
-    parser.add_argument("--fit-configs", type=int, default=po.FIT_CONFIGS)
-    parser.add_argument("--latency-threads", type=int, default=po.LATENCY_THREADS,
-                        help="torch threads for latency (match the inference node's torch_threads)")
-    parser.add_argument("--accuracy-configs", type=int, default=po.accuracy_model.FIT_CONFIGS,
-                        help="near-backbone configurations the accuracy table is fitted to")
+    po.add_profile_arguments(parser)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     loaded = ckpt.load(args.checkpoint)

@@ -114,13 +114,7 @@ def main(argv=None) -> int:
                         help="train on a folder with one sub-folder of audio per class")
     parser.add_argument("--sizes", default=None, metavar="TRAIN,VAL,TEST",
                         help="synthetic clips per split (default 6000,750,750)")
-    parser.add_argument("--latency-repeats", type=int, default=po.LATENCY_REPEATS)
-    parser.add_argument("--latency-rounds", type=int, default=po.LATENCY_ROUNDS)
-    parser.add_argument("--fit-configs", type=int, default=po.FIT_CONFIGS)
-    parser.add_argument("--latency-threads", type=int, default=po.LATENCY_THREADS,
-                        help="torch threads for latency (match the inference node's torch_threads)")
-    parser.add_argument("--accuracy-configs", type=int, default=po.accuracy_model.FIT_CONFIGS,
-                        help="near-backbone configurations the accuracy table is fitted to")
+    po.add_profile_arguments(parser)
     parser.add_argument("--log", default="runs/train_all.json")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
