@@ -22,6 +22,7 @@ import time
 
 from . import search_space as ss
 from .context import DeploymentContext, LambdaFn
+from .gc_pause import gc_paused
 from .objective import ACCURACY_LOSS_EPSILON_PP, Evaluation, Evaluator
 from .profile import Profile
 from .search_result import SearchResult, build_result, describe
@@ -43,6 +44,7 @@ def _finish(evaluator: Evaluator, best: Evaluation, t0: float, method: str, why:
     return result
 
 
+@gc_paused
 def exhaustive(profile: Profile, context: DeploymentContext, *, mu1: float | None = None,
                mu2: float | None = None, lambda_fn: LambdaFn | None = None) -> SearchResult:
     """Price all (M+1)^N configurations; the best feasible one, else the least violating.
@@ -80,6 +82,7 @@ def _greedy_score(cand: Evaluation) -> tuple[float, float]:
     return (cand.violation, tradeoff)
 
 
+@gc_paused
 def greedy(profile: Profile, context: DeploymentContext, *, mu1: float | None = None,
            mu2: float | None = None, lambda_fn: LambdaFn | None = None) -> SearchResult:
     """Layer by layer from layer 1, fix the locally best operator; later layers uncompressed."""
@@ -99,6 +102,7 @@ def greedy(profile: Profile, context: DeploymentContext, *, mu1: float | None = 
                    "layer-by-layer best accuracy/parameter-size trade-off at importance 0.5")
 
 
+@gc_paused
 def random_search(profile: Profile, context: DeploymentContext, *, time_budget_ms: float,
                   seed: int = 0, mu1: float | None = None, mu2: float | None = None,
                   lambda_fn: LambdaFn | None = None,
@@ -154,6 +158,7 @@ def _with_width(structures: tuple[str, ...], width: float) -> ss.Configuration:
     return tuple(ss.SKIP if s == ss.SKIP else ss.option_id(s, width) for s in structures)
 
 
+@gc_paused
 def fixed_operator(profile: Profile, context: DeploymentContext, *,
                    structures: tuple[str, ...] | None = None, mu1: float | None = None,
                    mu2: float | None = None, lambda_fn: LambdaFn | None = None) -> SearchResult:

@@ -64,6 +64,7 @@ from . import search_space as ss
 from .context import DeploymentContext, LambdaFn
 from .elite_space import EliteSpace, elite_space
 from .encoding import progressive_encode
+from .gc_pause import gc_paused
 from .objective import Evaluation, Evaluator
 from .profile import Profile
 from .search_result import SearchResult, build_result, describe
@@ -301,7 +302,7 @@ class _Run:
         return pareto_pick(priced)
 
 
-def search(profile: Profile, context: DeploymentContext, *, seed: int = 0,
+def _search(profile: Profile, context: DeploymentContext, *, seed: int = 0,
            mu1: float | None = None, mu2: float | None = None,
            lambda_fn: LambdaFn | None = None, grouping: bool = True, inheritance: bool = True,
            mutation: bool = True, elite: bool = True,
@@ -341,6 +342,9 @@ def search(profile: Profile, context: DeploymentContext, *, seed: int = 0,
     result.candidates_evaluated = run.screened + children
     result.search_time_ms = (time.perf_counter() - t0) * 1e3
     return result
+
+
+search = gc_paused(_search)  # the public entry point; see gc_pause for why
 
 
 def _summary(config: Sequence[str]) -> str:
