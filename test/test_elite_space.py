@@ -77,6 +77,15 @@ def test_backbone_is_always_a_member_and_space_is_cached():
     assert space.candidates_priced < len(ss.OPTIONS) ** profile.arch.n_compressible
 
 
+def random_context(rng: random.Random, bb, battery: tuple[float, float]) -> DeploymentContext:
+    """Budgets from tight to loose around the backbone's predicted costs ``bb``."""
+    return DeploymentContext(
+        battery=rng.uniform(*battery),
+        storage_budget_bytes=int(bb.params_bytes * rng.uniform(0.05, 1.2)),
+        latency_budget_ms=bb.latency_ms * rng.uniform(0.2, 1.2),
+        accuracy_loss_threshold=rng.uniform(0.0, 3.0)).validated()
+
+
 def test_feasibility_is_exact_on_the_front():
     profile = make_profile(7, arch=small_arch(3))
     members = [m.config for m in build_progressive(profile).members]
@@ -85,11 +94,7 @@ def test_feasibility_is_exact_on_the_front():
     rng = random.Random(0)
     checked_feasible = 0
     for _ in range(60):
-        c = DeploymentContext(
-            battery=rng.uniform(0.3, 0.9),
-            storage_budget_bytes=int(bb.params_bytes * rng.uniform(0.05, 1.2)),
-            latency_budget_ms=bb.latency_ms * rng.uniform(0.2, 1.2),
-            accuracy_loss_threshold=rng.uniform(0.0, 3.0)).validated()
+        c = random_context(rng, bb, battery=(0.3, 0.9))
         ev = Evaluator(profile, c)
         any_feasible = any(ev.evaluate(cfg).feasible for cfg in every)
         member_feasible = any(ev.evaluate(cfg).feasible for cfg in members)
@@ -111,11 +116,7 @@ def test_every_context_optimum_is_on_the_five_axis_front():
     bb = profile.predict(ss.backbone_configuration(profile.arch))
     rng = random.Random(1)
     for _ in range(40):
-        c = DeploymentContext(
-            battery=rng.uniform(0.0, 1.0),
-            storage_budget_bytes=int(bb.params_bytes * rng.uniform(0.05, 1.2)),
-            latency_budget_ms=bb.latency_ms * rng.uniform(0.2, 1.2),
-            accuracy_loss_threshold=rng.uniform(0.0, 3.0)).validated()
+        c = random_context(rng, bb, battery=(0.0, 1.0))
         ev = Evaluator(profile, c, mu1=rng.uniform(0, 1), mu2=rng.uniform(0.01, 1))
         feasible = [ev.evaluate(cfg) for cfg in every if ev.evaluate(cfg).feasible]
         if not feasible:

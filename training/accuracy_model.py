@@ -108,23 +108,42 @@ def _losses(correct: np.ndarray, clips: np.ndarray) -> np.ndarray:
     return acc[0] - acc
 
 
+def _single_layer_configs(arch: ss.Architecture) -> list[ss.Configuration]:
+    """The backbone with exactly one layer switched, one per entry, in `_entries` order."""
+    backbone = ss.backbone_configuration(arch)
+    configs = []
+    for layer, option in _entries(arch):
+        config = list(backbone)
+        config[layer - 1] = option
+        configs.append(tuple(config))
+    return configs
+
+
+def single_layer_drops(net: SelfEvolutionaryNet, data: FeatureSet, progress: bool = True):
+    """(backbone accuracy, drops[layer][option] with one layer compressed, correctness matrix).
+
+    The matrix has the backbone first, then the single-layer variants in `_entries` order.
+    """
+    arch = net.arch
+    correct = correctness(net, data, [ss.backbone_configuration(arch)]
+                          + _single_layer_configs(arch), progress)
+    loss = _losses(correct, np.arange(correct.shape[1]))[1:]
+    drops = {layer: {ss.UNCOMPRESSED: 0.0} for layer in range(1, arch.n_compressible + 1)}
+    for (layer, option), value in zip(_entries(arch), loss, strict=True):
+        drops[layer][option] = float(value)
+    return float(100.0 * correct[0].mean()), drops, correct
+
+
 def calibrate(net: SelfEvolutionaryNet, data: FeatureSet, n_configs: int = FIT_CONFIGS,
               seed: int = CALIBRATION_SEED, progress: bool = True):
     """(backbone accuracy, fitted accuracy_drop table, single drops, info) on ``data``."""
     arch = net.arch
     backbone = ss.backbone_configuration(arch)
     entries = _entries(arch)
-    singles = []
-    for layer, option in entries:
-        config = list(backbone)
-        config[layer - 1] = option
-        singles.append(tuple(config))
-    single_correct = correctness(net, data, [backbone] + singles, progress)
+    singles = _single_layer_configs(arch)
+    _, single_drops, single_correct = single_layer_drops(net, data, progress)
     all_clips = np.arange(single_correct.shape[1])
-    single_loss = _losses(single_correct, all_clips)[1:]
-    single_drops = {layer: {ss.UNCOMPRESSED: 0.0} for layer in range(1, arch.n_compressible + 1)}
-    for (layer, option), loss in zip(entries, single_loss, strict=True):
-        single_drops[layer][option] = float(loss)
+    single_loss = np.array([single_drops[layer][option] for layer, option in entries])
 
     fit_configs = sample_near_backbone(arch, n_configs, seed, single_drops)
     correct = np.vstack([single_correct, correctness(net, data, fit_configs, progress)])

@@ -227,17 +227,8 @@ def config_accuracy(net: SelfEvolutionaryNet, data: FeatureSet, config: Sequence
 
 
 def measure_accuracy_drops(net: SelfEvolutionaryNet, data: FeatureSet, progress: bool = True):
-    """(backbone accuracy, accuracy_drop[layer][option]) on ``data``."""
-    arch = net.arch
-    backbone = ss.backbone_configuration(arch)
-    base = config_accuracy(net, data, backbone)
-    drops: dict[int, dict[str, float]] = {}
-    jobs = [(i, o) for i in range(1, arch.n_compressible + 1) for o in ss.OPTIONS]
-    for i, option in tqdm(jobs, desc="profiling accuracy", unit="variant",
-                          disable=not progress):
-        config = list(backbone)
-        config[i - 1] = option
-        drops.setdefault(i, {})[option] = base - config_accuracy(net, data, config)
+    """(backbone accuracy, accuracy_drop[layer][option]) with one layer compressed at a time."""
+    base, drops, _ = accuracy_model.single_layer_drops(net, data, progress)
     return base, drops
 
 
