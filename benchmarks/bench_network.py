@@ -10,9 +10,11 @@ Prints and writes (JSON, default out/bench_network.json):
   predictions for them;
 - spans from the backbone to the most compressed variant (latency, parameter bytes) and the
   best configuration at least 2x faster than the backbone within 2.1 pp accuracy;
-- predicted vs measured latency (share within 15 %), against the shipped profile's table and
-  against a table re-measured in this run (same load), and the Spearman rank correlation of
-  predicted vs measured accuracy;
+- predicted vs measured latency (share within 15 %): against the shipped profile's table, raw
+  and scaled by the machine's speed now (`Profile.speed_factor` over reference networks from
+  the profile's fit set, timed in the same rounds, none of them among the sampled ones), and
+  against a table re-measured in this run, with the configurations timed in its rounds;
+  the Spearman rank correlation of predicted vs measured accuracy;
 - reconfiguration (get_active_subnet) median and p95 time, with the proof that it ran no
   gradient step: every stored tensor bit-identical afterwards, no .grad anywhere, no
   autograd.backward call, frozen parameters and outputs without a graph;
@@ -42,8 +44,11 @@ from adaspring_ros.core import dataset  # noqa: E402
 from adaspring_ros.core import search_space as ss  # noqa: E402
 from training.common import predict  # noqa: E402
 from training.profile_operators import (  # noqa: E402
+    CALIBRATION_SEED,
+    FIT_CONFIGS,
     LATENCY_THREADS,
     measure_latency_tables,
+    sample_configurations,
     time_modules,
     wait_for_quiet,
 )
@@ -55,6 +60,8 @@ LATENCY_TOLERANCE = 0.15
 #: (what the search deploys for a latency budget of backbone / speed-up).
 PICK_SPEEDUPS = (2.0, 2.1, 2.2, 2.3)
 PICKS = 4
+#: Reference networks (from the profile's fit set) that measure the machine's speed now.
+REFERENCES = 9
 
 
 def named_configurations(arch: ss.Architecture) -> list[ss.Configuration]:
@@ -88,6 +95,16 @@ def profile_picks(profile, arch, n: int, speedup: float) -> list[ss.Configuratio
         if metrics.latency_ms <= limit:
             fast.append((metrics.accuracy_loss, config))
     return [config for _, config in sorted(fast)[:n]]
+
+
+def reference_configurations(profile, arch, n: int, exclude) -> list[ss.Configuration]:
+    """``n`` networks of the profile's own fit set, spread over its latency range and disjoint
+    from ``exclude``: timed next to the sampled configurations to measure how fast the machine
+    runs now relative to when the profile was measured (`Profile.speed_factor`)."""
+    pool = [c for c in sample_configurations(arch, FIT_CONFIGS, CALIBRATION_SEED)
+            if c not in set(exclude)]
+    pool.sort(key=lambda c: profile.predict(c).latency_ms)
+    return [pool[round(i * (len(pool) - 1) / (n - 1))] for i in range(n)]
 
 
 def profile_fastest(profile, arch, n: int) -> list[ss.Configuration]:
@@ -208,15 +225,22 @@ def main(argv=None) -> int:
     sample = torch.rand(1, 1, arch.n_mels, arch.n_frames)
     quiet = wait_for_quiet(args.max_load, args.max_wait)
     load_lat = os.getloadavg()[0]
-    # The sampled configurations are timed alone first (what the shipped table is compared
-    # with), then again inside the same interleaved rounds as the re-measured table.
-    latencies = time_modules({c: (s, sample) for c, s in subnets.items()}, rounds=5,
-                             progress=False)
+    # The sampled configurations are timed first with the reference networks in the same
+    # rounds (what the shipped table is compared with, raw and on today's clock), then again
+    # inside the same interleaved rounds as the re-measured table.
+    references = reference_configurations(profile, arch, REFERENCES, configs)
+    jobs = {("config", c): (s, sample) for c, s in subnets.items()}
+    jobs.update({("reference", c): (net.get_active_subnet(c), sample) for c in references})
+    timed = time_modules(jobs)
+    latencies = {c: timed[("config", c)] for c in configs}
+    reference_ms = {c: timed[("reference", c)] for c in references}
+    speed = profile.speed_factor(reference_ms)
     latencies_same_run: dict = {}
     fresh_table, fresh_stem, fresh_head, fresh_fit = measure_latency_tables(
         net, progress=False, also_time=configs, timed=latencies_same_run)
     fresh = type(profile)(**{**profile.__dict__, "latency_ms": fresh_table,
                              "stem_latency_ms": fresh_stem, "head_latency_ms": fresh_head})
+    fit_set = set(sample_configurations(arch, FIT_CONFIGS, CALIBRATION_SEED))
     rows = []
     for c in configs:
         cost = ss.configuration_cost(arch, c)
@@ -228,6 +252,7 @@ def main(argv=None) -> int:
             "predicted_accuracy_loss_pp": pred.accuracy_loss,
             "latency_ms": latencies[c],
             "predicted_latency_ms": pred.latency_ms,
+            "predicted_latency_ms_speed_corrected": speed * pred.latency_ms,
             "predicted_latency_ms_same_run_table": fresh.predict(c).latency_ms,
             "latency_ms_same_run": latencies_same_run[c],
             "macs": cost.macs,
@@ -266,10 +291,17 @@ def main(argv=None) -> int:
     }
     report["prediction"] = {
         "latency_shipped_table": latency_fit("predicted_latency_ms"),
+        "latency_shipped_table_speed_corrected": latency_fit(
+            "predicted_latency_ms_speed_corrected"),
+        "speed_factor": speed,
+        "speed_references": [{"config": list(c), "ms": reference_ms[c],
+                              "predicted_ms": profile.predict(c).latency_ms}
+                             for c in references],
         "latency_same_run_table": latency_fit("predicted_latency_ms_same_run_table"),
         "latency_same_run_table_same_rounds": latency_fit("predicted_latency_ms_same_run_table",
                                                           "latency_ms_same_run"),
         "accuracy_spearman": float(rho),
+        "configs_in_table_fit_set": [list(c) for c in configs if c in fit_set],
         "shipped_table_loadavg": profile.meta.get("latency_loadavg_1min"),
         "shipped_table_fit": profile.meta.get("latency_fit"),
         "same_run_table_fit": fresh_fit,
@@ -289,7 +321,7 @@ def main(argv=None) -> int:
         h = block(h)
     parts["head"] = (blocks.head, h)
     parts["empty"] = (torch.nn.Identity(), sample)
-    part_ms = time_modules(parts, rounds=5)
+    part_ms = time_modules(parts)
     summed = sum(v for k, v in part_ms.items() if k != "empty")
     report["overhead"] = {
         "backbone_whole_ms": latencies[backbone],
@@ -343,6 +375,9 @@ def print_report(r: dict) -> None:
         print(f"no configuration is >= 2x faster within {PAPER_ACCURACY_BOUND_PP} pp")
     p = r["prediction"]
     for name, key in (("shipped profile table", "latency_shipped_table"),
+                      (f"shipped table x speed factor {p['speed_factor']:.3f} from "
+                       f"{len(p['speed_references'])} reference networks timed alongside",
+                       "latency_shipped_table_speed_corrected"),
                       ("table re-measured in this run", "latency_same_run_table"),
                       ("re-measured table, configurations timed in its rounds",
                        "latency_same_run_table_same_rounds")):
@@ -350,6 +385,8 @@ def print_report(r: dict) -> None:
         print(f"latency prediction ({name}): {100 * fit['share_within_15pct']:.0f} % within "
               f"15 % (target >= 90 %), median error {fit['median_abs_error_pct']:.1f} %, "
               f"max {fit['max_abs_error_pct']:.1f} %")
+    print(f"  sampled configurations the tables were fitted to: "
+          f"{[','.join(c) for c in p['configs_in_table_fit_set']]}")
     print(f"  load during timing {p['loadavg_1min_during_latency']:.2f} (waited "
           f"{p['wait_for_quiet']['waited_s']} s for < {p['wait_for_quiet']['max_load']}); "
           f"shipped table measured at load {p['shipped_table_loadavg']}")

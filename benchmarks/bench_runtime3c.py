@@ -326,7 +326,7 @@ def measure_configs(net, test, configs, threads: int):
         accuracy[c] = float(100.0 * (predict(subnet, x).argmax(1) == y).float().mean())
         jobs[c] = (subnet, sample)
     load = os.getloadavg()[0]
-    latency = time_modules(jobs, rounds=3, progress=True, desc="latency")
+    latency = time_modules(jobs, progress=True, desc="latency")
     return accuracy, latency, load
 
 

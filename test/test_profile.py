@@ -189,3 +189,18 @@ def test_latency_fit_recovers_an_additive_truth():
                   - sum(truth[k] for k in po._entries_used(arch, c)))
               / sum(truth[k] for k in po._entries_used(arch, c)) for c in held_out]
     assert np.mean(np.array(errors) <= 0.15) >= 0.9
+
+
+def test_speed_factor_is_the_median_measured_over_predicted_ratio(shipped):
+    profile, arch = shipped.profile, shipped.net.arch
+    configs = po.sample_configurations(arch, 5, seed=3)
+    predicted = [profile.predict(c).latency_ms for c in configs]
+    # Four references on a machine running 20 % slower, one badly disturbed (3x).
+    measured = {c: 1.2 * p for c, p in zip(configs[:4], predicted[:4], strict=True)}
+    measured[configs[4]] = 3.0 * predicted[4]
+    assert profile.speed_factor(measured) == pytest.approx(1.2)
+    even = dict(list(measured.items())[:2] + [(configs[4], 3.0 * predicted[4])] +
+                [(configs[3], 0.5 * predicted[3])])
+    assert profile.speed_factor(even) == pytest.approx((1.2 + 1.2) / 2)
+    with pytest.raises(ValueError, match="at least one"):
+        profile.speed_factor({})

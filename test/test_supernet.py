@@ -5,6 +5,9 @@ import random
 
 import pytest
 import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
@@ -16,6 +19,7 @@ from adaspring_ros.core.operators import (
     ElasticLayer,
     IdentityBlock,
     fold_batchnorm,
+    max_pool_2x2,
 )
 from adaspring_ros.core.supernet import SelfEvolutionaryNet, SubNet
 
@@ -53,6 +57,21 @@ def net():
             if name != "width_log_sigma":
                 p.normal_(0.0, 0.05)
     return model
+
+
+@settings(max_examples=60, deadline=None)
+@given(channels=st.integers(1, 9), height=st.integers(2, 13), width=st.integers(2, 13),
+       seed=st.integers(0, 2**16), nan=st.booleans())
+def test_run_time_max_pool_is_bit_identical_to_torch(channels, height, width, seed, nan):
+    """Deployed blocks pool with strided maxima (faster at batch 1); odd sizes floor, NaN
+    propagates, exactly as F.max_pool2d does, so profile and training agree with deployment."""
+    x = torch.randn(1, channels, height, width, generator=torch.Generator().manual_seed(seed))
+    if nan:
+        x[0, 0, 0, 0] = float("nan")
+    expected, got = F.max_pool2d(x, 2), max_pool_2x2(x)
+    assert got.shape == expected.shape
+    assert torch.equal(torch.isnan(got), torch.isnan(expected))
+    assert torch.equal(got.nan_to_num(0.0), expected.nan_to_num(0.0))
 
 
 def test_backbone_size_fits_the_storage_budget_design():

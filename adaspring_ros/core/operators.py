@@ -59,6 +59,20 @@ def _finish(y: torch.Tensor, pool: bool) -> torch.Tensor:
     return F.relu(F.max_pool2d(y, 2)) if pool else F.relu(y)
 
 
+def max_pool_2x2(x: torch.Tensor) -> torch.Tensor:
+    """2x2/stride-2 max-pool (floor), bit-identical to ``F.max_pool2d(x, 2)``, for run time.
+
+    Two elementwise maxima over strided views. Measured at batch 1, one thread (torch 2.13,
+    x86): ``F.max_pool2d`` on NCHW takes 53 / 160 / 46 us on this network's 8x40x51, 80x20x25
+    and 112x10x12 maps, this 13 / 22 / 14 us; it was 35-45 % of every deployed subnet's time,
+    and more of the small ones', which compressed the latency span of the variants. Deployed
+    blocks only: training keeps ``F.max_pool2d`` (whose gradient picks one winner on ties).
+    """
+    h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+    rows = torch.maximum(x[..., 0:h:2, :w], x[..., 1:h:2, :w])
+    return torch.maximum(rows[..., 0::2], rows[..., 1::2])
+
+
 def _finish_(y: torch.Tensor, pool: bool) -> torch.Tensor:
     """The same for deployed blocks, with an in-place ReLU on the fresh output.
 
@@ -66,7 +80,7 @@ def _finish_(y: torch.Tensor, pool: bool) -> torch.Tensor:
     take 0.25-17 ms under load (a multi-threaded elementwise pass over 33k values waits for a
     descheduled thread); pool first, then ReLU in place: 0.07-0.11 ms.
     """
-    return F.relu_(F.max_pool2d(y, 2)) if pool else F.relu_(y)
+    return F.relu_(max_pool_2x2(y)) if pool else F.relu_(y)
 
 
 # --------------------------------------------------------------------------- deployed blocks
@@ -147,7 +161,7 @@ class IdentityBlock(nn.Module):
         self.pool = pool
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.max_pool2d(x, 2) if self.pool else x
+        return max_pool_2x2(x) if self.pool else x
 
 
 class Head(nn.Module):

@@ -96,6 +96,20 @@ class Profile:
             energy=ss.energy_proxy(cost, mu1, mu2),
         )
 
+    def speed_factor(self, measured_ms: dict[tuple[str, ...], float]) -> float:
+        """Median measured/predicted latency ratio over the timed configurations.
+
+        The tables hold the machine's speed when they were profiled; a shared or thermally
+        throttled CPU runs 5-20 % faster or slower minutes later (measured here), the same
+        for every configuration. One factor from a few reference networks timed now puts the
+        tables back on today's clock; the median keeps one disturbed reference from moving it.
+        """
+        if not measured_ms:
+            raise ValueError("speed_factor needs at least one measured configuration")
+        ratios = sorted(ms / self.predict(c).latency_ms for c, ms in measured_ms.items())
+        mid = len(ratios) // 2
+        return ratios[mid] if len(ratios) % 2 else 0.5 * (ratios[mid - 1] + ratios[mid])
+
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict:
         """Plain dict of str/int/float/list only: storable in a weights_only checkpoint and JSON."""
