@@ -97,13 +97,13 @@ def profile_picks(profile, arch, n: int, speedup: float) -> list[ss.Configuratio
     return [config for _, config in sorted(fast)[:n]]
 
 
-def reference_configurations(profile, arch, n: int, exclude) -> list[ss.Configuration]:
+def reference_configurations(profile, fit_set, n: int, exclude) -> list[ss.Configuration]:
     """``n`` networks of the profile's own fit set, spread over its latency range and disjoint
     from ``exclude``: timed next to the sampled configurations to measure how fast the machine
     runs now relative to when the profile was measured (`Profile.speed_factor`)."""
-    pool = [c for c in sample_configurations(arch, FIT_CONFIGS, CALIBRATION_SEED)
-            if c not in set(exclude)]
-    pool.sort(key=lambda c: profile.predict(c).latency_ms)
+    exclude = set(exclude)
+    pool = sorted((c for c in fit_set if c not in exclude),
+                  key=lambda c: profile.predict(c).latency_ms)
     return [pool[round(i * (len(pool) - 1) / (n - 1))] for i in range(n)]
 
 
@@ -228,7 +228,8 @@ def main(argv=None) -> int:
     # The sampled configurations are timed first with the reference networks in the same
     # rounds (what the shipped table is compared with, raw and on today's clock), then again
     # inside the same interleaved rounds as the re-measured table.
-    references = reference_configurations(profile, arch, REFERENCES, configs)
+    fit_set = sample_configurations(arch, FIT_CONFIGS, CALIBRATION_SEED)
+    references = reference_configurations(profile, fit_set, REFERENCES, configs)
     jobs = {("config", c): (s, sample) for c, s in subnets.items()}
     jobs.update({("reference", c): (net.get_active_subnet(c), sample) for c in references})
     timed = time_modules(jobs)
@@ -240,7 +241,6 @@ def main(argv=None) -> int:
         net, progress=False, also_time=configs, timed=latencies_same_run)
     fresh = type(profile)(**{**profile.__dict__, "latency_ms": fresh_table,
                              "stem_latency_ms": fresh_stem, "head_latency_ms": fresh_head})
-    fit_set = set(sample_configurations(arch, FIT_CONFIGS, CALIBRATION_SEED))
     rows = []
     for c in configs:
         cost = ss.configuration_cost(arch, c)
@@ -301,7 +301,7 @@ def main(argv=None) -> int:
         "latency_same_run_table_same_rounds": latency_fit("predicted_latency_ms_same_run_table",
                                                           "latency_ms_same_run"),
         "accuracy_spearman": float(rho),
-        "configs_in_table_fit_set": [list(c) for c in configs if c in fit_set],
+        "configs_in_table_fit_set": [list(c) for c in configs if c in set(fit_set)],
         "shipped_table_loadavg": profile.meta.get("latency_loadavg_1min"),
         "shipped_table_fit": profile.meta.get("latency_fit"),
         "same_run_table_fit": fresh_fit,

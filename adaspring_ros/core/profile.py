@@ -100,8 +100,9 @@ class Profile:
         """Median measured/predicted latency ratio over the timed configurations.
 
         The tables hold the machine's speed when they were profiled; a shared or thermally
-        throttled CPU runs 5-20 % faster or slower minutes later (measured here), the same
-        for every configuration. One factor from a few reference networks timed now puts the
+        throttled CPU runs 5-25 % faster or slower minutes later (measured here), by roughly
+        one factor for all configurations (not exactly: depthwise convs moved about twice as
+        much as plain ones). One factor from a few reference networks timed now puts the
         tables back on today's clock; the median keeps one disturbed reference from moving it.
         """
         if not measured_ms:
