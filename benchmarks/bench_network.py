@@ -228,8 +228,9 @@ def main(argv=None) -> int:
     # The sampled configurations are timed first with the reference networks in the same
     # rounds (what the shipped table is compared with, raw and on today's clock), then again
     # inside the same interleaved rounds as the re-measured table.
-    fit_set = sample_configurations(arch, FIT_CONFIGS, CALIBRATION_SEED)
-    references = reference_configurations(profile, fit_set, REFERENCES, configs)
+    fit_list = sample_configurations(arch, FIT_CONFIGS, CALIBRATION_SEED)
+    fit_set = set(fit_list)
+    references = reference_configurations(profile, fit_list, REFERENCES, configs)
     jobs = {("config", c): (s, sample) for c, s in subnets.items()}
     jobs.update({("reference", c): (net.get_active_subnet(c), sample) for c in references})
     timed = time_modules(jobs)
@@ -301,7 +302,7 @@ def main(argv=None) -> int:
         "latency_same_run_table_same_rounds": latency_fit("predicted_latency_ms_same_run_table",
                                                           "latency_ms_same_run"),
         "accuracy_spearman": float(rho),
-        "configs_in_table_fit_set": [list(c) for c in configs if c in set(fit_set)],
+        "configs_in_table_fit_set": [list(c) for c in configs if c in fit_set],
         "shipped_table_loadavg": profile.meta.get("latency_loadavg_1min"),
         "shipped_table_fit": profile.meta.get("latency_fit"),
         "same_run_table_fit": fresh_fit,

@@ -51,10 +51,10 @@ def sample_near_backbone(arch: ss.Architecture, n: int, seed: int,
     limit = ss.count_configurations(arch) - 1
     configs: list[ss.Configuration] = []
     seen = {backbone}
+    options = [o for o in ss.OPTIONS if o != ss.UNCOMPRESSED]
     while len(configs) < min(n, limit):
         config = list(backbone)
         for layer in rng.sample(layers, rng.randint(1, len(layers))):
-            options = [o for o in ss.OPTIONS if o != ss.UNCOMPRESSED]
             weights = [1.0 / (1.0 + max(0.0, single_drops[layer + 1][o])) for o in options]
             config[layer] = rng.choices(options, weights)[0]
         config = tuple(config)

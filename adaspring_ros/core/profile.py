@@ -18,6 +18,7 @@ Accuracy figures are in percentage points (pp) throughout, like the paper's thre
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from collections.abc import Sequence
 
@@ -107,9 +108,8 @@ class Profile:
         """
         if not measured_ms:
             raise ValueError("speed_factor needs at least one measured configuration")
-        ratios = sorted(ms / self.predict(c).latency_ms for c, ms in measured_ms.items())
-        mid = len(ratios) // 2
-        return ratios[mid] if len(ratios) % 2 else 0.5 * (ratios[mid - 1] + ratios[mid])
+        return statistics.median(ms / self.predict(c).latency_ms
+                                 for c, ms in measured_ms.items())
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict:

@@ -7,7 +7,7 @@ why and exits with status 1, instead of a traceback or a crash loop.
 from __future__ import annotations
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 
 
 def limit_blas_threads() -> None:
@@ -24,10 +24,10 @@ def limit_blas_threads() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
-def run(node_class, args=None, *, threads: int = 1) -> None:
-    """Spin ``node_class`` until shutdown; single-threaded unless ``threads`` > 1.
+def run(node_class, args=None) -> None:
+    """Spin ``node_class`` on a single-threaded executor until shutdown.
 
-    Every node is single-threaded: rclpy's MultiThreadedExecutor re-built its wait set about
+    Why not multi-threaded: rclpy's MultiThreadedExecutor re-built its wait set about
     twenty times per audio chunk while the worker held the GIL (measured with
     benchmarks/bench_ros.py: audio -> event p50 20 ms and 50x real time with two threads,
     5 ms and 187x with one).
@@ -40,13 +40,8 @@ def run(node_class, args=None, *, threads: int = 1) -> None:
         rclpy.logging.get_logger(node_class.__name__).fatal(f"cannot start: {exc}")
         rclpy.try_shutdown()
         raise SystemExit(1) from None
-    executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else None
     try:
-        if executor is None:
-            rclpy.spin(node)
-        else:
-            executor.add_node(node)
-            executor.spin()
+        rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
