@@ -46,9 +46,9 @@ CONSOLE_SCRIPTS = [
     "context_monitor_node=adaspring_ros.nodes.context_monitor:main",
     "evolution_node=adaspring_ros.nodes.evolution:main",
     "inference_node=adaspring_ros.nodes.inference:main",
-    "bringup=adaspring_ros.nodes.bringup:main",
-    "monitor=adaspring_ros.nodes.monitor:main",
-    "ubiear_day=adaspring_ros.nodes.ubiear_day:main",
+    "bringup=adaspring_ros.tools.bringup:main",
+    "monitor=adaspring_ros.tools.monitor:main",
+    "ubiear_day=adaspring_ros.tools.day_runner:main",
     "scene_clock=adaspring_ros.nodes.scene_clock:main",
 ]
 
@@ -64,7 +64,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(
-        include=["adaspring_ros", "adaspring_ros.*", "training", "training.*"],
+        include=["adaspring_ros", "adaspring_ros.*"],
         exclude=["adaspring_ros.msg", "adaspring_ros.msg.*"],
     ),
     install_requires=INSTALL_REQUIRES,

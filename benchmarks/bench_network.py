@@ -37,13 +37,11 @@ import numpy as np
 import torch
 from scipy import stats
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from adaspring_ros.core import checkpoint as ckpt  # noqa: E402
-from adaspring_ros.core import dataset  # noqa: E402
-from adaspring_ros.core import search_space as ss  # noqa: E402
-from training.common import predict  # noqa: E402
-from training.profile_operators import (  # noqa: E402
+from adaspring_ros.core.model import checkpoint as ckpt
+from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.scene import dataset
+from adaspring_ros.training.common import predict
+from adaspring_ros.training.profile_operators import (
     CALIBRATION_SEED,
     FIT_CONFIGS,
     LATENCY_THREADS,

@@ -27,18 +27,18 @@ import time
 from pathlib import Path
 
 import numpy as np
+import rclpy
+from adaspring_ros.msg import AudioChunk, DeploymentContext, SoundEvent
+from std_msgs.msg import UInt32
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
-
-import rclpy  # noqa: E402
-from ros_harness import child_environment, lease_domain  # noqa: E402
-from std_msgs.msg import UInt32  # noqa: E402
-
-from adaspring_ros.core import checkpoint, features, pcm, sound_synth  # noqa: E402
-from adaspring_ros.core import search_space as ss  # noqa: E402
-from adaspring_ros.core import stream_classifier as sc  # noqa: E402
-from adaspring_ros.msg import AudioChunk, DeploymentContext, SoundEvent  # noqa: E402
-from adaspring_ros.nodes import bringup, qos, topics  # noqa: E402
+from adaspring_ros.core.audio import features, pcm
+from adaspring_ros.core.audio import stream_classifier as sc
+from adaspring_ros.core.model import checkpoint
+from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.scene import sound_synth
+from adaspring_ros.nodes import qos, topics
+from adaspring_ros.testing.ros_harness import child_environment, lease_domain
+from adaspring_ros.tools import bringup
 
 
 def pct(values, q) -> float:

@@ -45,15 +45,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from adaspring_ros.core.context.deployment_context import DeploymentContext
+from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.search import baselines, runtime3c
+from adaspring_ros.core.search.elite_space import build_binary, build_progressive
+from adaspring_ros.core.search.objective import Evaluator, layer_tables
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from adaspring_ros.core import baselines, runtime3c  # noqa: E402
-from adaspring_ros.core import search_space as ss  # noqa: E402
-from adaspring_ros.core.context import DeploymentContext  # noqa: E402
-from adaspring_ros.core.elite_space import build_binary, build_progressive  # noqa: E402
-from adaspring_ros.core.objective import Evaluator, layer_tables  # noqa: E402
-
 MIB = 1 << 20
 WITHIN = 0.05
 
@@ -74,10 +72,9 @@ def make_contexts(profile, n: int, seed: int) -> list[DeploymentContext]:
 def load_inputs(args):
     """(profile, net or None, held-out split or None, label)."""
     if args.fixture:
-        sys.path.insert(0, str(ROOT / "test"))
-        from profile_fixture import make_profile
+        from adaspring_ros.testing.profile_fixture import make_profile
         return make_profile(0), None, None, "SYNTHETIC TEST FIXTURE profile (not measured)"
-    from adaspring_ros.core import checkpoint as ckpt
+    from adaspring_ros.core.model import checkpoint as ckpt
     try:
         loaded = ckpt.load(args.checkpoint)
     except ckpt.CheckpointError as exc:
@@ -85,7 +82,7 @@ def load_inputs(args):
                          "test fixture profile)") from exc
     test = None
     if not args.no_measure:
-        from adaspring_ros.core import dataset
+        from adaspring_ros.core.scene import dataset
         meta = loaded.meta
         if "data_sizes" not in meta or not str(meta.get("data", "")).startswith("synthetic"):
             raise SystemExit("this checkpoint was not trained on the synthetic set; its held-out "
@@ -315,8 +312,8 @@ def measure_configs(net, test, configs, threads: int):
     """Held-out accuracy (%) and batch-1 latency (ms) of each configuration's subnet."""
     import torch
 
-    from training.common import predict
-    from training.profile_operators import time_modules
+    from adaspring_ros.training.common import predict
+    from adaspring_ros.training.profile_operators import time_modules
     torch.set_num_threads(threads)
     x, y = test.tensors()
     accuracy, jobs = {}, {}

@@ -16,10 +16,8 @@ import textwrap
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
-
-import fault_scenarios as fs  # noqa: E402
-from ros_harness import RosTestEnv  # noqa: E402
+from adaspring_ros.testing import fault_scenarios as fs
+from adaspring_ros.testing.ros_harness import RosTestEnv
 
 
 def scenarios(overload_seconds: float):

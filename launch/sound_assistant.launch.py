@@ -4,16 +4,16 @@
         [params_file:=/path/to.yaml] [simulated_audio:=true|false] [simulated_day:=true|false]
         [scene_file:=/path/to/recordings]
 
-The node list and parameters come from adaspring_ros.nodes.graph, the same plan `bringup` uses
+The node list and parameters come from adaspring_ros.tools.graph, the same plan `bringup` uses
 where launch_ros is unavailable, so both start the same graph from the same YAML.
 """
 
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from adaspring_ros.nodes import graph
+from adaspring_ros.tools import graph
+from launch import LaunchDescription
 
 ARGUMENTS = (
     ("namespace", "", "Namespace for every node and topic (e.g. robot1)."),

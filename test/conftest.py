@@ -5,23 +5,20 @@
   could not be stopped. Mark DDS tests with ``@pytest.mark.ros``.
 * Session setup: rcl logs go to a temporary folder, discovery is limited to this host.
 
-See test/ros_harness.py for the helper API.
+See adaspring_ros/testing/ros_harness.py for the helper API.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # ros_harness and the fixtures beside it import as top-level modules
-    sys.path.insert(0, str(HERE))
+from adaspring_ros.testing.ros_harness import RosTestEnv
 
-from ros_harness import RosTestEnv  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 #: The repository root (the folder holding package.xml).
 REPO_ROOT = HERE.parent

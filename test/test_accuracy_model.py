@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from profile_fixture import tiny_network_and_data
 
-from adaspring_ros.core import search_space as ss
-from training import accuracy_model as am
+from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.testing.profile_fixture import tiny_network_and_data
+from adaspring_ros.training import accuracy_model as am
 
 ARCH = ss.Architecture()
 

@@ -7,11 +7,11 @@ import math
 import random
 
 import pytest
-from profile_fixture import make_profile, small_arch
 
-from adaspring_ros.core import baselines
-from adaspring_ros.core import search_space as ss
-from adaspring_ros.core.context import DeploymentContext
+from adaspring_ros.core.context.deployment_context import DeploymentContext
+from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.search import baselines
+from adaspring_ros.testing.profile_fixture import make_profile, small_arch
 
 SMALL = make_profile(3, arch=small_arch(2))
 SMALL_BB = SMALL.predict(ss.backbone_configuration(SMALL.arch))

@@ -6,12 +6,12 @@ import pickle
 import pytest
 import torch
 
-from adaspring_ros.core import checkpoint as ckpt
-from adaspring_ros.core import search_space as ss
-from adaspring_ros.core.checkpoint import CheckpointError
-from adaspring_ros.core.profile import Profile
-from adaspring_ros.core.supernet import SelfEvolutionaryNet
-from training.profile_operators import head_inputs, reachable_inputs
+from adaspring_ros.core.model import checkpoint as ckpt
+from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.checkpoint import CheckpointError
+from adaspring_ros.core.model.profile import Profile
+from adaspring_ros.core.model.supernet import SelfEvolutionaryNet
+from adaspring_ros.training.profile_operators import head_inputs, reachable_inputs
 
 ARCH = ss.Architecture()
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adaspring_ros.core.context import (
+from adaspring_ros.core.context.deployment_context import (
     LAMBDA2_FLOOR,
     ContextError,
     DeploymentContext,

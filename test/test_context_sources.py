@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from adaspring_ros.core import battery, cache_budget, day_scene
+from adaspring_ros.core.context import battery, cache_budget
+from adaspring_ros.core.scene import day_scene
 
 CLASSES = ("fire_alarm", "smoke_alarm", "kettle_whistle", "doorbell", "door_knock",
            "baby_crying", "phone_ringing", "microwave_beep", "background")

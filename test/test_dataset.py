@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from adaspring_ros.core import dataset, features, sound_synth
-from adaspring_ros.core.dataset import DatasetError
+from adaspring_ros.core.audio import features
+from adaspring_ros.core.scene import dataset, sound_synth
+from adaspring_ros.core.scene.dataset import DatasetError
 
 
 @pytest.fixture(scope="module")

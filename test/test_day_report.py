@@ -2,7 +2,7 @@
 
 import math
 
-from adaspring_ros.nodes.day_runner import DayLog, analyse, format_table, plot_timeline
+from adaspring_ros.tools.day_runner import DayLog, analyse, format_table, plot_timeline
 
 
 def config(cid, scene, ops, feasible=True):

@@ -7,12 +7,12 @@ import random
 
 import numpy as np
 import pytest
-from profile_fixture import make_profile, small_arch
 
-from adaspring_ros.core import search_space as ss
-from adaspring_ros.core.context import DeploymentContext
-from adaspring_ros.core.elite_space import build_binary, build_progressive, elite_space
-from adaspring_ros.core.objective import Evaluator, layer_tables
+from adaspring_ros.core.context.deployment_context import DeploymentContext
+from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.search.elite_space import build_binary, build_progressive, elite_space
+from adaspring_ros.core.search.objective import Evaluator, layer_tables
+from adaspring_ros.testing.profile_fixture import make_profile, small_arch
 
 
 def brute_front(profile, axes=5):

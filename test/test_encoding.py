@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adaspring_ros.core import search_space as ss
-from adaspring_ros.core.encoding import (
+from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.search.encoding import (
     BINARY_OP_BITS,
     COMPRESSED_OPTIONS,
     EncodingError,

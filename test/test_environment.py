@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-from ros_harness import RosTestEnv, try_lease_domain
+
+from adaspring_ros.testing.ros_harness import RosTestEnv, try_lease_domain
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
@@ -32,10 +33,10 @@ def _under(path: str | Path, prefix: str | Path) -> bool:
 
 
 def _origins() -> dict[str, str]:
+    import adaspring_ros.msg
     import rclpy
 
     import adaspring_ros
-    import adaspring_ros.msg
 
     return {
         "executable": sys.executable,
@@ -141,7 +142,7 @@ def test_domains_isolate_tests(ros, tmp_path):
 HOLD_LEASE = """
 import sys, time
 sys.path.insert(0, {here!r})
-from ros_harness import lease_domain
+from adaspring_ros.testing.ros_harness import lease_domain
 lease = lease_domain()
 print("LEASED", lease.domain_id, flush=True)
 time.sleep(600)

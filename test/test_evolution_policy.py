@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from adaspring_ros.core.context import DeploymentContext
-from adaspring_ros.core.evolution_policy import (
+from adaspring_ros.core.context.deployment_context import DeploymentContext
+from adaspring_ros.core.context.evolution_policy import (
     EventRateMeter,
     EvolutionTrigger,
     TriggerThresholds,

@@ -6,9 +6,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adaspring_ros.core import features
-from adaspring_ros.core.features import AudioError
-from adaspring_ros.core.search_space import Architecture
+from adaspring_ros.core.audio import features
+from adaspring_ros.core.audio.features import AudioError
+from adaspring_ros.core.model.search_space import Architecture
 
 
 def _tone(freq, seconds, rate, amp=0.5):

@@ -12,9 +12,9 @@ pytestmark = pytest.mark.ros
 
 
 def test_bringup_composes_the_graph_in_one_process_and_the_monitor_sees_it(ros):
-    bringup = ros.spawn(module="adaspring_ros.nodes.bringup", args=["--namespace", "robot1",
+    bringup = ros.spawn(module="adaspring_ros.tools.bringup", args=["--namespace", "robot1",
                                                                     "--duration", "90"])
-    monitor = ros.spawn(module="adaspring_ros.nodes.monitor",
+    monitor = ros.spawn(module="adaspring_ros.tools.monitor",
                         args=["--namespace", "robot1", "--once", "--timeout", "80"])
     code = monitor.wait(100)
     out = monitor.output()
@@ -27,7 +27,7 @@ def test_bringup_composes_the_graph_in_one_process_and_the_monitor_sees_it(ros):
 
 def test_main_job_runs_a_short_day_and_writes_its_report(ros, tmp_path):
     out_dir = tmp_path / "day"
-    day = ros.spawn(module="adaspring_ros.nodes.ubiear_day",
+    day = ros.spawn(module="adaspring_ros.tools.day_runner",
                     args=["--end-time", "10:00", "--time-scale", "300", "--out", str(out_dir),
                           "--timeout", "200"])
     code = day.wait(240)

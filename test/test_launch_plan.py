@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from adaspring_ros.nodes import bringup, graph
+from adaspring_ros.tools import bringup, graph
 
 LAUNCH_FILE = Path(__file__).resolve().parents[1] / "launch" / "sound_assistant.launch.py"
 
@@ -104,7 +104,7 @@ def test_yaml_documents_every_declared_parameter():
     import re
 
     text = (Path(__file__).resolve().parents[1] / "config" / "sound_assistant.yaml").read_text()
-    node_src = Path(graph.__file__).parent
+    node_src = Path(graph.__file__).parents[1] / "nodes"
     declared = set()
     for f in ("microphone", "context_monitor", "evolution", "inference", "scene_clock"):
         declared |= set(re.findall(r'declare\(\s*self,\s*"([a-z0-9_]+)"',

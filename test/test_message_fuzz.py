@@ -8,15 +8,15 @@ its ValueError subclass, which the node counts and drops. Anything else would be
 import math
 
 import numpy as np
+from adaspring_ros.msg import AudioChunk, CompressionConfig
+from adaspring_ros.msg import DeploymentContext as ContextMsg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adaspring_ros.core import features, pcm
-from adaspring_ros.core import search_space as ss
-from adaspring_ros.core import stream_classifier as sc
-from adaspring_ros.core.context import ContextError, DeploymentContext
-from adaspring_ros.msg import AudioChunk, CompressionConfig
-from adaspring_ros.msg import DeploymentContext as ContextMsg
+from adaspring_ros.core.audio import features, pcm
+from adaspring_ros.core.audio import stream_classifier as sc
+from adaspring_ros.core.context.deployment_context import ContextError, DeploymentContext
+from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.nodes import conversions
 
 FUZZ = settings(max_examples=300, deadline=None,

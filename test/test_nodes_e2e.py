@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from adaspring_ros.msg import AudioChunk, CompressionConfig, DeploymentContext, SoundEvent
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import GetParameters, SetParameters
 from std_msgs.msg import UInt32
 
-from adaspring_ros.core import pcm, sound_synth
-from adaspring_ros.msg import AudioChunk, CompressionConfig, DeploymentContext, SoundEvent
+from adaspring_ros.core.audio import pcm
+from adaspring_ros.core.scene import sound_synth
 from adaspring_ros.nodes import qos, topics
-from fault_scenarios import STARTUP_S, context_msg, start  # helpers shared with issue 6's tests
+from adaspring_ros.testing.fault_scenarios import (  # helpers shared with issue 6's tests
+    STARTUP_S,
+    context_msg,
+    start,
+)
 
 pytestmark = pytest.mark.ros
 

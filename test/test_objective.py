@@ -7,12 +7,12 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from profile_fixture import make_profile
 
-from adaspring_ros.core import search_space as ss
-from adaspring_ros.core.context import DeploymentContext
-from adaspring_ros.core.objective import ACCURACY_LOSS_EPSILON_PP, Evaluator, layer_tables
-from adaspring_ros.core.profile import Profile
+from adaspring_ros.core.context.deployment_context import DeploymentContext
+from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.profile import Profile
+from adaspring_ros.core.search.objective import ACCURACY_LOSS_EPSILON_PP, Evaluator, layer_tables
+from adaspring_ros.testing.profile_fixture import make_profile
 
 PROFILE = make_profile(0)
 N = PROFILE.arch.n_compressible

@@ -186,7 +186,7 @@ def test_cmake_executables_are_the_console_scripts():
         "ubiear_day",
     }
     for entry in cmake:
-        assert re.fullmatch(r"\w+=adaspring_ros\.nodes\.\w+:main", entry), entry
+        assert re.fullmatch(r"\w+=adaspring_ros\.(nodes|tools)\.\w+:main", entry), entry
 
 
 def test_cmake_generates_every_message_in_msg():
@@ -216,8 +216,9 @@ def test_installed_package_has_the_executables_and_share_files():
         text = exe.read_text()
         assert text.startswith("#!/") and f"from {module} import {func}" in text, text
     # The installed package is the source tree's __init__.py plus the generated msg/.
-    import adaspring_ros
     import adaspring_ros.msg
+
+    import adaspring_ros
 
     assert Path(adaspring_ros.__file__).read_text() == (
         REPO_ROOT / "adaspring_ros" / "__init__.py"
@@ -233,8 +234,6 @@ def test_pip_wheel_builds_the_ros_free_package(tmp_path):
         shutil.copy2(REPO_ROOT / name, src / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(REPO_ROOT / "adaspring_ros", src / "adaspring_ros", ignore=ignore)
-    if (REPO_ROOT / "training").is_dir():
-        shutil.copytree(REPO_ROOT / "training", src / "training", ignore=ignore)
     out = tmp_path / "dist"
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
@@ -250,7 +249,9 @@ def test_pip_wheel_builds_the_ros_free_package(tmp_path):
         metadata = zf.read(meta_name).decode()
         entry_points = zf.read(meta_name.replace("METADATA", "entry_points.txt")).decode()
     assert "adaspring_ros/core/__init__.py" in names
-    assert "adaspring_ros/core/search_space.py" in names
+    assert "adaspring_ros/core/model/search_space.py" in names
+    assert "adaspring_ros/training/train_all.py" in names
+    assert not any(n.startswith("training/") for n in names), "no top-level `training` package"
     assert not any(n.startswith("adaspring_ros/msg/") for n in names)
     requires = {
         _req_name(line.split(":", 1)[1].strip())

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adaspring_ros.core import pcm
+from adaspring_ros.core.audio import pcm
 
 
 def test_s16_round_trip_keeps_samples_and_channels():

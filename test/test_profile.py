@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from adaspring_ros.core import checkpoint as ckpt
-from adaspring_ros.core import dataset
-from adaspring_ros.core import search_space as ss
-from adaspring_ros.core.profile import Profile
-from adaspring_ros.core.supernet import NOISE_SIGMA_BOUNDS
-from training import profile_operators as po
-
-from profile_fixture import tiny_network_and_data
+from adaspring_ros.core.model import checkpoint as ckpt
+from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.profile import Profile
+from adaspring_ros.core.model.supernet import NOISE_SIGMA_BOUNDS
+from adaspring_ros.core.scene import dataset
+from adaspring_ros.testing.profile_fixture import tiny_network_and_data
+from adaspring_ros.training import profile_operators as po
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
@@ -129,7 +128,7 @@ def test_profiler_end_to_end_on_a_tiny_network():
 
 def test_train_all_end_to_end_on_a_tiny_set(tmp_path, monkeypatch):
     """The whole pipeline on 54 clips: every stage runs and the artifacts are complete."""
-    from training import train_all
+    from adaspring_ros.training import train_all
 
     monkeypatch.setenv("ADASPRING_DATA_DIR", str(tmp_path / "data"))
     code = train_all.main([
@@ -152,7 +151,7 @@ def test_train_all_end_to_end_on_a_tiny_set(tmp_path, monkeypatch):
         train_all.main(["--sizes", "1,2", "--out", str(tmp_path / "x")])
 
     # re-profiling replaces the profile and keeps the weights
-    from training import reprofile
+    from adaspring_ros.training import reprofile
 
     before = loaded.net.state_dict()
     assert reprofile.main(["--checkpoint", str(tmp_path / "models" / ckpt.CHECKPOINT_NAME),

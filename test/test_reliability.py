@@ -1,11 +1,12 @@
-"""Issue 6: faults injected into the running graph; the system keeps working and says so.
+"""Faults injected into the running graph; the system keeps working and says so.
 
-The scenarios live in test/fault_scenarios.py, shared with benchmarks/fault_report.py.
+The scenarios live in adaspring_ros/testing/fault_scenarios.py, shared with
+benchmarks/fault_report.py.
 """
 
 import pytest
 
-import fault_scenarios as fs
+from adaspring_ros.testing import fault_scenarios as fs
 
 pytestmark = pytest.mark.ros
 

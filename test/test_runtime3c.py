@@ -8,14 +8,14 @@ import random
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from profile_fixture import make_profile, small_arch
 
-from adaspring_ros.core import baselines, runtime3c
-from adaspring_ros.core import search_space as ss
-from adaspring_ros.core.context import ContextError, DeploymentContext
-from adaspring_ros.core.elite_space import build_progressive
-from adaspring_ros.core.encoding import progressive_decode
-from adaspring_ros.core.search_result import SearchResult
+from adaspring_ros.core.context.deployment_context import ContextError, DeploymentContext
+from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.search import baselines, runtime3c
+from adaspring_ros.core.search.elite_space import build_progressive
+from adaspring_ros.core.search.encoding import progressive_decode
+from adaspring_ros.core.search.search_result import SearchResult
+from adaspring_ros.testing.profile_fixture import make_profile, small_arch
 
 PROFILE = make_profile(0, arch=small_arch(3))
 BACKBONE = ss.backbone_configuration(PROFILE.arch)
@@ -95,7 +95,7 @@ def test_infeasible_context_returns_least_violating_and_names_violations():
     # least violation is monotone in (A, T, Sp), so Δ' holds the exact minimum
     ev_r = r.constraints
     assert ev_r["latency"][0] <= BB.latency_ms
-    from adaspring_ros.core.objective import Evaluator
+    from adaspring_ros.core.search.objective import Evaluator
     ev = Evaluator(PROFILE, impossible.validated())
     assert ev.evaluate(r.config).violation == pytest.approx(ev.evaluate(e.config).violation)
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from adaspring_ros.core import sound_synth as synth
+from adaspring_ros.core.scene import sound_synth as synth
 
 
 def _dominant_hz(x, rate=16000):

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from adaspring_ros.core import features, stream_classifier as sc
+from adaspring_ros.core.audio import features
+from adaspring_ros.core.audio import stream_classifier as sc
 
 CHUNK = 1600  # 100 ms at 16 kHz
 

@@ -12,8 +12,8 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
-from adaspring_ros.core import search_space as ss
-from adaspring_ros.core.operators import (
+from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.operators import (
     AdapterBlock,
     ConvBlock,
     ElasticLayer,
@@ -21,7 +21,7 @@ from adaspring_ros.core.operators import (
     fold_batchnorm,
     max_pool_2x2,
 )
-from adaspring_ros.core.supernet import SelfEvolutionaryNet, SubNet
+from adaspring_ros.core.model.supernet import SelfEvolutionaryNet, SubNet
 
 ARCH = ss.Architecture()
 
@@ -226,7 +226,7 @@ def test_width_noise_is_trainable_and_exported(net):
 
 # --------------------------------------------------------------------------- training transforms
 def test_svd_factors_are_exact_at_full_rank_and_close_when_truncated():
-    from training.transforms import svd_factors
+    from adaspring_ros.training.transforms import svd_factors
 
     torch.manual_seed(4)
     w = torch.randn(12, 5, 3, 3)
@@ -241,7 +241,7 @@ def test_svd_factors_are_exact_at_full_rank_and_close_when_truncated():
 
 
 def test_depthwise_separable_factors_are_exact_for_rank_one_slices():
-    from training.transforms import depthwise_separable_factors
+    from adaspring_ros.training.transforms import depthwise_separable_factors
 
     torch.manual_seed(5)
     u, v = torch.randn(4, 10), torch.randn(4, 9)  # per input channel: (C_out) x (3x3)
@@ -254,7 +254,7 @@ def test_depthwise_separable_factors_are_exact_for_rank_one_slices():
 
 
 def test_fire_and_adapter_fits_reproduce_what_they_can_represent():
-    from training.transforms import adapter_factors, fire_factors
+    from adaspring_ros.training.transforms import adapter_factors, fire_factors
 
     gen = torch.Generator().manual_seed(6)
     torch.manual_seed(6)
@@ -293,7 +293,7 @@ def test_fire_and_adapter_fits_reproduce_what_they_can_represent():
 
 
 def test_import_backbone_folds_bn_and_reorders_channels_without_changing_the_function():
-    from training.backbone import BackboneNet, import_backbone
+    from adaspring_ros.training.backbone import BackboneNet, import_backbone
 
     torch.manual_seed(7)
     model = BackboneNet(ARCH)
@@ -313,7 +313,7 @@ def test_import_backbone_folds_bn_and_reorders_channels_without_changing_the_fun
 
 
 def test_thread_probe_and_augmentation():
-    from training import common
+    from adaspring_ros.training import common
 
     # train_all --threads pins the module-wide FIXED_THREADS; start from the unpinned default
     common.FIXED_THREADS = None

@@ -1,1 +1,13 @@
-"""ROS-free core of AdaSpring: features, self-evolutionary network, profile and Runtime3C."""
+"""ROS-free core of AdaSpring, grouped by role. Never imports rclpy (a test fails if it does).
+
+* :mod:`.model`: the self-evolutionary network (search space, operators δ1-δ4, supernet,
+  operator profile, checkpoint).
+* :mod:`.search`: Runtime3C and what it prices candidates with (Eq. (1) objective, progressive
+  shortest encoding, the elite space Δ', baselines, search results).
+* :mod:`.audio`: what the inference path does to sound (PCM on the wire, log-mel features,
+  1 s windows on the sequence grid).
+* :mod:`.context`: the deployment context and where it comes from (battery sources and the
+  energy model, cache budget, evolution triggers).
+* :mod:`.scene`: the synthetic world used for training and the simulated day (sound synthesis,
+  data sets, the scripted UbiEar day).
+"""

@@ -21,16 +21,14 @@ from rclpy.node import Node
 from sensor_msgs.msg import BatteryState
 from std_msgs.msg import UInt64
 
-from adaspring_ros.core import battery as battery_lib
-from adaspring_ros.core.cache_budget import CacheContention, detect_l2_cache_bytes
-from adaspring_ros.core.evolution_policy import EventRateMeter
+from adaspring_ros.core.context import battery as battery_lib
+from adaspring_ros.core.context.cache_budget import CacheContention, detect_l2_cache_bytes
+from adaspring_ros.core.context.evolution_policy import EventRateMeter
 from adaspring_ros.msg import CompressionConfig, DeploymentContext, SoundEvent
-
-from . import qos, topics
-from . import node_main
-from .health import Health
-from .params import declare
-from .scene_clock import clock_started, scene_seconds, wall_timer
+from adaspring_ros.nodes import node_main, qos, topics
+from adaspring_ros.nodes.health import Health
+from adaspring_ros.nodes.params import declare
+from adaspring_ros.nodes.scene_clock import clock_started, scene_seconds, wall_timer
 
 BATTERY_SOURCES = ("auto", "jetson-stats", "psutil", "simulated")
 PACK_VOLTAGE = 11.1  # 3S Li-ion, the Jetbot pack of the case study

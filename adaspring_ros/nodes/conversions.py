@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 
-from adaspring_ros.core import pcm
-from adaspring_ros.core import search_space as ss
-from adaspring_ros.core.context import DeploymentContext
+from adaspring_ros.core.audio import pcm
+from adaspring_ros.core.context.deployment_context import DeploymentContext
+from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.msg import AudioChunk, CompressionConfig
 from adaspring_ros.msg import DeploymentContext as ContextMsg
 

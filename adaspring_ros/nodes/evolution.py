@@ -19,20 +19,19 @@ import time
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 
-from adaspring_ros.core import checkpoint, runtime3c
-from adaspring_ros.core.context import ContextError
-from adaspring_ros.core.evolution_policy import (
+from adaspring_ros.core.context.deployment_context import ContextError
+from adaspring_ros.core.context.evolution_policy import (
     EvolutionTrigger,
     TriggerThresholds,
     conservative_context,
 )
+from adaspring_ros.core.model import checkpoint
+from adaspring_ros.core.search import runtime3c
 from adaspring_ros.msg import CompressionConfig, DeploymentContext
-
-from . import conversions, qos, topics
-from . import node_main
-from .health import Health
-from .params import declare
-from .scene_clock import wall_timer
+from adaspring_ros.nodes import conversions, node_main, qos, topics
+from adaspring_ros.nodes.health import Health
+from adaspring_ros.nodes.params import declare
+from adaspring_ros.nodes.scene_clock import wall_timer
 
 #: Parameters whose change re-runs the search (the others only affect when it runs).
 SEARCH_PARAMETERS = ("latency_budget_ms", "accuracy_loss_threshold", "mu1", "mu2", "seed")

@@ -23,18 +23,18 @@ from collections import deque
 import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
-
-from adaspring_ros.core import checkpoint, features, pcm, sound_synth
-from adaspring_ros.core import search_space as ss
-from adaspring_ros.core import stream_classifier as sc
-from adaspring_ros.msg import AudioChunk, CompressionConfig, SoundEvent
 from std_msgs.msg import UInt32
 
-from . import conversions, qos, topics
-from . import node_main
-from .health import Health
-from .params import declare
-from .scene_clock import wall_now_ns, wall_timer
+from adaspring_ros.core.audio import features, pcm
+from adaspring_ros.core.audio import stream_classifier as sc
+from adaspring_ros.core.model import checkpoint
+from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.scene import sound_synth
+from adaspring_ros.msg import AudioChunk, CompressionConfig, SoundEvent
+from adaspring_ros.nodes import conversions, node_main, qos, topics
+from adaspring_ros.nodes.health import Health
+from adaspring_ros.nodes.params import declare
+from adaspring_ros.nodes.scene_clock import wall_now_ns, wall_timer
 
 
 class InferenceNode(Node):

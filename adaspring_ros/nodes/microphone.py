@@ -23,14 +23,13 @@ from pathlib import Path
 import numpy as np
 from rclpy.node import Node
 
-from adaspring_ros.core import day_scene, features, pcm, sound_synth
+from adaspring_ros.core.audio import features, pcm
+from adaspring_ros.core.scene import day_scene, sound_synth
 from adaspring_ros.msg import AudioChunk, SoundEvent
-
-from . import qos, topics
-from . import node_main
-from .health import Health
-from .params import check_choice, declare
-from .scene_clock import clock_started, scene_seconds, wall_now_ns, wall_timer
+from adaspring_ros.nodes import node_main, qos, topics
+from adaspring_ros.nodes.health import Health
+from adaspring_ros.nodes.params import check_choice, declare
+from adaspring_ros.nodes.scene_clock import clock_started, scene_seconds, wall_now_ns, wall_timer
 
 SOURCES = ("auto", "alsa", "scene", "files")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")

@@ -14,10 +14,9 @@ from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg
 
-from adaspring_ros.core import day_scene
-
-from . import node_main
-from .params import declare
+from adaspring_ros.core.scene import day_scene
+from adaspring_ros.nodes import node_main
+from adaspring_ros.nodes.params import declare
 
 
 def scene_seconds(node: Node) -> float:

@@ -1,0 +1,7 @@
+"""Sound on the inference path, ROS-free.
+
+* ``pcm``: raw PCM chunks as they travel on the wire (S16LE / F32LE, interleaved channels).
+* ``features``: the one feature pipeline (16 kHz mono, 1 s windows, log-mel) shared by training
+  and the inference node.
+* ``stream_classifier``: 1 s windows cut on the chunk sequence grid, an atomic model slot.
+"""

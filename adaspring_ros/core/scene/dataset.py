@@ -1,0 +1,289 @@
+"""Data sets as log-mel features: the seeded synthetic UbiEar set and a user's own recordings.
+
+The synthetic set is the embedded default because UbiSound is not public. It is a pure function
+of (seed, split, clip index): every clip draws its label, SNR and sound from its own
+`numpy.random.SeedSequence`, so the set is the same (to float rounding) across machines, worker
+counts and runs, and the three splits never share a clip. Generating 7,500 clips takes about
+two minutes on two cores, so features are cached (npz) under a gitignored folder, keyed by
+every version that changes the output (this module, the synthesiser and the feature parameters).
+
+Each clip keeps the SNR it was mixed at, so accuracy can be reported per SNR bucket: a model
+that is only good in clean conditions should look bad where it matters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import soundfile
+from tqdm import tqdm
+
+from adaspring_ros.core.audio import features
+from adaspring_ros.core.scene import sound_synth
+
+DATASET_VERSION = 1
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+_SPLIT_CODE = {"train": 11, "val": 22, "test": 33}
+#: About the paper's 7,500 clips, 80/10/10.
+DEFAULT_SIZES: dict[str, int] = {"train": 6000, "val": 750, "test": 750}
+SNR_RANGE_DB: tuple[float, float] = (-5.0, 20.0)
+#: Half-open [lo, hi) buckets for reporting; the last one includes its upper edge.
+SNR_BUCKETS_DB: tuple[tuple[float, float], ...] = ((-5.0, 0.0), (0.0, 5.0), (5.0, 10.0),
+                                                   (10.0, 20.0))
+_CHUNK = 50
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+class DatasetError(ValueError):
+    """A data set that cannot be built or read; the message says what to fix."""
+
+
+@dataclass
+class FeatureSet:
+    """Log-mel patches with labels; ``snr_db`` is NaN where unknown (a user's recordings)."""
+
+    features: np.ndarray  # (n, n_mels, n_frames) float32
+    labels: np.ndarray  # (n,) int64, index into class_names
+    snr_db: np.ndarray  # (n,) float32
+    class_names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def subset(self, index: np.ndarray) -> FeatureSet:
+        return FeatureSet(self.features[index], self.labels[index], self.snr_db[index],
+                          self.class_names)
+
+    def tensors(self):
+        """(x, y) torch tensors shaped (n, 1, n_mels, n_frames) and (n,)."""
+        import torch
+
+        x = torch.from_numpy(np.ascontiguousarray(self.features)).unsqueeze(1)
+        return x, torch.from_numpy(self.labels.astype(np.int64))
+
+
+@dataclass
+class SyntheticDataset:
+    seed: int
+    train: FeatureSet
+    val: FeatureSet
+    test: FeatureSet
+
+    def split(self, name: str) -> FeatureSet:
+        if name not in SPLITS:
+            raise DatasetError(f"unknown split {name!r}; expected one of {', '.join(SPLITS)}")
+        return getattr(self, name)
+
+
+# --------------------------------------------------------------------------- synthetic set
+def _split_labels(split: str, seed: int, n_clips: int) -> np.ndarray:
+    """Balanced labels in a seeded order (each class gets n/9 clips, +-1)."""
+    rng = np.random.default_rng([seed, _SPLIT_CODE[split]])
+    labels = np.arange(n_clips) % len(sound_synth.CLASSES)
+    return rng.permutation(labels)
+
+
+def render_split_clip(split: str, seed: int, index: int, label: int) -> tuple[np.ndarray, float]:
+    """Audio and SNR of one clip: a pure function of (seed, split, index, label)."""
+    rng = np.random.default_rng([seed, _SPLIT_CODE[split], index])
+    snr = float(rng.uniform(*SNR_RANGE_DB))
+    audio = sound_synth.render_clip(sound_synth.CLASSES[label], rng, snr)
+    return audio, snr
+
+
+def _render_chunk(args) -> tuple[np.ndarray, np.ndarray]:
+    split, seed, indices, labels = args
+    feats = np.empty((len(indices), features.N_MELS, features.N_FRAMES), np.float32)
+    snrs = np.empty(len(indices), np.float32)
+    for k, (index, label) in enumerate(zip(indices, labels, strict=True)):
+        audio, snr = render_split_clip(split, seed, int(index), int(label))
+        feats[k] = features.log_mel(audio)
+        snrs[k] = snr
+    return feats, snrs
+
+
+def _feature_signature() -> str:
+    params = (features.SAMPLE_RATE, features.WINDOW_SAMPLES, features.N_FFT,
+              features.HOP_LENGTH, features.N_MELS, features.FMIN_HZ, features.FMAX_HZ,
+              features.TOP_DB, SNR_RANGE_DB)
+    return hashlib.sha1(repr(params).encode()).hexdigest()[:10]
+
+
+def default_cache_dir() -> Path:
+    """ADASPRING_DATA_DIR, else data/ in the source tree (gitignored), else a user cache."""
+    env = os.environ.get("ADASPRING_DATA_DIR")
+    if env:
+        return Path(env)
+    repo = Path(__file__).resolve().parents[2]
+    if (repo / "adaspring_ros").is_dir() and os.access(repo, os.W_OK):
+        return repo / "data"
+    return Path.home() / ".cache" / "adaspring_ros"
+
+
+def cache_path(cache_dir: Path, split: str, seed: int, n_clips: int) -> Path:
+    key = (f"ubiear_synth_d{DATASET_VERSION}_s{sound_synth.SYNTH_VERSION}_"
+           f"f{_feature_signature()}_seed{seed}_{split}_{n_clips}.npz")
+    return Path(cache_dir) / key
+
+
+def synthetic_split(split: str, seed: int, n_clips: int, cache_dir: Path | None = None,
+                    workers: int | None = None, progress: bool = True) -> FeatureSet:
+    """One split of the synthetic set, from the cache when present, else generated and cached."""
+    if split not in SPLITS:
+        raise DatasetError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+    if not isinstance(n_clips, (int, np.integer)) or n_clips <= 0:
+        raise DatasetError(f"n_clips must be a positive integer, got {n_clips!r}")
+    cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
+    path = cache_path(cache_dir, split, seed, n_clips)
+    labels = _split_labels(split, seed, n_clips)
+    if path.exists():
+        try:
+            with np.load(path) as data:
+                if np.array_equal(data["labels"], labels):
+                    return FeatureSet(data["features"], data["labels"].astype(np.int64),
+                                      data["snr_db"], sound_synth.CLASSES)
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable cache: regenerate it below
+    feats, snrs = _generate(split, seed, labels, workers, progress)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, features=feats, labels=labels, snr_db=snrs)
+    os.replace(tmp, path)
+    return FeatureSet(feats, labels.astype(np.int64), snrs, sound_synth.CLASSES)
+
+
+def _generate(split, seed, labels, workers, progress):
+    n = len(labels)
+    chunks = [(split, seed, np.arange(i, min(n, i + _CHUNK)), labels[i:i + _CHUNK])
+              for i in range(0, n, _CHUNK)]
+    workers = min(2, os.cpu_count() or 1) if workers is None else workers
+    bar = tqdm(total=n, desc=f"synthesising {split} (seed {seed})", unit="clip",
+               disable=not progress)
+    results = []
+    if workers <= 1:
+        for chunk in chunks:
+            results.append(_render_chunk(chunk))
+            bar.update(len(chunk[2]))
+    else:
+        # spawn: workers must not inherit torch's OpenMP thread pool from the parent; one
+        # BLAS/OpenMP thread each, or two workers on two cores oversubscribe them
+        saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+        os.environ.update({k: "1" for k in _THREAD_VARS})
+        try:
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+                for chunk, result in zip(chunks, pool.map(_render_chunk, chunks), strict=True):
+                    results.append(result)
+                    bar.update(len(chunk[2]))
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+    bar.close()
+    return (np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results]))
+
+
+def load_synthetic(seed: int = 0, sizes: dict[str, int] | None = None,
+                   cache_dir: Path | None = None, workers: int | None = None,
+                   progress: bool = True) -> SyntheticDataset:
+    """The train/val/test splits for ``seed`` (default sizes: 6,000 / 750 / 750 clips)."""
+    sizes = dict(DEFAULT_SIZES if sizes is None else sizes)
+    missing = set(SPLITS) - set(sizes)
+    if missing:
+        raise DatasetError(f"sizes lacks split(s) {sorted(missing)}; expected keys {SPLITS}")
+    parts = {s: synthetic_split(s, seed, sizes[s], cache_dir, workers, progress) for s in SPLITS}
+    return SyntheticDataset(seed=seed, **parts)
+
+
+# --------------------------------------------------------------------------- reporting
+def snr_bucket_label(lo: float, hi: float) -> str:
+    return f"[{lo:g},{hi:g}) dB"
+
+
+def accuracy_by_snr(correct: np.ndarray, snr_db: np.ndarray) -> dict[str, dict[str, float]]:
+    """Accuracy (%) and clip count per SNR bucket; clips outside every bucket are ignored."""
+    correct = np.asarray(correct, dtype=bool)
+    snr_db = np.asarray(snr_db, dtype=np.float64)
+    if correct.shape != snr_db.shape:
+        raise ValueError(f"correct {correct.shape} and snr_db {snr_db.shape} differ in shape")
+    out = {}
+    for i, (lo, hi) in enumerate(SNR_BUCKETS_DB):
+        last = i == len(SNR_BUCKETS_DB) - 1
+        mask = (snr_db >= lo) & ((snr_db <= hi) if last else (snr_db < hi))
+        n = int(mask.sum())
+        out[snr_bucket_label(lo, hi)] = {
+            "accuracy": float(100.0 * correct[mask].mean()) if n else float("nan"),
+            "n": n,
+        }
+    return out
+
+
+# --------------------------------------------------------------------------- user folders
+@dataclass
+class FolderDataset(FeatureSet):
+    """A user's recordings: one feature patch (the loudest second) per readable file."""
+
+    files: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+    @property
+    def n_skipped(self) -> int:
+        return len(self.skipped)
+
+    def report(self) -> str:
+        lines = [f"{len(self)} clips in {len(self.class_names)} classes, "
+                 f"{self.n_skipped} unreadable file(s) skipped"]
+        lines += [f"  skipped {path}: {reason}" for path, reason in self.skipped]
+        return "\n".join(lines)
+
+
+def _read_patch(path: Path) -> np.ndarray:
+    samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    audio = features.prepare_audio(samples, int(rate))
+    return features.log_mel(features.loudest_window(audio))
+
+
+def load_folder_dataset(root, progress: bool = False) -> FolderDataset:
+    """Features of a folder with one sub-folder of audio files per class.
+
+    Any sample rate, mono or multi-channel, any length (the loudest second of each file is
+    kept). Files that cannot be decoded or hold unusable audio are skipped and listed in
+    ``.skipped``; a folder with no usable file at all is an error.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root} is not a folder; expected a folder with one sub-folder "
+                           "of audio files per class")
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not class_dirs:
+        raise DatasetError(f"{root} has no class sub-folders; expected e.g. "
+                           f"{root}/doorbell/*.wav, {root}/fire_alarm/*.wav")
+    patches, labels, files, skipped = [], [], [], []
+    todo = [(label, path) for label, d in enumerate(class_dirs)
+            for path in sorted(d.rglob("*")) if path.is_file() and not path.name.startswith(".")]
+    for label, path in tqdm(todo, desc=f"reading {root}", unit="file", disable=not progress):
+        try:
+            patches.append(_read_patch(path))
+        except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as exc:
+            skipped.append((str(path), f"{type(exc).__name__}: {exc}"))
+            continue
+        labels.append(label)
+        files.append(str(path))
+    if not patches:
+        raise DatasetError(f"no readable audio under {root} ({len(skipped)} file(s) skipped); "
+                           "expected wav/flac/ogg files in class sub-folders")
+    return FolderDataset(
+        features=np.stack(patches).astype(np.float32),
+        labels=np.asarray(labels, dtype=np.int64),
+        snr_db=np.full(len(labels), np.nan, dtype=np.float32),
+        class_names=tuple(d.name for d in class_dirs),
+        files=files,
+        skipped=skipped,
+    )

@@ -1,0 +1,353 @@
+"""Runtime3C (paper §5.2, Algorithm 1): a configuration for a context in well under a millisecond.
+
+Algorithm 1, as realised on this search space.
+
+Line 1, the hardware-efficient search space Δ' (``elite_space``), is prepared once per profile:
+the configurations Pareto-optimal in (A loss, T, Sp, Sa, -C), grown layer by layer along the
+progressive shortest encoding. It is context-free, so the node builds it when the profile loads
+(``prepare``: about 1 s and 20,000 priced prefixes on the shipped profile, a quarter of one
+exhaustive search). It provably holds an optimum of Eq. (1) for every context (see
+elite_space), so line 4 below already returns the exhaustive optimum; the mutation step can
+then only confirm it. The step matters with a reduced Δ' (``space=build_progressive(profile,
+axes=3 or 4)``) and in the literal mode, where the benchmark measures it.
+
+Per context:
+- Line 4, two candidates from the Pareto front of the valid space: every Δ' member is screened
+  against the context (three comparisons on cached sums), the best by Eq. (1) are priced by the
+  shared evaluator and the two Pareto-best of those are taken, by Deb's rule (meeting every
+  constraint first, then less violation, then lower objective; a candidate dominated on
+  (A loss, E, violation) is never taken, so the two differ in trade-off, not just in rank).
+- Lines 2-3 and 5-6, layer by layer from layer 1 (the second conv layer; the stem is never
+  compressed): each of the two inherited candidates gets two children at this layer, so two
+  become six:
+    * channel-wise mutation: the layer's width plus Gaussian noise with that layer's trained
+      std (``Profile.channel_noise``), snapped to the nearest other available width, so layers
+      the network found less important (larger noise) move further;
+    * hardware-efficiency group mutation: a structure from the same group at a noisy width.
+      The groups are the paper's (§5.1.2): δ1+δ3 = ``fire@w`` and ``conv@w``, δ2+δ4 =
+      ``svd@w``, ``dws@w`` and ``skip``, meant to pair a coarse operator with the fine one
+      that offsets its data movement in E = μ1·C/Sp + μ2·C/Sa. On this backbone E (exact, see
+      the benchmark's pairing table) supports δ1+δ3 over δ1+δ4, but not δ2+δ4 over δ2+δ3.
+  The two Pareto-best of the six survive and are inherited by the next layer; the progressive
+  encoding of the best grows by one digit per layer.
+- Lines 10-12, stop: at the first layer at which the best survivor meets every constraint and
+  that layer's mutation did not improve it; otherwise after the last layer. If nothing meets
+  every constraint, the least violating configuration is returned, flagged infeasible, with the
+  violated constraints named.
+
+Why Δ' and not Algorithm 1 alone: run literally (``elite=False``: start from the backbone, at
+each layer price the group members at the inherited width, two Pareto candidates, six after
+mutation, survivor, stop at the first configuration that meets every constraint) the search
+commits early layers before it sees the later ones and misses feasible configurations when few
+exist; see benchmarks/bench_runtime3c.py for both, measured against the exhaustive optimum.
+
+Ablations (§6.5; the benchmark measures them with a reduced Δ' and in the literal mode, since
+with the exact Δ' they cannot change the result): ``grouping=False`` lets mutation (and, with
+``elite=False``, the per-layer pricing) pick any structure (blind combination);
+``inheritance=False`` starts every layer from the line-4 candidates (or the backbone) instead
+of the previous layer's survivors; ``mutation=False`` drops the children.
+
+Quality against the exhaustive optimum is measured with ``normalised_gap``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from adaspring_ros.core.context.deployment_context import DeploymentContext, LambdaFn
+from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.profile import Profile
+from adaspring_ros.core.search.elite_space import EliteSpace, elite_space
+from adaspring_ros.core.search.encoding import progressive_encode
+from adaspring_ros.core.search.gc_pause import gc_paused
+from adaspring_ros.core.search.objective import Evaluation, Evaluator
+from adaspring_ros.core.search.search_result import SearchResult, build_result, describe
+
+#: The paper's hardware-efficiency groups (§5.1.2), by structure.
+OPERATOR_GROUPS: dict[str, tuple[str, ...]] = {
+    "δ1+δ3": ("conv", "fire"),
+    "δ2+δ4": ("svd", "dws", ss.SKIP),
+}
+_GROUP_OF = {s: members for members in OPERATOR_GROUPS.values() for s in members}
+_ALL_STRUCTURES: tuple[str, ...] = ss.STRUCTURES + (ss.SKIP,)
+#: Candidates kept from the Pareto front at each step (Algorithm 1 line 4).
+PARENTS = 2
+#: Children per candidate at each layer (2 parents x (1 + 2) = 6 candidates, line 5).
+CHILDREN_PER_PARENT = 2
+#: Δ' members priced by the evaluator after the context screen (line 4 picks two of them).
+SCREEN_KEEP = 6
+#: Sweeps over the layers the literal Algorithm 1 may make before giving up on feasibility.
+LITERAL_MAX_SWEEPS = 6
+
+
+def prepare(profile: Profile) -> EliteSpace:
+    """Build (or fetch) the profile's Δ' and its screen now, so the first search is as fast
+    as the rest (the evolution node calls this when it loads the checkpoint)."""
+    space = elite_space(profile)
+    space.screen(profile.mu1, profile.mu2)
+    return space
+
+
+def normalised_gap(objective: float, optimum: float, worst_feasible: float | None) -> float:
+    """Where ``objective`` sits between the optimum (0) and the worst feasible objective (1).
+
+    "Within 5 % of the optimum" means a gap ≤ 0.05 on this scale. Objectives can be negative,
+    so a plain ratio to the optimum would be meaningless; the feasible range is the scale on
+    which "how much of the achievable improvement was missed" reads directly. Defined only when
+    a feasible optimum exists (``worst_feasible`` from the exhaustive search); a one-member
+    feasible set has no range, so the gap is 0 if it was found and ``inf`` otherwise.
+    """
+    if worst_feasible is None:
+        raise ValueError("normalised_gap needs a feasible optimum (worst_feasible is None)")
+    span = worst_feasible - optimum
+    if span <= 0.0:
+        return 0.0 if objective <= optimum + 1e-12 else math.inf
+    return (objective - optimum) / span
+
+
+def pareto_pick(cands: Sequence[Evaluation], k: int = PARENTS) -> list[Evaluation]:
+    """The ``k`` best candidates by Deb's rule that no other candidate dominates.
+
+    Dominance is on (A loss, E, violation). A dominating candidate never ranks after the one it
+    dominates (Eq. 1 is monotone in A loss and E), so only earlier-ranked ones are checked.
+    """
+    ranked = sorted(cands, key=lambda e: e.rank_key)
+    picked: list[Evaluation] = []
+    seen: set = set()
+    for i, c in enumerate(ranked):
+        if c.config in seen:
+            continue
+        a, e, v = c.accuracy_loss, c.energy, c.violation
+        dominated = False
+        for d in ranked[:i]:
+            if (d.accuracy_loss <= a and d.energy >= e and d.violation <= v
+                    and (d.accuracy_loss < a or d.energy > e or d.violation < v)):
+                dominated = True
+                break
+        if not dominated:
+            picked.append(c)
+            seen.add(c.config)
+            if len(picked) == k:
+                break
+    return picked
+
+
+def _snap(target: float) -> float:
+    return min(ss.WIDTHS, key=lambda w: abs(w - target))
+
+
+def _snap_other(width: float, target: float) -> float:
+    """Nearest available width to ``target`` other than ``width`` (ties: toward the target)."""
+    others = [w for w in ss.WIDTHS if w != width]
+    return min(others, key=lambda w: (abs(w - target), -w if target > width else w))
+
+
+class _Run:
+    """One Runtime3C search: the evaluator, the seeded noise and the ablation switches."""
+
+    def __init__(self, profile: Profile, evaluator: Evaluator, rng: random.Random,
+                 grouping: bool, inheritance: bool, mutation: bool) -> None:
+        self.profile = profile
+        self.ev = evaluator
+        self.rng = rng
+        self.grouping = grouping
+        self.inheritance = inheritance
+        self.mutation = mutation
+        self.n = evaluator.n_layers
+        self.noise = [max(0.0, float(profile.channel_noise.get(layer, 0.0)))
+                      for layer in range(1, self.n + 1)]
+
+    def child_options(self, layer: int, option: str) -> list[str]:
+        """Algorithm 1 line 5 for one candidate at one layer: its two mutated options."""
+        structure, width = ss.parse_option(option)
+        sigma = self.noise[layer]
+        gauss = self.rng.gauss
+        options = []
+        if structure != ss.SKIP:  # channel-wise: same structure, noisy width
+            options.append(ss.option_id(structure, _snap_other(width, width + gauss(0, sigma))))
+        pool = _GROUP_OF[structure] if self.grouping else _ALL_STRUCTURES
+        partners = [s for s in pool if s != structure]
+        while len(options) < CHILDREN_PER_PARENT:  # a partner structure at a noisy width
+            partner = partners[self.rng.randrange(len(partners))]
+            if partner == ss.SKIP:
+                options.append(ss.SKIP)
+            else:
+                options.append(ss.option_id(partner, _snap(width + gauss(0, sigma))))
+        return options
+
+    def mutate(self, layer: int, parent: Evaluation) -> list[Evaluation]:
+        config = list(parent.config)
+        children = []
+        for option in self.child_options(layer, parent.config[layer]):
+            config[layer] = option
+            children.append(self.ev.evaluate(tuple(config)))
+        return children
+
+    def run(self, space: EliteSpace | None) -> tuple[Evaluation, str]:
+        if space is None:
+            return self.run_literal()
+        first = self.line4(space)
+        best = first[0]
+        if not self.mutation:
+            return best, "best elite candidate (no mutation)"
+        parents = first
+        for layer in range(self.n):
+            base = parents if self.inheritance else first
+            pool = list(base)
+            for parent in base:
+                pool.extend(self.mutate(layer, parent))
+            parents = pareto_pick(pool)
+            improved = parents[0].rank_key < best.rank_key
+            if improved:
+                best = parents[0]
+            if best.feasible and not improved:
+                return best, f"constraints met; layer {layer + 1} mutation brought no gain"
+        if best.feasible:
+            return best, "constraints met; mutated through the last layer"
+        return best, "no configuration meets every constraint; least violating kept"
+
+    # ------------------------------------------------------------------ Algorithm 1 literally
+    def layer_members(self, width: float) -> list[str]:
+        """Options priced at a layer without Δ': each structure at the inherited width."""
+        if not self.grouping:
+            return list(ss.OPTIONS)
+        members = [ss.UNCOMPRESSED]
+        for structure in _ALL_STRUCTURES:
+            if structure == ss.SKIP:
+                members.append(ss.SKIP)
+            elif structure == "conv" and width == 1.0:  # conv@1.0 is "keep"; δ3 steps down
+                members.append(ss.option_id(structure, ss.WIDTHS[1]))
+            else:
+                members.append(ss.option_id(structure, width))
+        return members
+
+    def solve_layer(self, layer: int, incumbent: Evaluation, width: float) -> Evaluation:
+        config = list(incumbent.config)
+        priced = []
+        for option in self.layer_members(width):
+            config[layer] = option
+            priced.append(self.ev.evaluate(tuple(config)))
+        parents = pareto_pick(priced)
+        pool = [incumbent] + parents
+        if self.mutation:
+            for parent in parents:
+                pool.extend(self.mutate(layer, parent))
+        return min(pool, key=lambda e: e.rank_key)
+
+    def run_literal(self) -> tuple[Evaluation, str]:
+        """Algorithm 1 from the backbone, stopping at the first configuration that meets every
+        constraint; sweeps the layers again from the inherited configuration while that still
+        changes it."""
+        self.screened = 0
+        self.priced_from_space = 0
+        backbone = self.ev.evaluate(ss.backbone_configuration(self.profile.arch))
+        if not self.inheritance:
+            chosen, best = [], backbone
+            for layer in range(self.n):
+                survivor = self.solve_layer(layer, backbone, 1.0)
+                chosen.append(survivor.config[layer])
+                best = min(best, survivor, key=lambda e: e.rank_key)
+            best = min(best, self.ev.evaluate(tuple(chosen)), key=lambda e: e.rank_key)
+            return best, "layers solved against the backbone, not inherited"
+        current = backbone
+        for sweep in range(1, LITERAL_MAX_SWEEPS + 1):
+            start = current
+            width = 1.0
+            for layer in range(self.n):
+                if sweep > 1 or current.config[layer] != ss.UNCOMPRESSED:
+                    width = ss.parse_option(current.config[layer])[1]
+                current = self.solve_layer(layer, current, width)
+                width = ss.parse_option(current.config[layer])[1]
+                if current.feasible:
+                    return current, f"constraints met at layer {layer + 1}, sweep {sweep}"
+            if current.config == start.config:
+                break
+        return current, "no configuration meeting every constraint found; least violating kept"
+
+    def line4(self, space: EliteSpace) -> list[Evaluation]:
+        """Two candidates from the Pareto front of the valid part of Δ'.
+
+        Every member is screened against the context from its cached sums (counted in
+        ``screened``); the SCREEN_KEEP best by Eq. (1) are priced by the evaluator, and the two
+        Pareto-best of those are the candidates. If no member is valid, the least violating
+        ones are priced instead.
+        """
+        ev = self.ev
+        screen = space.screen(ev.mu1, ev.mu2)
+        self.screened = len(space.members)
+        valid = np.flatnonzero((screen.loss <= ev.threshold)
+                               & (screen.latency_ms <= ev.latency_budget)
+                               & (screen.params_bytes <= ev.storage_budget))
+        if valid.size:
+            objective = (ev.lambda1 * screen.norm_accuracy[valid]
+                         - ev.lambda2 * screen.norm_energy[valid])
+            top = valid[np.argsort(objective, kind="stable")[:SCREEN_KEEP]].tolist()
+        else:  # nothing meets the context: the least violating, by the evaluator's own measure
+            violation = ev.violation_of
+            objective = (ev.lambda1 * screen.norm_accuracy - ev.lambda2 * screen.norm_energy)
+            rows = zip(screen.loss.tolist(), screen.latency_ms.tolist(),
+                       screen.params_bytes.tolist(), objective.tolist(), strict=True)
+            ranked = heapq.nsmallest(SCREEN_KEEP, ((violation(a, t, p), j, i)
+                                                   for i, (a, t, p, j) in enumerate(rows)))
+            top = [i for _, _, i in ranked]
+        members = space.members
+        priced = [ev.evaluate_known(members[i].config, members[i].sums) for i in top]
+        self.priced_from_space = len(priced)
+        return pareto_pick(priced)
+
+
+def _search(profile: Profile, context: DeploymentContext, *, seed: int = 0,
+           mu1: float | None = None, mu2: float | None = None,
+           lambda_fn: LambdaFn | None = None, grouping: bool = True, inheritance: bool = True,
+           mutation: bool = True, elite: bool = True,
+           space: EliteSpace | None = None) -> SearchResult:
+    """Runtime3C: the configuration for ``context``; never raises on a valid context.
+
+    seed: seeds the channel-wise mutation noise; equal inputs give equal results.
+    mu1, mu2: Eq. (2) aggregation coefficients (default: the profile's).
+    lambda_fn: battery -> (λ1, λ2) when the context has none (default lambdas_from_battery).
+    grouping, inheritance, mutation: switch off one mechanism each (the §6.5 ablations).
+    elite: False runs Algorithm 1 literally, from the backbone, without Δ'.
+    space: a Δ' to search instead of the profile's cached one (e.g. a 3-axis one).
+    Raises ContextError on an invalid context and ValueError on bad μ. The first call for a
+    profile also builds its Δ' (about 1 s here) unless ``prepare`` was called.
+    """
+    if elite and space is None:
+        space = elite_space(profile)
+    elif not elite:
+        space = None
+    t0 = time.perf_counter()
+    ev = Evaluator(profile, context.validated(lambda_fn), mu1, mu2)
+    run = _Run(profile, ev, random.Random(seed), grouping, inheritance, mutation)
+    best, how = run.run(space)
+    method = "runtime3c"
+    off = [name for name, on in (("elite", elite), ("grouping", grouping),
+                                 ("inheritance", inheritance), ("mutation", mutation)) if not on]
+    if off:
+        method += "-no-" + "-no-".join(off)
+    reason = f"{_summary(best.config)}: {how}; {describe(ev, best)}"
+    children = ev.count - run.priced_from_space
+    result = build_result(ev, best, method=method, elapsed_ms=0.0, reason=reason,
+                          details={"elite_size": len(space.members) if space else 0,
+                                   "screened": run.screened,
+                                   "mutation_children": children,
+                                   "encoding_length": len(progressive_encode(best.config))})
+    # every Δ' member was checked against the context, plus each distinct mutated child
+    result.candidates_evaluated = run.screened + children
+    result.search_time_ms = (time.perf_counter() - t0) * 1e3
+    return result
+
+
+search = gc_paused(_search)  # the public entry point; see gc_pause for why
+
+
+def _summary(config: Sequence[str]) -> str:
+    if all(op == ss.UNCOMPRESSED for op in config):
+        return "full backbone"
+    return "layers 1-{}: {}".format(len(config), " ".join(config))

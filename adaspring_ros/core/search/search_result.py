@@ -1,0 +1,86 @@
+"""What every search (Runtime3C and the baselines) hands back, in one shape.
+
+One shape so the evolution node, the benchmark and the tests compare methods field by field,
+and so a result can be logged or published without knowing which search produced it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.profile import Metrics
+from adaspring_ros.core.search.encoding import progressive_encode
+from adaspring_ros.core.search.objective import Evaluation, Evaluator
+
+
+@dataclass
+class SearchResult:
+    """The chosen configuration of one search and why.
+
+    config: one operator id per compressible layer (search_space numbering, layers 1..N).
+    metrics: predicted A loss / T / C / Sp / Sa / E of ``config`` (Profile.predict's numbers).
+    search_time_ms: wall-clock time of the search itself; what is built once per profile
+        (objective.layer_tables, elite_space, see runtime3c.prepare) is excluded.
+    candidates_evaluated: distinct configurations priced.
+    feasible: every constraint of Eq. (1) holds; violated names those that do not.
+    constraints: name -> (value, budget, ok) for "accuracy" (pp), "latency" (ms), "storage"
+        (parameter bytes).
+    objective: Eq. (1) value λ1·log(max(A,0)+ε) − λ2·log(E), lower is better.
+    reason: one line a person can read in a log: why this configuration.
+    encoding: progressive shortest encoding [k, op index of layers 1..k].
+    method: which search produced it ("runtime3c", "exhaustive", ...).
+    details: method-specific extras (e.g. exhaustive's worst feasible objective), JSON-safe.
+    """
+
+    config: ss.Configuration
+    metrics: Metrics
+    search_time_ms: float
+    candidates_evaluated: int
+    feasible: bool
+    violated: list[str]
+    constraints: dict[str, tuple[float, float, bool]]
+    objective: float
+    reason: str
+    encoding: list[int]
+    method: str
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-safe dict (tuples become lists)."""
+        d = asdict(self)
+        d["config"] = list(self.config)
+        d["metrics"] = asdict(self.metrics)
+        d["constraints"] = {k: list(v) for k, v in self.constraints.items()}
+        return d
+
+
+def build_result(evaluator: Evaluator, best: Evaluation, *, method: str, elapsed_ms: float,
+                 reason: str, details: dict | None = None) -> SearchResult:
+    """Package the winning candidate; metrics come from Profile.predict, the contract's source."""
+    violated = evaluator.violated(best)
+    return SearchResult(
+        config=best.config,
+        metrics=evaluator.profile.predict(best.config, evaluator.mu1, evaluator.mu2),
+        search_time_ms=elapsed_ms,
+        candidates_evaluated=evaluator.count,
+        feasible=not violated,
+        violated=violated,
+        constraints=evaluator.constraints(best),
+        objective=best.objective,
+        reason=reason,
+        encoding=progressive_encode(best.config),
+        method=method,
+        details=dict(details or {}),
+    )
+
+
+def describe(evaluator: Evaluator, best: Evaluation) -> str:
+    """The common tail of every reason string: what the choice achieves against which limits."""
+    c = evaluator.constraints(best)
+    status = "meets every constraint" if best.feasible else (
+        "violates " + ", ".join(evaluator.violated(best)) + " (least violation found)")
+    return (f"{status}: A loss {best.accuracy_loss:.2f}/{c['accuracy'][1]:.2f} pp, "
+            f"T {best.latency_ms:.2f}/{c['latency'][1]:.2f} ms, "
+            f"Sp {best.params_bytes / 1e6:.3f}/{c['storage'][1] / 1e6:.3f} MB, "
+            f"E {best.energy:.1f}, λ2={evaluator.lambda2:.2f}")

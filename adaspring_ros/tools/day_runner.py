@@ -1,0 +1,338 @@
+"""The simulated UbiEar day (paper §6.6) through the real ROS graph, recorded and reported.
+
+Starts the scene clock and the four nodes as separate processes (real DDS between them), listens
+to every topic like an operator would, changes the application's latency budget at run time
+through the evolution node's parameter service (what `ros2 param set` does), and when the
+scene reaches 17:00 prints a table of every evolution and a summary, and writes a JSON log and a
+PNG timeline in the spirit of the paper's Figures 12 and 13.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
+from rclpy.node import Node
+from rclpy.parameter import Parameter as RclpyParameter
+
+from adaspring_ros.core.model import checkpoint
+from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.scene.day_scene import DAY_END_S, format_clock
+from adaspring_ros.msg import CompressionConfig, DeploymentContext, SoundEvent
+
+#: (scene time, latency budget as a multiple of the backbone's predicted latency): the app asks
+from adaspring_ros.nodes import qos, topics
+from adaspring_ros.tools import bringup, domains, graph
+
+#: for faster answers over lunch, then relaxes. Relative, so the day means the same on any CPU.
+LATENCY_SCHEDULE = ((12 * 3600.0, 0.8), (14 * 3600.0, 3.0))
+
+
+@dataclass
+class DayLog:
+    configs: list = field(default_factory=list)  # dicts, one per evolution
+    contexts: list = field(default_factory=list)  # (scene_s, battery, storage, rate)
+    events: dict = field(default_factory=dict)  # audio_sequence -> (label, config_id, latency)
+    truth: dict = field(default_factory=dict)  # audio_sequence -> label
+    model_ms: dict = field(default_factory=lambda: defaultdict(list))  # config_id -> samples
+    lost_chunks: int = 0
+    parameter_changes: list = field(default_factory=list)
+
+
+class DayRecorder(Node):
+    def __init__(self, namespace: str) -> None:
+        super().__init__("ubiear_day_recorder", namespace=namespace or None,
+                         parameter_overrides=[RclpyParameter("use_sim_time", value=True)])
+        self.log = DayLog()
+        self.nodes_seen: set[str] = set()
+        self.create_subscription(CompressionConfig, topics.CONFIG, self.on_config,
+                                 qos.latched())
+        self.create_subscription(DeploymentContext, topics.CONTEXT, self.on_context,
+                                 qos.reliable(100))
+        self.create_subscription(SoundEvent, topics.EVENTS, self.on_event, qos.reliable(1000))
+        self.create_subscription(SoundEvent, topics.GROUND_TRUTH, self.on_truth,
+                                 qos.reliable(1000))
+        self.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self.on_diagnostics, 100)
+        evolution = f"{graph.normalise_namespace(namespace)}/evolution/set_parameters"
+        self.set_params = self.create_client(SetParameters, evolution)
+
+    def scene_now(self) -> float:
+        return self.get_clock().now().nanoseconds / 1e9
+
+    def on_config(self, m: CompressionConfig) -> None:
+        c = m.context
+        self.log.configs.append({
+            "config_id": m.config_id, "scene_time_s": c.scene_time_s,
+            "clock": format_clock(c.scene_time_s) if math.isfinite(c.scene_time_s) else "-",
+            "battery": c.battery, "lambda2": c.lambda2,
+            "storage_budget_bytes": c.storage_budget_bytes,
+            "latency_budget_ms": c.latency_budget_ms,
+            "accuracy_loss_threshold": c.accuracy_loss_threshold,
+            "event_rate_per_min": c.event_rate_per_min,
+            "operators": list(m.layer_operators),
+            "predicted_accuracy_loss": m.predicted_accuracy_loss,
+            "predicted_latency_ms": m.predicted_latency_ms, "energy": m.energy,
+            "params_bytes": m.params_bytes, "activation_bytes": m.activation_bytes,
+            "macs": m.macs, "search_time_ms": m.search_time_ms,
+            "candidates_evaluated": m.candidates_evaluated, "feasible": m.feasible,
+            "violated": list(m.violated_constraints), "trigger": m.trigger, "reason": m.reason,
+        })
+
+    def on_context(self, m: DeploymentContext) -> None:
+        self.log.contexts.append((m.scene_time_s, m.battery, m.storage_budget_bytes,
+                                  m.event_rate_per_min))
+
+    def on_event(self, m: SoundEvent) -> None:
+        self.log.events[m.audio_sequence] = (m.label, m.config_id, m.latency_ms)
+
+    def on_truth(self, m: SoundEvent) -> None:
+        self.log.truth[m.audio_sequence] = m.label
+
+    def on_diagnostics(self, m: DiagnosticArray) -> None:
+        for status in m.status:
+            self.nodes_seen.add(status.name.rsplit("/", 1)[-1])
+            if not status.name.endswith("/inference"):
+                continue
+            values = {kv.key: kv.value for kv in status.values}
+            if "model_ms_median" in values and "config_id" in values:
+                self.log.model_ms[int(values["config_id"])].append(
+                    float(values["model_ms_median"]))
+            self.log.lost_chunks = int(values.get("lost_chunks", self.log.lost_chunks))
+
+    def set_latency_budget(self, value_ms: float):
+        request = SetParameters.Request()
+        request.parameters = [Parameter(name="latency_budget_ms", value=ParameterValue(
+            type=ParameterType.PARAMETER_DOUBLE, double_value=float(value_ms)))]
+        return self.set_params.call_async(request)
+
+
+# ---------------------------------------------------------------------- analysis
+def analyse(log: DayLog) -> tuple[list[dict], dict]:
+    """Per-evolution rows with measured figures, and the day's summary."""
+    by_config = defaultdict(lambda: [0, 0])  # config_id -> [correct, total]
+    latencies = []
+    for seq, (label, config_id, latency) in log.events.items():
+        latencies.append(latency)
+        if seq in log.truth:
+            by_config[config_id][1] += 1
+            by_config[config_id][0] += int(label == log.truth[seq])
+    rows = []
+    for c in log.configs:
+        correct, total = by_config.get(c["config_id"], (0, 0))
+        ms = log.model_ms.get(c["config_id"], [])
+        rows.append({**c, "measured_accuracy": correct / total if total else math.nan,
+                     "measured_windows": total,
+                     "measured_latency_ms": statistics.median(ms) if ms else math.nan})
+    matched = sum(t for _, t in by_config.values())
+    correct = sum(k for k, _ in by_config.values())
+    batteries = [b for _, b, _, _ in log.contexts if math.isfinite(b)]
+    summary = {
+        "evolutions": len(log.configs),
+        "feasible_evolutions": sum(1 for c in log.configs if c["feasible"]),
+        "distinct_configurations": len({tuple(c["operators"]) for c in log.configs}),
+        "scripted_windows_played": len(log.truth),
+        "windows_classified": len(log.events),
+        "windows_matched_to_truth": matched,
+        "detection_accuracy": correct / matched if matched else math.nan,
+        "event_latency_ms_p50": statistics.median(latencies) if latencies else math.nan,
+        "event_latency_ms_p95": _p95(latencies),
+        "search_ms_max": max((c["search_time_ms"] for c in log.configs), default=math.nan),
+        "battery_start": batteries[0] if batteries else math.nan,
+        "battery_end": batteries[-1] if batteries else math.nan,
+        "lost_audio_chunks": log.lost_chunks,
+        "parameter_changes": log.parameter_changes,
+    }
+    return rows, summary
+
+
+def _p95(values) -> float:
+    if not values:
+        return math.nan
+    s = sorted(values)
+    return s[min(len(s) - 1, int(math.ceil(0.95 * len(s))) - 1)]
+
+
+def format_table(rows: list[dict]) -> str:
+    head = (f"{'#':>3} {'time':>5} {'batt':>5} {'S_bgt':>6} {'T_bgt':>6}  "
+            f"{'operators (layers 1-4)':<36} {'A_loss':>6} {'acc':>6} {'n':>4} "
+            f"{'T_pred':>6} {'T_meas':>6} {'E':>6} {'search':>7}  constraints / trigger")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        met = "met" if r["feasible"] else "VIOLATED " + ",".join(r["violated"])
+        lines.append(
+            f"{r['config_id']:>3} {r['clock']:>5} {r['battery']:>5.2f} "
+            f"{r['storage_budget_bytes'] / 2**20:>5.2f}M {r['latency_budget_ms']:>5.2f}m  "
+            f"{' '.join(r['operators']):<36} {r['predicted_accuracy_loss']:>6.2f} "
+            f"{100 * r['measured_accuracy']:>5.1f}% {r['measured_windows']:>4} "
+            f"{r['predicted_latency_ms']:>6.3f} {r['measured_latency_ms']:>6.3f} "
+            f"{r['energy']:>6.1f} {r['search_time_ms']:>5.2f}ms  {met} / {r['trigger']}")
+    return "\n".join(lines)
+
+
+def plot_timeline(log: DayLog, rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ctx = [c for c in log.contexts if math.isfinite(c[0])]
+    hours = [c[0] / 3600 for c in ctx]
+    fig, axes = plt.subplots(4, 1, figsize=(11, 10), sharex=True)
+    axes[0].plot(hours, [100 * c[1] for c in ctx], color="tab:green")
+    axes[0].set_ylabel("battery %")
+    axes[1].plot(hours, [c[2] / 2**20 for c in ctx], color="tab:purple", label="storage budget")
+    axes[1].step([r["scene_time_s"] / 3600 for r in rows],
+                 [r["params_bytes"] / 2**20 for r in rows], where="post", color="k",
+                 label="chosen Sp")
+    axes[1].set_ylabel("MiB")
+    axes[1].legend(loc="lower left")
+    axes[2].plot(hours, [c[3] for c in ctx], color="tab:orange")
+    axes[2].set_ylabel("events / min")
+    axes[3].step([r["scene_time_s"] / 3600 for r in rows],
+                 [r["predicted_latency_ms"] for r in rows], where="post", label="T predicted")
+    axes[3].step([r["scene_time_s"] / 3600 for r in rows],
+                 [r["latency_budget_ms"] for r in rows], where="post", ls="--", label="T budget")
+    axes[3].set_ylabel("ms")
+    axes[3].set_xlabel("scene time (h)")
+    axes[3].legend(loc="upper left")
+    for r in rows:
+        for ax in axes:
+            ax.axvline(r["scene_time_s"] / 3600, color="0.85", lw=0.8, zorder=0)
+    axes[0].set_title("AdaSpring on the simulated Jetbot day: context and evolved configurations")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------- running
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    planned = graph.plan(namespace=args.namespace, params_file=args.params_file,
+                         simulated_day=True, simulated_audio=True)
+    if args.time_scale:
+        planned[0].overrides["time_scale"] = args.time_scale
+    end_scene = DAY_END_S
+    if args.end_time:
+        hours, minutes = (int(x) for x in args.end_time.split(":"))
+        end_scene = hours * 3600.0 + minutes * 60.0
+        planned[0].overrides["end_time_s"] = end_scene
+    wall0 = time.monotonic()
+    procs = []
+    # A private ROS domain unless one is named: the day's /clock must not reach a robot's graph
+    # (or another simulation on this host).
+    lease = None if args.domain_id >= 0 else domains.lease_domain()
+    domain_id = args.domain_id if lease is None else lease.domain_id
+    env = domains.child_environment(domain_id, out / "logs")
+    profile = checkpoint.load(args.checkpoint or None).profile  # fails early, naming the file
+    backbone_ms = profile.predict(ss.backbone_configuration(profile.arch)).latency_ms
+    if args.checkpoint:
+        for item in planned:
+            if item.spec.name in ("evolution", "inference"):
+                item.overrides["checkpoint"] = args.checkpoint
+
+    def launch(item) -> None:
+        log_file = open(out / "logs" / f"{item.spec.name}.log", "w")  # noqa: SIM115
+        procs.append(graph.spawn(item, env=env, stdout=log_file, stderr=log_file))
+
+    # the four nodes first; the day (the scene clock) starts once every one of them is up
+    clock, nodes = planned[0], planned[1:]
+    for item in nodes:
+        launch(item)
+    planned = nodes + [clock]
+    rclpy.init(args=["ubiear_day"], domain_id=domain_id)
+    rec = DayRecorder(graph.normalise_namespace(args.namespace))
+    up = set()
+    while len(up) < len(nodes) and time.monotonic() - wall0 < args.timeout:
+        rclpy.spin_once(rec, timeout_sec=0.1)
+        up = {n.spec.name for n in nodes if n.spec.name in rec.nodes_seen}
+        if any(p.poll() is not None for p in procs):
+            break
+    print(f"ubiear_day: ROS domain {domain_id}; {len(up)}/{len(nodes)} nodes up after "
+          f"{time.monotonic() - wall0:.1f} s; starting the 09:00-17:00 scene clock", flush=True)
+    launch(clock)
+    schedule = [(t, round(f * backbone_ms, 3)) for t, f in LATENCY_SCHEDULE if t < end_scene]
+    finished_at = None
+    status = 0
+    print(f"ubiear_day: started {len(procs)} processes; logs in {out / 'logs'}", flush=True)
+    try:
+        while True:
+            rclpy.spin_once(rec, timeout_sec=0.05)
+            dead = [(p, i) for p, i in zip(procs, planned, strict=True) if p.poll() is not None]
+            if dead:
+                for p, i in dead:
+                    print(f"ubiear_day: node {i.spec.name} exited with {p.returncode}; see "
+                          f"{out / 'logs' / (i.spec.name + '.log')}", file=sys.stderr)
+                status = 1
+                break
+            now = rec.scene_now()
+            if schedule and now >= schedule[0][0] and rec.set_params.service_is_ready():
+                when, value = schedule.pop(0)
+                rec.set_latency_budget(value)
+                rec.log.parameter_changes.append({"clock": format_clock(now),
+                                                  "latency_budget_ms": value})
+                print(f"ubiear_day: {format_clock(now)} set evolution latency_budget_ms={value}",
+                      flush=True)
+            if now >= end_scene and finished_at is None:
+                finished_at = time.monotonic()
+            if finished_at is not None and time.monotonic() - finished_at > 3.0:
+                break
+            if time.monotonic() - wall0 > args.timeout:
+                print("ubiear_day: timed out before the day ended", file=sys.stderr)
+                status = 1
+                break
+    except KeyboardInterrupt:
+        status = 130
+    finally:
+        bringup.stop(procs)
+        if lease is not None:
+            lease.release()
+    rows, summary = analyse(rec.log)
+    summary["wall_seconds"] = round(time.monotonic() - wall0, 1)
+    rec.destroy_node()
+    rclpy.try_shutdown()
+    print()
+    print(format_table(rows))
+    print()
+    for key, value in summary.items():
+        print(f"{key:>28}: {value}")
+    (out / "ubiear_day.json").write_text(json.dumps(
+        {"summary": summary, "evolutions": rows, "contexts": rec.log.contexts}, indent=1,
+        default=str))
+    if rows:
+        plot_timeline(rec.log, rows, out / "ubiear_day.png")
+    print(f"\nwrote {out / 'ubiear_day.json'} and {out / 'ubiear_day.png'}")
+    return status
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--namespace", default="ubiear")
+    p.add_argument("--params-file", default=None)
+    p.add_argument("--out", default=os.environ.get("ADASPRING_RUNS", "runs/ubiear_day"))
+    p.add_argument("--time-scale", type=float, default=0.0,
+                   help="scene seconds per real second (default: the YAML's)")
+    p.add_argument("--timeout", type=float, default=600.0, help="give up after S real seconds")
+    p.add_argument("--domain-id", type=int, default=-1,
+                   help="ROS domain (default: lease a free private one)")
+    p.add_argument("--checkpoint", default="",
+                   help="checkpoint for evolution and inference (default: the shipped one)")
+    p.add_argument("--end-time", default="", metavar="HH:MM",
+                   help="end the scene earlier than 17:00 (a shorter day, e.g. for tests)")
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Stage 3: ensemble training of the operator-variants by knowledge distillation (paper §4.2).
+
+The teacher is the imported backbone, frozen (a deployed copy taken before this stage). Each
+mini-batch trains, on the same augmented input (sandwich rule, Yu & Huang 2019; in-place
+distillation as in once-for-all):
+
+- the backbone configuration (KD + cross-entropy), so the shared δ3 tensors keep serving it;
+- the smallest δ3 configuration (conv@0.25 everywhere) and one random δ3-only configuration
+  (a random width per layer): uniform sampling over all 17 options gives pure-δ3 networks,
+  the ones that share the backbone's tensors, too few updates (measured: conv@0.5 everywhere
+  lost 3.2 pp after 6 epochs without this pass);
+- ``n_random`` configurations drawn uniformly from the whole search space, which is how δ4
+  adapters, narrow inputs and the δ1/δ2 operators that need fine-tuning get their gradients;
+- one noisy δ3 pass (`SelfEvolutionaryNet.noisy_forward`) whose KD loss, minus a reward of
+  ``noise_reward`` per unit of log σ, trains each layer's width-noise magnitude.
+
+δ1/δ2 weights are only fine-tuned for (layer, structure) pairs whose transformed weights fall
+short of the accuracy target (decided by the caller); the rest stay frozen as transformed.
+Gradients are clipped by norm (the paper's gradient normalisation against interference).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.supernet import SelfEvolutionaryNet
+from adaspring_ros.core.scene.dataset import FeatureSet
+from adaspring_ros.training.common import ThreadTuner, augment, batches, warmup_cosine
+
+TEMPERATURE = 2.0
+#: log σ needs to travel ~1 unit within a few hundred steps; the weights must barely move.
+NOISE_LR_FACTOR = 20.0
+
+
+def kd_loss(student: torch.Tensor, teacher: torch.Tensor, t: float = TEMPERATURE) -> torch.Tensor:
+    """Hinton distillation loss (KL at temperature t, scaled by t²)."""
+    return F.kl_div(F.log_softmax(student / t, dim=1), F.softmax(teacher / t, dim=1),
+                    reduction="batchmean") * t * t
+
+
+def sample_configuration(arch: ss.Architecture, rng: random.Random) -> ss.Configuration:
+    return tuple(rng.choice(ss.OPTIONS) for _ in range(arch.n_compressible))
+
+
+def set_trainable(net: SelfEvolutionaryNet, fine_tune: set[tuple[int, str]]) -> list:
+    """Freeze the δ1/δ2 weights not listed in ``fine_tune`` ((layer, structure) pairs)."""
+    params = [net.stem_w, net.stem_b, net.head_w, net.head_b]
+    for i, layer in enumerate(net.layers, start=1):
+        for structure in ("conv", ss.SKIP, "fire", "svd", "dws"):
+            trainable = structure in ("conv", ss.SKIP) or (i, structure) in fine_tune
+            for p in layer.structure_parameters(structure):
+                p.requires_grad_(trainable)
+                if trainable:
+                    params.append(p)
+    return params
+
+
+def train_supernet(net: SelfEvolutionaryNet, train: FeatureSet, epochs: int,
+                   gen: torch.Generator, fine_tune: set[tuple[int, str]], lr: float = 1e-3,
+                   batch_size: int = 64, n_random: int = 2, noise_reward: float = 2e-2,
+                   ce_weight: float = 0.3, progress: bool = True) -> dict:
+    """Distil every operator-variant from the frozen backbone; returns a training log."""
+    arch = net.arch
+    teacher = net.get_active_subnet(ss.backbone_configuration(arch))
+    weights = set_trainable(net, fine_tune)
+    opt = torch.optim.AdamW([{"params": weights, "weight_decay": 1e-5},
+                             {"params": [net.width_log_sigma], "weight_decay": 0.0,
+                              "lr": NOISE_LR_FACTOR * lr}], lr=lr)
+    x, y = train.tensors()
+    batch_size = min(batch_size, x.shape[0])
+    steps = max(1, epochs * (x.shape[0] // batch_size))
+    sched = warmup_cosine(opt, steps, warmup_fraction=0.1)
+    rng = random.Random(int(torch.randint(0, 2**31, (1,), generator=gen)))
+    backbone = ss.backbone_configuration(arch)
+    smallest = ("conv@0.25",) * arch.n_compressible
+
+    def step(xb, yb):
+        with torch.no_grad():
+            target = teacher(xb)
+        logits = net(xb, backbone)
+        loss = F.cross_entropy(logits, yb) + kd_loss(logits, target)
+        widths_only = tuple(ss.option_id("conv", rng.choice(ss.WIDTHS))
+                            for _ in range(arch.n_compressible))
+        randoms = [sample_configuration(arch, rng) for _ in range(n_random)]
+        for config in [smallest, widths_only] + randoms:
+            logits = net(xb, config)
+            loss = loss + kd_loss(logits, target) + ce_weight * F.cross_entropy(logits, yb)
+        widths = [rng.choice(ss.WIDTHS) for _ in range(arch.n_compressible)]
+        noisy = net.noisy_forward(xb, widths)
+        sigma = net.channel_noise_tensor()
+        loss = loss + kd_loss(noisy, target) - noise_reward * sigma.log().sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(weights, 5.0)
+        opt.step()
+        sched.step()
+        return float(loss.detach())
+
+    tuner = ThreadTuner()
+    log = {"epochs": [], "fine_tuned": sorted(map(list, fine_tune))}
+    bar = tqdm(range(epochs), desc="distil", unit="epoch", disable=not progress)
+    for _ in bar:
+        net.train()
+        total, n = 0.0, 0
+        for xb, yb in batches(x, y, batch_size, gen):
+            tuner.before()
+            start = time.perf_counter()
+            total += step(augment(xb, gen), yb)
+            tuner.after(time.perf_counter() - start)
+            n += 1
+        noise = net.channel_noise()
+        log["epochs"].append({"loss": total / max(1, n), "channel_noise": noise})
+        bar.set_postfix(loss=f"{total / max(1, n):.3f}", thr=tuner.current,
+                        sigma=",".join(f"{v:.2f}" for v in noise.values()))
+    log["threads"] = tuner.summary()
+    net.eval()
+    for p in net.parameters():
+        p.requires_grad_(True)
+    return log

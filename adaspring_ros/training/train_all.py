@@ -1,0 +1,201 @@
+"""Regenerate the shipped checkpoint from nothing: data, backbone, operators, profile.
+
+    python -m adaspring_ros.training.train_all --out models/
+
+writes models/ubiear_supernet.pt (weights + profile + metadata) and models/ubiear_profile.json,
+plus a training log (runs/train_all.json by default). Seeded and reproducible: the same seed
+and thread count give the same checkpoint (threads are picked by measurement unless
+--threads is given, and float rounding differs between thread counts). Budget: under 20
+minutes on 2 idle cores; the log records per-stage times and the load average, because other
+processes on shared cores slow every stage.
+
+With --data-folder DIR, trains on a user's folder-per-class recordings instead (80/10/10 split
+by seed); the class names become the folder names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from adaspring_ros.core.model import checkpoint as ckpt
+from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.supernet import SelfEvolutionaryNet
+from adaspring_ros.core.scene import dataset
+from adaspring_ros.training import common
+from adaspring_ros.training import profile_operators as po
+from adaspring_ros.training.backbone import import_backbone, train_backbone
+from adaspring_ros.training.common import seed_everything
+from adaspring_ros.training.distill import train_supernet
+from adaspring_ros.training.profile_operators import (
+    build_profile,
+    check_accuracy_model,
+    config_accuracy,
+    sample_configurations,
+)
+from adaspring_ros.training.transforms import initialise_operators
+
+#: δ1/δ2 weights are fine-tuned only where the transformed operator (at full width) loses more
+#: than this on validation data (pp); elsewhere they stay exactly as transformed.
+FINE_TUNE_TARGET_PP = 1.0
+CALIBRATION_CLIPS = 512
+
+
+class Stages:
+    """Wall-clock and load per stage, for the log and the 20-minute budget."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+        self.records = []
+
+    def run(self, name, fn, *args, **kwargs):
+        load = os.getloadavg()[0]
+        t0 = time.perf_counter()
+        out = fn(*args, **kwargs)
+        seconds = time.perf_counter() - t0
+        self.records.append({"stage": name, "seconds": round(seconds, 1),
+                             "loadavg_1min_start": load, "loadavg_1min_end": os.getloadavg()[0]})
+        print(f"[train_all] {name}: {seconds:.1f} s (load {load:.2f})", flush=True)
+        return out
+
+    @property
+    def total(self) -> float:
+        return time.perf_counter() - self.start
+
+
+def folder_splits(root: str, seed: int):
+    data = dataset.load_folder_dataset(root, progress=True)
+    print(data.report())
+    rng = np.random.default_rng(seed)
+    parts = {"train": [], "val": [], "test": []}
+    for label in range(len(data.class_names)):
+        idx = rng.permutation(np.flatnonzero(data.labels == label))
+        n_val = max(1, len(idx) // 10) if len(idx) >= 3 else 0
+        parts["val"] += idx[:n_val].tolist()
+        parts["test"] += idx[n_val:2 * n_val].tolist()
+        parts["train"] += idx[2 * n_val:].tolist()
+    if not parts["val"] or not parts["train"]:
+        raise dataset.DatasetError(f"{root} has too few clips per class to split 80/10/10")
+    splits = {k: data.subset(np.asarray(v)) for k, v in parts.items()}
+    return dataset.SyntheticDataset(seed=seed, **splits), data.class_names, data.n_skipped
+
+
+def transformed_drops(net: SelfEvolutionaryNet, val) -> dict[tuple[int, str], float]:
+    """Validation accuracy drop of each δ1/δ2 operator (full width) right after transformation."""
+    backbone = ss.backbone_configuration(net.arch)
+    base = config_accuracy(net, val, backbone)
+    drops = {}
+    for i in range(1, net.arch.n_compressible + 1):
+        for structure in ("fire", "svd", "dws"):
+            config = list(backbone)
+            config[i - 1] = ss.option_id(structure, 1.0)
+            drops[(i, structure)] = base - config_accuracy(net, val, config)
+    return drops
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="models", help="folder for the checkpoint and profile")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--backbone-epochs", type=int, default=16)
+    parser.add_argument("--distil-epochs", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="fix torch's thread count (default: measured per stage)")
+    parser.add_argument("--data-folder", default=None,
+                        help="train on a folder with one sub-folder of audio per class")
+    parser.add_argument("--sizes", default=None, metavar="TRAIN,VAL,TEST",
+                        help="synthetic clips per split (default 6000,750,750)")
+    po.add_profile_arguments(parser)
+    parser.add_argument("--log", default="runs/train_all.json")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    progress = not args.no_progress
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads must be at least 1, got {args.threads}")
+        common.FIXED_THREADS = args.threads
+
+    stages = Stages()
+    gen = seed_everything(args.seed)
+    if args.data_folder:
+        data, class_names, skipped = stages.run("data (folder)", folder_splits, args.data_folder,
+                                                args.seed)
+    else:
+        sizes = None
+        if args.sizes:
+            try:
+                sizes = dict(zip(dataset.SPLITS, (int(v) for v in args.sizes.split(",")),
+                                 strict=True))
+            except ValueError:
+                parser.error(f"--sizes must be three integers TRAIN,VAL,TEST, got {args.sizes}")
+        data = stages.run("data", dataset.load_synthetic, args.seed, sizes=sizes,
+                          progress=progress)
+        class_names, skipped = dataset.sound_synth.CLASSES, 0
+    arch = ss.Architecture(n_classes=len(class_names))
+
+    model, backbone_log = stages.run("backbone", train_backbone, arch, data.train, data.val,
+                                     args.backbone_epochs, gen, progress=progress)
+    net = SelfEvolutionaryNet(arch)
+    orders = import_backbone(net, model)
+    x_train, _ = data.train.tensors()
+    calib = x_train[torch.randperm(x_train.shape[0], generator=gen)[:CALIBRATION_CLIPS]]
+    stages.run("operator transforms", initialise_operators, net, calib, gen)
+    drops = stages.run("transform check", transformed_drops, net, data.val)
+    fine_tune = {key for key, drop in drops.items() if drop > FINE_TUNE_TARGET_PP}
+    print(f"[train_all] fine-tuning {len(fine_tune)}/{len(drops)} δ1/δ2 operators "
+          f"(drop > {FINE_TUNE_TARGET_PP} pp after transformation)")
+    distil_log = stages.run("distillation", train_supernet, net, data.train, args.distil_epochs,
+                            gen, fine_tune, progress=progress)
+
+    meta = {
+        "seed": args.seed,
+        "class_names": list(class_names),
+        "classes": list(class_names),  # the key nodes/inference.py reads
+        "data": args.data_folder or f"synthetic seed {args.seed}",
+        "data_sizes": {k: len(data.split(k)) for k in dataset.SPLITS},
+        "skipped_files": skipped,
+        "synth_version": dataset.sound_synth.SYNTH_VERSION,
+        "dataset_version": dataset.DATASET_VERSION,
+        "backbone_epochs": args.backbone_epochs,
+        "distil_epochs": args.distil_epochs,
+        "fine_tune_target_pp": FINE_TUNE_TARGET_PP,
+        "transformed_drop_pp": {f"{i}:{s}": round(v, 3) for (i, s), v in drops.items()},
+        "fine_tuned": sorted(f"{i}:{s}" for i, s in fine_tune),
+        "channel_order": orders,
+    }
+    profile = stages.run("profile", build_profile, net, data.val, ckpt.CHECKPOINT_VERSION,
+                         {"host": platform.node()}, progress=progress,
+                         latency_repeats=args.latency_repeats,
+                         latency_rounds=args.latency_rounds, fit_configs=args.fit_configs,
+                         accuracy_configs=args.accuracy_configs,
+                         latency_threads=args.latency_threads)
+    check = stages.run("accuracy-model check", check_accuracy_model, profile, net, data.val,
+                       sample_configurations(arch, 40, args.seed + 1))
+    profile.meta["val_spearman_predicted_vs_measured"] = round(check["spearman"], 4)
+    meta["train_seconds"] = round(stages.total, 1)
+    meta["stages"] = stages.records
+
+    out = Path(args.out)
+    path = ckpt.save(out / ckpt.CHECKPOINT_NAME, net, profile, meta)
+    (out / ckpt.PROFILE_NAME).write_text(json.dumps(profile.to_dict(), indent=1) + "\n")
+    log = {"meta": meta, "backbone": backbone_log, "distillation": distil_log,
+           "accuracy_check": check}
+    Path(args.log).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.log).write_text(json.dumps(log, indent=1) + "\n")
+    size_mb = path.stat().st_size / 1e6
+    print(f"[train_all] backbone val accuracy {profile.backbone_accuracy:.2f} %, "
+          f"val Spearman {check['spearman']:.3f}, checkpoint {path} ({size_mb:.2f} MB), "
+          f"total {stages.total / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
