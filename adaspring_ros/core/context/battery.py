@@ -4,18 +4,10 @@ The chain is tried once at start-up and the reason each source was passed over i
 context monitor can log it once and show it on diagnostics instead of retrying in a loop.
 
 The simulated battery (for machines without one, and for the accelerated Jetbot day) drains
-with the energy the robot actually spends, using a documented model:
-
-    P_base                 the robot idling, microphone sampling, WiFi (default 2.5 W)
-    E_window = C·e_mac + (Sp + Sa)·e_byte
-                           one inference of the current configuration: MACs plus the bytes of
-                           parameters and activations moved (default e_mac = 1 nJ,
-                           e_byte = 0.5 nJ, in the range reported for Cortex-A57-class CPUs)
-    windows_per_s          continuous listening classifies one window per second of audio
-    E_notification         each non-background detection lights/buzzes a notifier (2 J)
-
-Capacity defaults to the Jetbot pack of the paper's case study: 7200 mAh at 11.1 V (80 Wh).
-With these figures an 8-hour day drains roughly 25-30 %, matching Figure 13's 86 % -> 63 %.
+with the energy the robot actually spends: base load, one inference window per second of
+listening and each notification, priced by ``core/model/energy.py``'s EnergyModel (the same
+per-window model the search's energy objective minimises; its docstring gives the constants and
+their sources).
 """
 
 from __future__ import annotations
@@ -23,6 +15,8 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+
+from adaspring_ros.core.model.energy import EnergyModel
 
 
 @dataclass
@@ -100,19 +94,6 @@ class PsutilBattery:
 
     def close(self) -> None:
         pass
-
-
-@dataclass
-class EnergyModel:
-    capacity_wh: float = 80.0
-    base_power_w: float = 2.5
-    joules_per_mac: float = 1e-9
-    joules_per_byte: float = 0.5e-9
-    windows_per_second: float = 1.0
-    joules_per_notification: float = 2.0
-
-    def inference_joules(self, macs: int, params_bytes: int, act_bytes: int) -> float:
-        return macs * self.joules_per_mac + (params_bytes + act_bytes) * self.joules_per_byte
 
 
 @dataclass
