@@ -17,7 +17,8 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 
-MESSAGE_TYPES = ["AudioChunk", "DeploymentContext", "CompressionConfig", "SoundEvent"]
+MESSAGE_TYPES = ["AudioChunk", "DeploymentContext", "CompressionConfig", "SoundEvent",
+                 "ModelLatency"]
 
 U32_MAX = 2**32 - 1
 U64_MAX = 2**64 - 1
@@ -88,9 +89,23 @@ def build_sample(name: str):
         msg.class_index = 255
         msg.confidence = 0.875
         msg.latency_ms = float("nan")
+        msg.model_latency_ms = 0.4375
         msg.config_id = 17
         msg.audio_sequence = 123_456
         msg.emergency = True
+        return msg
+    if name == "ModelLatency":
+        msg = m.ModelLatency()
+        msg.header.stamp.sec = 99
+        msg.header.stamp.nanosec = 5
+        msg.checkpoint_version = "ubiear-supernet/v3 ✓"
+        msg.config_id = U32_MAX
+        msg.active = True
+        msg.p50_ms = 0.8125
+        msg.p95_ms = float("inf")
+        msg.windows = 123_456
+        msg.span_s = 2.5
+        msg.swap_ms = float("nan")
         return msg
     raise KeyError(name)
 
@@ -259,7 +274,19 @@ def test_interfaces_have_the_designed_fields():
         "class_index": "uint8",
         "confidence": "float",
         "latency_ms": "float",
+        "model_latency_ms": "float",
         "config_id": "uint32",
         "audio_sequence": "uint32",
         "emergency": "boolean",
+    }
+    assert fields(m.ModelLatency) == {
+        "header": "std_msgs/Header",
+        "checkpoint_version": "string",
+        "config_id": "uint32",
+        "active": "boolean",
+        "p50_ms": "float",
+        "p95_ms": "float",
+        "windows": "uint32",
+        "span_s": "float",
+        "swap_ms": "float",
     }

@@ -199,6 +199,7 @@ def test_cmake_generates_every_message_in_msg():
         "msg/DeploymentContext.msg",
         "msg/CompressionConfig.msg",
         "msg/SoundEvent.msg",
+        "msg/ModelLatency.msg",
     }
 
 

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from adaspring_ros.core.model import checkpoint as ckpt
+from adaspring_ros.core.model import latency_table as lt
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.profile import Profile
 from adaspring_ros.core.model.supernet import NOISE_SIGMA_BOUNDS
@@ -180,13 +181,13 @@ def test_latency_fit_recovers_an_additive_truth():
     truth = {k: float(rng.uniform(0.02, 0.2)) for k in keys}
     isolated = {k: v * rng.uniform(0.5, 0.9) for k, v in truth.items()}  # alone: faster
     configs = po.sample_configurations(arch, 400, seed=2)
-    wholes = {c: sum(truth[k] for k in po._entries_used(arch, c)) for c in configs}
+    wholes = {c: sum(truth[k] for k in lt.entries_used(arch, c)) for c in configs}
     fitted, info = po.fit_latency_table(isolated, wholes, arch)
     assert info["fit_share_within_15pct"] == 1.0
     held_out = po.sample_configurations(arch, 100, seed=3)
-    errors = [abs(sum(fitted[k] for k in po._entries_used(arch, c))
-                  - sum(truth[k] for k in po._entries_used(arch, c)))
-              / sum(truth[k] for k in po._entries_used(arch, c)) for c in held_out]
+    errors = [abs(sum(fitted[k] for k in lt.entries_used(arch, c))
+                  - sum(truth[k] for k in lt.entries_used(arch, c)))
+              / sum(truth[k] for k in lt.entries_used(arch, c)) for c in held_out]
     assert np.mean(np.array(errors) <= 0.15) >= 0.9
 
 

@@ -11,46 +11,55 @@
   timings of 300 random configurations (see `measure_latency_tables`).
 - channel_noise[layer]: the trained δ3 width-noise std (supernet.channel_noise()).
 
-Timing estimator (shared with benchmarks/bench_network.py so prediction and measurement are
-comparable): ``rounds`` passes over all modules (shuffled anew each pass), ``repeats``
-back-to-back batch-1 calls per module per pass; a module's figure is the median of all its
-``rounds * repeats`` calls. Why this one (measured here, 20,000 consecutive calls of one
-subnet on an idle machine): single calls spread 0.16-0.33 ms with little autocorrelation
-(0.22 at lag 1, 0.05 at lag 100), so a median of 20 calls still moves +-25 % and the lowest of
-four such medians (the previous estimator) sat 25 % below the typical call and moved between
-runs; medians of 500 calls agree within +-7 %. Interleaving spreads any slow stretch of the
-machine over all modules instead of one.
+Timing and fitting live in `core.model.latency_table` (shared with the nodes' quick on-device
+table, `core.model.device_table`); this module adds the progress bars, the accuracy side and the
+profile assembly.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-import numpy as np
 import torch
 from scipy import stats
 from tqdm import tqdm
 
+from adaspring_ros.core.model import latency_table
 from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.latency_table import (  # noqa: F401 - re-exported for callers
+    CALIBRATION_SEED,
+    FIT_CONFIGS,
+    FIT_PRIOR_WEIGHT,
+    LATENCY_REPEATS,
+    LATENCY_ROUNDS,
+    LATENCY_THREADS,
+    fit_latency_table,
+    head_inputs,
+    reachable_inputs,
+    sample_configurations,
+)
 from adaspring_ros.core.model.profile import Profile
 from adaspring_ros.core.model.supernet import SelfEvolutionaryNet
 from adaspring_ros.core.scene.dataset import FeatureSet
 from adaspring_ros.training import accuracy_model
 from adaspring_ros.training.common import predict
 
-#: Threads the latency table is measured with: the inference node's default (`torch_threads`),
-#: because a robot's cores are shared by the other nodes. Prediction and deployment must agree.
-LATENCY_THREADS = 1
-LATENCY_REPEATS = 20
-LATENCY_ROUNDS = 10
-#: Whole configurations timed to fit the table, and how strongly entries stick to their
-#: isolated timing (in units of one configuration's relative error).
-FIT_CONFIGS = 300
-FIT_PRIOR_WEIGHT = 1.0
-CALIBRATION_SEED = 99
+
+def time_modules(jobs: dict, repeats: int = LATENCY_REPEATS, rounds: int = LATENCY_ROUNDS,
+                 warmup: int = 3, progress: bool = False, desc: str = "timing") -> dict:
+    """`latency_table.time_modules` with an optional progress bar."""
+    with tqdm(total=rounds * len(jobs), desc=desc, unit="module", disable=not progress) as bar:
+        return latency_table.time_modules(jobs, repeats, rounds, warmup, on_module=bar.update)
+
+
+def measure_latency_tables(net: SelfEvolutionaryNet, repeats: int = LATENCY_REPEATS,
+                           rounds: int = LATENCY_ROUNDS, progress: bool = True, **kwargs):
+    """`latency_table.measure_latency_tables` with an optional progress bar."""
+    with tqdm(desc="profiling latency", unit="module", disable=not progress) as bar:
+        return latency_table.measure_latency_tables(net, repeats, rounds,
+                                                    on_module=bar.update, **kwargs)
 
 
 def wait_for_quiet(max_load: float | None, max_wait_s: float = 900.0,
@@ -67,148 +76,6 @@ def wait_for_quiet(max_load: float | None, max_wait_s: float = 900.0,
         load = os.getloadavg()[0]
     return {"max_load": max_load, "waited_s": round(time.perf_counter() - start, 1),
             "loadavg_1min": load, "quiet": max_load is None or load < max_load}
-
-
-def reachable_inputs(arch: ss.Architecture, layer: int) -> list[int]:
-    """Every input width compressible ``layer`` can receive, over all options upstream."""
-    widths = {arch.layers[0].out_channels}
-    for prev in range(1, layer):
-        widths = {ss.layer_out_channels(arch, prev, o, c) for o in ss.OPTIONS for c in widths}
-    return sorted(widths)
-
-
-def head_inputs(arch: ss.Architecture) -> list[int]:
-    last = len(arch.layers) - 1
-    return sorted({ss.layer_out_channels(arch, last, o, c)
-                   for o in ss.OPTIONS for c in reachable_inputs(arch, last)})
-
-
-def _call_times_s(fn: Callable[[], object], repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-@torch.inference_mode()
-def time_modules(jobs: dict, repeats: int = LATENCY_REPEATS, rounds: int = LATENCY_ROUNDS,
-                 warmup: int = 3, progress: bool = False, desc: str = "timing") -> dict:
-    """{key: (module, input)} -> {key: ms}: median of all calls over interleaved rounds."""
-    calls: dict = {key: [] for key in jobs}
-    for module, x in jobs.values():
-        for _ in range(warmup):
-            module(x)
-    bar = tqdm(total=rounds * len(jobs), desc=desc, unit="module", disable=not progress)
-    order = list(jobs)
-    for round_index in range(rounds):
-        # A new order every round: the machine's speed drifts within a round (seen: the same
-        # network timed 27 % apart at two positions of one round), so no module may always
-        # sit in the slow stretch.
-        random.Random(round_index).shuffle(order)
-        for key in order:
-            module, x = jobs[key]
-            calls[key] += _call_times_s(lambda m=module, v=x: m(v), repeats)
-            bar.update()
-    bar.close()
-    return {key: 1e3 * float(np.median(times)) for key, times in calls.items()}
-
-
-def _entries_used(arch: ss.Architecture, config: Sequence[str]) -> list[tuple]:
-    """The table entries Profile.predict sums for ``config``."""
-    ins = ss.layer_input_channels(arch, config)
-    used = [("stem",)]
-    used += [("layer", i, cin, option)
-             for i, (option, cin) in enumerate(zip(config, ins, strict=True), start=1)]
-    used.append(("head", ss.layer_out_channels(arch, arch.n_compressible, config[-1], ins[-1])))
-    return used
-
-
-def fit_latency_table(isolated: dict, wholes: dict, arch: ss.Architecture,
-                      prior_weight: float = FIT_PRIOR_WEIGHT) -> tuple[dict, dict]:
-    """Per-entry in-network latency fitted to whole-network timings (ridge, isolated prior).
-
-    Minimises sum_k ((A_k·t - T_k) / T_k)^2 + w * sum_j ((t_j - p_j) / T_med)^2, where A_k marks
-    the entries configuration k uses, T_k its whole-network time and p the isolated timings
-    scaled by the median whole/sum ratio. Entries no fitted configuration uses keep the prior.
-    """
-    keys = list(isolated)
-    index = {k: j for j, k in enumerate(keys)}
-    configs = list(wholes)
-    iso_sums = np.array([sum(isolated[k] for k in _entries_used(arch, c)) for c in configs])
-    times = np.array([wholes[c] for c in configs])
-    factor = float(np.median(times / iso_sums))
-    prior = np.array([isolated[k] * factor for k in keys])
-    design = np.zeros((len(configs), len(keys)))
-    for row, c in enumerate(configs):
-        for k in _entries_used(arch, c):
-            design[row, index[k]] = 1.0
-    scale = float(np.median(times))
-    lhs = np.vstack([design / times[:, None], np.sqrt(prior_weight) * np.eye(len(keys)) / scale])
-    rhs = np.concatenate([np.ones(len(configs)), np.sqrt(prior_weight) * prior / scale])
-    fitted = np.linalg.lstsq(lhs, rhs, rcond=None)[0]
-    fitted = np.maximum(fitted, 0.2 * prior)  # a block never costs (almost) nothing
-    residual = (design @ fitted - times) / times
-    info = {"in_network_factor": factor, "fit_configs": len(configs),
-            "fit_median_abs_error_pct": float(100 * np.median(np.abs(residual))),
-            "fit_share_within_15pct": float(np.mean(np.abs(residual) <= 0.15))}
-    return {k: float(v) for k, v in zip(keys, fitted, strict=True)}, info
-
-
-def measure_latency_tables(net: SelfEvolutionaryNet, repeats: int = LATENCY_REPEATS,
-                           rounds: int = LATENCY_ROUNDS, progress: bool = True,
-                           fit_configs: int = FIT_CONFIGS, threads: int = LATENCY_THREADS,
-                           also_time: Sequence[ss.Configuration] = (),
-                           timed: dict | None = None):
-    """(latency_ms[layer][cin][option], stem_ms, head_ms[cin], info) at batch 1.
-
-    Blocks timed alone run faster than inside a network, and not by one factor (measured:
-    whole/sum-of-blocks ratios of 1.2 to 1.45 depending on the configuration). So
-    ``fit_configs`` random whole configurations are timed in the same interleaved rounds as
-    the blocks, and the table is fitted to them (`fit_latency_table`), with the isolated
-    timings as the prior. `Profile.predict`'s additive sum then predicts whole networks.
-
-    ``also_time``: configurations to time in the same rounds without fitting to them (written
-    to ``timed``), so a check of the table is not confounded by the machine's speed drifting
-    between two measurement phases (seen here: 15-40 % within minutes on shared cores).
-    """
-    arch = net.arch
-    torch.set_num_threads(threads)
-    jobs = {}
-    for i, layer in enumerate(net.layers, start=1):
-        spec = arch.layers[i]
-        for cin in reachable_inputs(arch, i):
-            x = torch.rand(1, cin, spec.height, spec.width)
-            for option in ss.OPTIONS:
-                jobs[("layer", i, cin, option)] = (layer.extract(option, cin), x)
-    spec0 = arch.layers[0]
-    jobs[("stem",)] = (net.extract_stem(), torch.rand(1, 1, spec0.height, spec0.width))
-    last = arch.layers[-1]
-    h, w = (last.height // 2, last.width // 2) if last.pool else (last.height, last.width)
-    for cin in head_inputs(arch):
-        jobs[("head", cin)] = (net.extract_head(cin), torch.rand(1, cin, h, w))
-    fit_set = sample_configurations(arch, fit_configs, CALIBRATION_SEED)
-    x = torch.rand(1, 1, spec0.height, spec0.width)
-    for config in fit_set:
-        jobs[("whole", config)] = (net.get_active_subnet(config), x)
-    for config in also_time:
-        jobs[("check", tuple(config))] = (net.get_active_subnet(config), x)
-    ms = time_modules(jobs, repeats, rounds, progress=progress, desc="profiling latency")
-    if timed is not None:
-        timed.update({k[1]: v for k, v in ms.items() if k[0] == "check"})
-    isolated = {k: v for k, v in ms.items() if k[0] not in ("whole", "check")}
-    wholes = {k[1]: v for k, v in ms.items() if k[0] == "whole"}
-    fitted, info = fit_latency_table(isolated, wholes, arch)
-    table: dict[int, dict[int, dict[str, float]]] = {}
-    head: dict[int, float] = {}
-    for key, value in fitted.items():
-        if key[0] == "layer":
-            _, i, cin, option = key
-            table.setdefault(i, {}).setdefault(cin, {})[option] = value
-        elif key[0] == "head":
-            head[key[1]] = value
-    return table, fitted[("stem",)], head, info
 
 
 def add_profile_arguments(parser) -> None:
@@ -266,19 +133,6 @@ def build_profile(net: SelfEvolutionaryNet, val: FeatureSet, checkpoint_version:
     return Profile(arch=net.arch, checkpoint_version=checkpoint_version, backbone_accuracy=base,
                    accuracy_drop=drops, latency_ms=table, stem_latency_ms=stem_ms,
                    head_latency_ms=head_ms, channel_noise=net.channel_noise(), meta=info)
-
-
-def sample_configurations(arch: ss.Architecture, n: int, seed: int) -> list[ss.Configuration]:
-    """``n`` distinct configurations: the backbone, then uniformly random ones."""
-    rng = random.Random(seed)
-    configs = [ss.backbone_configuration(arch)]
-    seen = set(configs)
-    while len(configs) < n:
-        config = tuple(rng.choice(ss.OPTIONS) for _ in range(arch.n_compressible))
-        if config not in seen:
-            seen.add(config)
-            configs.append(config)
-    return configs
 
 
 def check_accuracy_model(profile: Profile, net: SelfEvolutionaryNet, data: FeatureSet,
