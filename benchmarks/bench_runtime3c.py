@@ -23,7 +23,13 @@ A_thr 0.3-2 pp), prints and writes (JSON, default out/bench_runtime3c.json):
 - a Table-2-shaped table: backbone, stand-alone operators, greedy, random, fixed-operator,
   exhaustive, Algorithm 1 literal and Runtime3C, with A and T MEASURED on the held-out split
   for the configurations each method chose (averaged over the contexts), C/Sp, C/Sa, E and
-  search cost. The paper's En (mJ) needs a power meter; E here is the Eq. (2) proxy.
+  search cost, E (the Eq. (2) proxy) and the predicted energy per window in mJ
+  (core/model/energy.py; the paper's En needs a power meter);
+- the energy objective: the battery sweep (context otherwise fixed, budgets not binding,
+  battery 0.86 -> 0.2, A_thr 1 and 2 pp) under the default joules objective and the paper's,
+  with the energy per window of each choice and its MEASURED held-out accuracy loss beside the
+  predicted one, and the μ1/μ2 sweep of the paper's Fig. 10(d) over the benchmark's contexts
+  with the energy per window of each setting's choices.
 Other processes share these cores: the load average is recorded with the timings.
 --fixture runs everything on the synthetic TEST FIXTURE profile (no network, so no measured
 A/T): for development only, every output is labelled with it.
@@ -32,6 +38,7 @@ A/T): for development only, every output is labelled with it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -47,11 +54,14 @@ from tqdm import tqdm
 
 from adaspring_ros.core.context.deployment_context import DeploymentContext
 from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.energy import WindowEnergy
 from adaspring_ros.core.search import baselines, runtime3c
 from adaspring_ros.core.search.elite_space import build_binary, build_progressive
-from adaspring_ros.core.search.objective import Evaluator, layer_tables
+from adaspring_ros.core.search.objective import ENERGY_OBJECTIVES, Evaluator, layer_tables
+from adaspring_ros.testing import energy_sweeps
 
 ROOT = Path(__file__).resolve().parents[1]
+WINDOW = WindowEnergy()  # the search's default energy constants
 MIB = 1 << 20
 WITHIN = 0.05
 
@@ -252,6 +262,7 @@ def summarise(rows, warm_times, space, binary, build_ms):
                         "binary_same_members": {m.config for m in binary.members}
                         == {m.config for m in space.members}},
         "amortised_speedup_incl_build": sum(ex_times) / (build_ms + sum(r3c_times)),
+        "amortised_speedup_warm_incl_build": sum(ex_times) / (build_ms + sum(warm_times)),
         "configurations": len(ss.OPTIONS) ** len(rows[0]["exhaustive"].config),
     }
     infeasible_rows = [r for r in rows if not r["exhaustive"].feasible]
@@ -327,6 +338,12 @@ def measure_configs(net, test, configs, threads: int):
     return accuracy, latency, load
 
 
+def window_mj(profile, config) -> float:
+    """Predicted energy of one window (default constants of core/model/energy.py), mJ."""
+    m = profile.predict(config)
+    return WINDOW.joules(m.macs, m.params_bytes, m.act_bytes, m.latency_ms) * 1e3
+
+
 def build_table2(chosen, profile, measured, rows):
     accuracy, latency = (measured[0], measured[1]) if measured else ({}, {})
     backbone = ss.backbone_configuration(profile.arch)
@@ -343,6 +360,7 @@ def build_table2(chosen, profile, measured, rows):
             "C_per_Sp": statistics.mean(m.c_per_sp for m in metrics),
             "C_per_Sa": statistics.mean(m.c_per_sa for m in metrics),
             "E": statistics.mean(m.energy for m in metrics),
+            "mJ_per_window": statistics.mean(window_mj(profile, c) for c, _ in picks),
             "Sp_kB": statistics.mean(m.params_bytes for m in metrics) / 1e3,
             "search_ms": statistics.median(t for _, t in picks),
         }
@@ -361,6 +379,87 @@ def build_table2(chosen, profile, measured, rows):
             entry["measured_latency_ok_share"] = lat_ok / len(picks)
         table.append(entry)
     return table
+
+
+# ----------------------------------------------------------------------------- energy
+ENERGY_THRESHOLDS = (1.0, 2.0)
+
+
+def energy_report(profile, contexts) -> dict:
+    """Battery sweeps (both objectives, A_thr 1 and 2 pp), the 2 pp floor, the μ sweep."""
+    sweeps = []
+    for threshold in ENERGY_THRESHOLDS:
+        for kind in ENERGY_OBJECTIVES:
+            points = energy_sweeps.battery_sweep(profile, threshold, kind)
+            sweeps.append({"objective": kind, "threshold_pp": threshold,
+                           "points": [dataclasses.asdict(p) for p in points],
+                           "summary": energy_sweeps.sweep_summary(points)})
+    backbone_mj, floor_mj, floor_config = energy_sweeps.floor_within(profile, 2.0)
+    return {"battery_sweeps": sweeps,
+            "floor_2pp": {"backbone_mj": backbone_mj, "floor_mj": floor_mj,
+                          "config": floor_config},
+            "mu_sweep": energy_sweeps.mu_sweep(profile, contexts),
+            "window_constants": dataclasses.asdict(WINDOW)}
+
+
+def energy_configs(energy) -> set:
+    configs = {tuple(p["config"]) for sw in energy["battery_sweeps"] for p in sw["points"]}
+    return configs | {tuple(energy["floor_2pp"]["config"])}
+
+
+def measured_loss(measured, profile, config):
+    """Held-out accuracy loss (pp) of ``config`` against the backbone, or None unmeasured."""
+    if not measured:
+        return None
+    accuracy = measured[0]
+    return accuracy[ss.backbone_configuration(profile.arch)] - accuracy[tuple(config)]
+
+
+def attach_measured(energy, measured, profile) -> None:
+    for sweep in energy["battery_sweeps"]:
+        for p in sweep["points"]:
+            p["accuracy_loss_measured_pp"] = measured_loss(measured, profile, p["config"])
+    floor = energy["floor_2pp"]
+    floor["accuracy_loss_measured_pp"] = measured_loss(measured, profile, floor["config"])
+
+
+def print_energy(energy, n_contexts):
+    w = energy["window_constants"]
+    print(f"\nEnergy per window (predicted, core/model/energy.py: {w['joules_per_mac'] * 1e9:g} "
+          f"nJ/MAC, {w['joules_per_byte'] * 1e9:g} nJ/byte, {w['active_power_w']:g} W x "
+          "predicted latency)")
+    f = energy["floor_2pp"]
+    meas = f["accuracy_loss_measured_pp"]
+    print(f"floor within 2 pp (predicted): {f['floor_mj']:.3f} mJ vs backbone "
+          f"{f['backbone_mj']:.3f} mJ ({f['backbone_mj'] / f['floor_mj']:.2f}x), "
+          f"[{' '.join(f['config'])}], measured held-out loss "
+          + (f"{meas:.2f} pp" if meas is not None else "n/a"))
+    print("\nBattery sweep (budgets not binding; A loss predicted / MEASURED on the held-out "
+          "split):")
+    for sw in energy["battery_sweeps"]:
+        s = sw["summary"]
+        target = " (target >= 3x)" if (sw["objective"], sw["threshold_pp"]) == ("joules", 2.0) \
+            else ""
+        print(f"{sw['objective']} objective, A_thr {sw['threshold_pp']:g} pp: energy per window "
+              f"never increases as the battery falls: {s['energy_never_increases']}; "
+              f"0.86 -> 0.2: {s['first_over_last']:.2f}x lower{target}; "
+              f"{s['distinct_configs']} distinct configurations")
+        for p in sw["points"]:
+            m = p["accuracy_loss_measured_pp"]
+            print(f"  battery {p['battery']:.2f} λ2 {p['lambda2']:.2f}: {p['energy_mj']:7.3f} mJ "
+                  f"E {p['eq2_energy']:6.1f}  A loss {p['accuracy_loss_pp']:5.2f} / "
+                  + (f"{m:5.2f}" if m is not None else "  n/a")
+                  + f" pp  [{' '.join(p['config'])}]")
+    print(f"\nμ1/μ2 sweep (paper Fig. 10(d)): Runtime3C's choices over the {n_contexts} "
+          "contexts, means over the feasible ones")
+    print(f"{'objective':9} {'μ1':>4} {'μ2':>4} {'mJ/window':>10} {'E':>7} {'A loss pp':>10} "
+          f"{'backbone':>9} {'feasible':>9}")
+    for r in energy["mu_sweep"]:
+        mu1 = "-" if r["mu1"] is None else f"{r['mu1']:.1f}"
+        mu2 = "-" if r["mu2"] is None else f"{r['mu2']:.1f}"
+        print(f"{r['objective']:9} {mu1:>4} {mu2:>4} {r['energy_mj_mean']:10.3f} "
+              f"{r['eq2_energy_mean']:7.1f} {r['accuracy_loss_pp_mean']:10.2f} "
+              f"{100 * r['backbone_share']:8.0f}% {100 * r['feasible_share']:8.0f}%")
 
 
 # ----------------------------------------------------------------------------- output
@@ -389,8 +488,9 @@ def print_report(rep):
               "idle than warm")
     print(f"exhaustive: median {s['exhaustive_ms']['median']:.1f} ms; speed-up (median/median) "
           f"{s['speedup_warm']:.0f}x warm, {s['speedup_cold']:.0f}x cold (target >= 100x); "
-          f"including the Δ' build once: {s['amortised_speedup_incl_build']:.0f}x over these "
-          "contexts (cold)")
+          f"with the Δ' build ({e['build_ms']:.0f} ms) amortised over these {s['contexts']} "
+          f"contexts (sum/sum): {s['amortised_speedup_warm_incl_build']:.0f}x warm, "
+          f"{s['amortised_speedup_incl_build']:.0f}x cold")
     v = s["variants"]
     r = v["runtime3c"]
     print(f"quality on the {s['exhaustive_feasible_contexts']} contexts where exhaustive finds "
@@ -413,7 +513,7 @@ def print_report(rep):
         print(f"  {name:42} {ratio:.3f}")
     print("\nTable 2 shape (A, T measured on the held-out split for each chosen configuration, "
           "averaged over contexts; E = Eq. (2) proxy):")
-    print(f"{'method':42} {'A %':>6} {'T ms':>6} {'C/Sp':>7} {'C/Sa':>7} {'E':>7} "
+    print(f"{'method':42} {'A %':>6} {'T ms':>6} {'C/Sp':>7} {'C/Sa':>7} {'E':>7} {'mJ':>6} "
           f"{'Sp kB':>7} {'search ms':>10} {'met':>5} {'A ok':>5} {'T ok':>5}")
     for row in rep["table2"]:
         a = f"{row['A_pct']:6.2f}" if row["A_pct"] is not None else "   n/a"
@@ -422,7 +522,8 @@ def print_report(rep):
                                         "measured_accuracy_ok_share", "measured_latency_ok_share")]
         shares = " ".join(f"{100 * v:4.0f}%" if v is not None else "  n/a" for v in shares)
         print(f"{row['method']:42} {a} {tm} {row['C_per_Sp']:7.1f} {row['C_per_Sa']:7.1f} "
-              f"{row['E']:7.1f} {row['Sp_kB']:7.0f} {row['search_ms']:10.3f} {shares}")
+              f"{row['E']:7.1f} {row['mJ_per_window']:6.3f} {row['Sp_kB']:7.0f} "
+              f"{row['search_ms']:10.3f} {shares}")
     print("(met / A ok / T ok = share of contexts whose constraints hold on the MEASURED "
           "held-out accuracy loss and latency of the chosen configuration; budgets were set "
           "from the profile's predictions, which the JSON lists beside the measurements)")
@@ -468,9 +569,11 @@ def main(argv=None) -> int:
     summary = summarise(rows, warm_times, space, binary, build_ms)
     idle = idle_times(profile, contexts, max(0, args.idle_samples))
     chosen = table2_rows(rows, profile.arch)
+    energy = energy_report(profile, contexts)
     measured = None
     if net is not None and test is not None:
-        configs = sorted({c for picks in chosen.values() for c, _ in picks})
+        configs = sorted({c for picks in chosen.values() for c, _ in picks}
+                         | energy_configs(energy))
         measured = measure_configs(net, test, configs,
                                    int(profile.meta.get("latency_threads", 1)))
     report = {
@@ -497,8 +600,11 @@ def main(argv=None) -> int:
             "variants": {k: result_json(v) for k, v in r["variants"].items()},
         } for r in rows],
     }
+    attach_measured(energy, measured, profile)
+    report["energy"] = energy
     report["loadavg_1min"] = {"start": load_start[0], "end": os.getloadavg()[0]}
     print_report(report)
+    print_energy(energy, len(contexts))
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1, default=str) + "\n")

@@ -10,6 +10,7 @@ import pytest
 
 from adaspring_ros.core.context.deployment_context import DeploymentContext
 from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.energy import WindowEnergy
 from adaspring_ros.core.search import baselines
 from adaspring_ros.testing.profile_fixture import make_profile, small_arch
 
@@ -24,29 +25,34 @@ def context(latency_x, storage_x, threshold, battery=0.5, bb=BB):
                              threshold)
 
 
-def brute_force(profile, c):
+def brute_force(profile, c, kind="joules"):
     """Independent reference: Profile.predict and Eq. (1) written out, no shared evaluator."""
     v = c.validated()
+    window = WindowEnergy()
     best = None
     for cfg in itertools.product(ss.OPTIONS, repeat=profile.arch.n_compressible):
         m = profile.predict(cfg)
         feasible = (m.accuracy_loss <= v.accuracy_loss_threshold
                     and m.latency_ms <= v.latency_budget_ms
                     and m.params_bytes <= v.storage_budget_bytes)
-        j = v.lambda1 * math.log(max(m.accuracy_loss, 0.0) + 0.1) - v.lambda2 * math.log(m.energy)
+        joules = window.joules(m.macs, m.params_bytes, m.act_bytes, m.latency_ms)
+        energy = math.log(joules) if kind == "joules" else -math.log(m.energy)
+        j = v.lambda1 * math.log(max(m.accuracy_loss, 0.0) + 0.1) + v.lambda2 * energy
         if feasible and (best is None or j < best[0]):
             best = (j, cfg)
     return best
 
 
-def test_exhaustive_is_the_true_optimum_on_a_small_profile():
+@pytest.mark.parametrize("kind", ["joules", "paper"])
+def test_exhaustive_is_the_true_optimum_on_a_small_profile(kind):
     rng = random.Random(0)
     seen_feasible = 0
     for _ in range(25):
         c = context(rng.uniform(0.3, 1.2), rng.uniform(0.1, 1.2), rng.uniform(0.2, 2.5),
                     rng.uniform(0.3, 0.9), bb=SMALL_BB)
-        got = baselines.exhaustive(SMALL, c)
-        want = brute_force(SMALL, c)
+        got = baselines.exhaustive(SMALL, c, energy_objective=kind)
+        assert got.energy_objective == kind
+        want = brute_force(SMALL, c, kind)
         assert got.candidates_evaluated == len(ss.OPTIONS) ** 2
         if want is None:
             assert not got.feasible and got.details["worst_feasible_objective"] is None

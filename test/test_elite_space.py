@@ -10,19 +10,21 @@ import pytest
 
 from adaspring_ros.core.context.deployment_context import DeploymentContext
 from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.energy import WindowEnergy
 from adaspring_ros.core.search.elite_space import build_binary, build_progressive, elite_space
-from adaspring_ros.core.search.objective import Evaluator, layer_tables
+from adaspring_ros.core.search.objective import ENERGY_OBJECTIVES, Evaluator, layer_tables
 from adaspring_ros.testing.profile_fixture import make_profile, small_arch
 
 
-def brute_front(profile, axes=5):
+def brute_front(profile, axes=5, kind="joules"):
     """Every configuration no other one dominates, by direct pairwise comparison."""
+    sign = 1 if kind == "joules" else -1
     tables = layer_tables(profile)
     configs = list(itertools.product(ss.OPTIONS, repeat=profile.arch.n_compressible))
     points = []
     for cfg in configs:
         macs, params, acts, lat, loss = tables.sums(cfg)
-        points.append((loss, lat, params, acts, -macs)[:axes])
+        points.append((loss, lat, params, acts, sign * macs)[:axes])
     pts = np.array(points, dtype=np.float64)
     front = set()
     for start in range(0, len(pts), 256):
@@ -32,11 +34,13 @@ def brute_front(profile, axes=5):
     return front
 
 
-def test_progressive_front_equals_brute_force_and_binary_build():
+@pytest.mark.parametrize("kind", ENERGY_OBJECTIVES)
+def test_progressive_front_equals_brute_force_and_binary_build(kind):
     profile = make_profile(3, arch=small_arch(2))
-    expected = brute_front(profile)
-    progressive = build_progressive(profile)
-    binary = build_binary(profile)
+    expected = brute_front(profile, kind=kind)
+    progressive = build_progressive(profile, energy_objective=kind)
+    binary = build_binary(profile, energy_objective=kind)
+    assert progressive.energy_objective == binary.energy_objective == kind
     backbone = ss.backbone_configuration(profile.arch)
     got = {m.config for m in progressive.members} - ({backbone} - expected)
     assert got == expected
@@ -109,18 +113,36 @@ def test_feasibility_is_exact_on_the_front():
     assert 5 < checked_feasible < 60  # the sample exercised both outcomes
 
 
-def test_every_context_optimum_is_on_the_five_axis_front():
+@pytest.mark.parametrize("kind", ENERGY_OBJECTIVES)
+def test_every_context_optimum_is_on_the_five_axis_front(kind):
     profile = make_profile(8, arch=small_arch(3))
-    members = {m.config for m in build_progressive(profile).members}
+    members = {m.config for m in build_progressive(profile, energy_objective=kind).members}
     every = list(itertools.product(ss.OPTIONS, repeat=3))
     bb = profile.predict(ss.backbone_configuration(profile.arch))
     rng = random.Random(1)
+    checked = 0
     for _ in range(40):
         c = random_context(rng, bb, battery=(0.0, 1.0))
-        ev = Evaluator(profile, c, mu1=rng.uniform(0, 1), mu2=rng.uniform(0.01, 1))
+        # random energy constants too: the joules front must hold for any of them
+        window = WindowEnergy(rng.uniform(0, 1e-9), rng.uniform(0, 1e-9), rng.uniform(0, 5))
+        ev = Evaluator(profile, c, mu1=rng.uniform(0, 1), mu2=rng.uniform(0.01, 1),
+                       energy_objective=kind, window=window)
         feasible = [ev.evaluate(cfg) for cfg in every if ev.evaluate(cfg).feasible]
         if not feasible:
             continue
+        checked += 1
         best_all = min(e.objective for e in feasible)
         best_front = min(e.objective for e in feasible if e.config in members)
         assert best_front == best_all
+    assert checked >= 10
+
+
+def test_the_paper_front_misses_joules_optima_so_each_objective_has_its_own():
+    """Why Δ' depends on the objective: (A, T, Sp, Sa, -C) keeps the most MACs, not the least."""
+    profile = make_profile(8, arch=small_arch(3))
+    joules = {m.config for m in elite_space(profile, "joules").members}
+    paper = {m.config for m in elite_space(profile, "paper").members}
+    assert joules != paper
+    assert elite_space(profile, "paper") is elite_space(profile, "paper")
+    with pytest.raises(ValueError, match="energy objective"):
+        build_progressive(profile, energy_objective="watts")

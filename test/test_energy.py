@@ -82,3 +82,60 @@ def test_battery_and_energy_model_are_one_model():
     sim.advance(3600.0, model.inference_joules(10**9, 10**6, 10**6, 5.0))
     spent = 3600.0 * (model.base_power_w + model.inference_joules(10**9, 10**6, 10**6, 5.0))
     assert sim.spent_joules == pytest.approx(spent)
+
+
+class _Rail:
+    """A power rail that reads higher while windows run (the one fake here: no Jetson)."""
+
+    def __init__(self, idle_w: float, per_window_j: float, window_s: float) -> None:
+        self.busy = False
+        self.idle_w = idle_w
+        self.busy_w = idle_w + per_window_j / window_s
+
+    def read(self) -> float:
+        return self.busy_w if self.busy else self.idle_w
+
+
+def test_rail_measurement_calibrates_the_power_that_explains_it():
+    import time
+
+    from adaspring_ros.core.context import power_rails
+
+    window_s = 0.002
+    truth = energy.WindowEnergy(active_power_w=0.8)
+    macs, params, acts = 2_000_000, 100_000, 50_000
+    rail = _Rail(1.5, truth.joules(macs, params, acts, window_s * 1e3), window_s)
+
+    def run_window():  # a real busy wait of the window's length, with the rail "busy"
+        rail.busy = True
+        end = time.perf_counter() + window_s
+        while time.perf_counter() < end:
+            pass
+
+    m = power_rails.measure(rail.read, run_window, idle_s=0.05, busy_s=0.2, poll_s=0.01)
+    assert m.idle_w == pytest.approx(1.5) and m.busy_w == pytest.approx(rail.busy_w)
+    # each window busy-waits its length, so the mean can only be longer (a loaded machine)
+    assert m.windows >= 5 and m.latency_ms >= window_s * 1e3
+    got = energy.calibrated_active_power(
+        energy.WindowEnergy(active_power_w=0.0), busy_power_w=m.busy_w, idle_power_w=m.idle_w,
+        macs=macs, params_bytes=params, act_bytes=acts, latency_ms=window_s * 1e3)
+    assert got == pytest.approx(0.8, rel=1e-9)
+    with pytest.raises(power_rails.PowerUnavailable, match="no usable power readings"):
+        power_rails.measure(lambda: math.nan, run_window, idle_s=0.01, busy_s=0.01,
+                            poll_s=0.005)
+
+
+def test_calibration_tool_says_why_it_cannot_run_without_a_jetson(capsys):
+    from adaspring_ros.core.context import power_rails
+    from adaspring_ros.tools import calibrate_energy
+
+    try:
+        power_rails.JetsonPower().close()
+        readable = True
+    except power_rails.PowerUnavailable:
+        readable = False
+    rc = calibrate_energy.main(["--idle-s", "0.2", "--busy-s", "0.5"])
+    if readable:  # on a Jetson the tool really measures
+        assert rc == 0 and "active_power_w:" in capsys.readouterr().out
+    else:
+        assert rc == 2 and "cannot calibrate here:" in capsys.readouterr().err

@@ -10,8 +10,14 @@ from hypothesis import strategies as st
 
 from adaspring_ros.core.context.deployment_context import DeploymentContext
 from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.energy import WindowEnergy
 from adaspring_ros.core.model.profile import Profile
-from adaspring_ros.core.search.objective import ACCURACY_LOSS_EPSILON_PP, Evaluator, layer_tables
+from adaspring_ros.core.search.objective import (
+    ACCURACY_LOSS_EPSILON_PP,
+    ENERGY_OBJECTIVES,
+    Evaluator,
+    layer_tables,
+)
 from adaspring_ros.testing.profile_fixture import make_profile
 
 PROFILE = make_profile(0)
@@ -41,13 +47,18 @@ def test_evaluator_matches_profile_predict(cfg):
 
 
 @settings(max_examples=100, deadline=None)
-@given(configs, st.floats(0.0, 1.0))
-def test_objective_and_violation_follow_eq1(cfg, battery):
+@given(configs, st.floats(0.0, 1.0), st.sampled_from(ENERGY_OBJECTIVES))
+def test_objective_and_violation_follow_eq1(cfg, battery, kind):
     c = context(battery=battery)
-    ev = Evaluator(PROFILE, c)
+    ev = Evaluator(PROFILE, c, energy_objective=kind)
     e = ev.evaluate(cfg)
+    m = PROFILE.predict(cfg)
+    joules = WindowEnergy().joules(m.macs, m.params_bytes, m.act_bytes, m.latency_ms)
+    assert e.joules == pytest.approx(joules, rel=1e-12)
+    assert e.energy == pytest.approx(m.energy, rel=1e-12)  # Eq. (2) E kept under both
+    energy_term = math.log(joules) if kind == "joules" else -math.log(m.energy)
     expected = (c.lambda1 * math.log(max(e.accuracy_loss, 0.0) + ACCURACY_LOSS_EPSILON_PP)
-                - c.lambda2 * math.log(e.energy))
+                + c.lambda2 * energy_term)
     assert e.objective == pytest.approx(expected, rel=1e-12, abs=1e-12)
     checks = ev.constraints(e)
     assert e.feasible == all(ok for _, _, ok in checks.values())
@@ -85,6 +96,31 @@ def test_unvalidated_context_and_bad_mu_are_rejected():
         Evaluator(PROFILE, context(), mu1=-1.0)
     with pytest.raises(ValueError, match="mu1 and mu2"):
         Evaluator(PROFILE, context(), mu1=0.0, mu2=0.0)
+    with pytest.raises(ValueError, match="energy objective 'watts' unknown"):
+        Evaluator(PROFILE, context(), energy_objective="watts")
+
+
+def test_default_objective_is_joules_and_window_constants_are_used():
+    cfg = ("fire@0.5",) * N
+    default = Evaluator(PROFILE, context()).evaluate(cfg)
+    assert Evaluator(PROFILE, context()).term.kind == "joules" == ENERGY_OBJECTIVES[0]
+    costly = WindowEnergy(active_power_w=100.0)
+    pricier = Evaluator(PROFILE, context(), window=costly).evaluate(cfg)
+    m = PROFILE.predict(cfg)
+    assert pricier.joules == pytest.approx(costly.joules(m.macs, m.params_bytes, m.act_bytes,
+                                                         m.latency_ms))
+    assert pricier.joules > default.joules and pricier.objective > default.objective
+
+
+def test_joules_objective_prefers_compression_where_the_paper_one_cannot():
+    """Eq. (2)'s E is highest at the backbone here; the window energy is highest there."""
+    bb = ss.backbone_configuration(PROFILE.arch)
+    small = ("conv@0.5",) * N
+    c = context(battery=0.0, accuracy_loss_threshold=100.0)  # λ2 = 1: energy alone
+    joules, paper = (Evaluator(PROFILE, c, energy_objective=k) for k in ("joules", "paper"))
+    assert joules.evaluate(small).objective < joules.evaluate(bb).objective
+    assert paper.evaluate(small).energy < paper.evaluate(bb).energy
+    assert paper.evaluate(small).objective > paper.evaluate(bb).objective
 
 
 class _ShiftedProfile(Profile):

@@ -8,29 +8,32 @@ the energy a window costs is this:
 
     E_window = C·e_mac + (Sp + Sa)·e_byte + T·P_active
 
-    C·e_mac       dynamic energy of the multiply-accumulates. Default 20 pJ per fp32 MAC: a
-                  fused multiply-add costs 4.6 pJ at 45 nm (3.7 pJ multiply + 0.9 pJ add,
-                  Horowitz, "Computing's energy problem", ISSCC 2014), plus its share of the
-                  ~70 pJ instruction overhead of a general-purpose core spread over the four
-                  lanes of a NEON/SSE vector op (same source).
+    C·e_mac       dynamic energy of the multiply-accumulates as a general-purpose core executes
+                  them. Default 0.25 nJ per fp32 MAC, an estimate for the Jetbot's Cortex-A57:
+                  about 0.75 W of dynamic core power (below) at the ~3 GMAC/s such a core
+                  sustains on batch-1 convolutions (1.43 GHz, 4-lane NEON FMA, ~50 % busy).
+                  The arithmetic alone is far less (4.6 pJ for an fp32 multiply + add at 45 nm,
+                  Horowitz, "Computing's energy problem", ISSCC 2014); instruction fetch, register
+                  file and cache traffic are most of it (~70 pJ per instruction, same source).
     (Sp+Sa)·e_byte  moving every parameter byte in and every activation byte out once per window.
                   Default 0.16 nJ per byte: 640 pJ per 32-bit off-chip DRAM access (Horowitz
                   2014, the figure Han et al., "EIE", ISCA 2016, build on). Weights read once a
                   second do not stay cached beside the robot's other processes (the paper's
                   cache contention σ), so DRAM is the honest default, not the L2 (≈12 pJ/byte).
-    T·P_active    what the busy core costs per second beyond its arithmetic and data movement
-                  (clock tree, leakage, pipeline, the runtime's own instructions) over the
-                  window's latency T. Default 1.0 W, the rise of an ARM Cortex-A57/A72 board's
-                  power per fully busy core (Raspberry Pi 4B: about 2.7 W idle, 6.4 W with four
-                  cores busy; a Jetson Nano's 10 W mode budgets four A57 cores, GPU and DRAM).
-                  On a Jetson, jetson-stats' power rails calibrate it: ``calibrated_active_power``.
+    T·P_active    what the busy core draws per second that does not scale with the work
+                  (leakage, clock tree, uncore), over the window's latency T. Default 0.25 W:
+                  about a quarter of the ~1 W a busy A57/A72 core adds to its board (Raspberry
+                  Pi 4B: about 2.7 W idle, 6.4 W with four cores busy), a typical static share
+                  at 16-28 nm. On a Jetson, jetson-stats' power rails calibrate it:
+                  ``calibrated_active_power``.
 
 All three terms are sums over layers (C, Sp, Sa and the latency table are additive), so the
 window energy of a configuration is the sum of its layers' energies and it fits the search's
 per-layer tables and the elite space Δ'. Latency is whatever the caller passes: the profile's
 prediction in the search, a measured one where the caller has it.
 
-The defaults are order-of-magnitude figures for an ARM board; calibrate on the robot.
+The defaults are estimates for an ARM board, right to within a factor of a few; calibrate on
+the robot. What they imply on the shipped profile is printed by benchmarks/bench_runtime3c.py.
 """
 
 from __future__ import annotations
@@ -39,11 +42,11 @@ import math
 from dataclasses import dataclass
 
 #: Default energy per multiply-accumulate, J (see the module docstring for the source).
-JOULES_PER_MAC = 20e-12
+JOULES_PER_MAC = 0.25e-9
 #: Default energy per parameter or activation byte moved, J.
 JOULES_PER_BYTE = 0.16e-9
-#: Default power of a busy core beyond its arithmetic and data movement, W.
-ACTIVE_POWER_W = 1.0
+#: Default power a busy core draws that does not scale with its work, W.
+ACTIVE_POWER_W = 0.25
 
 
 def _non_negative(name: str, value: float) -> float:

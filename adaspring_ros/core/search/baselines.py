@@ -1,7 +1,8 @@
 """The searches Runtime3C is measured against (paper §6.1, "runtime adaptive compression").
 
 All of them price candidates with the same ``objective.Evaluator`` as Runtime3C and return the
-same ``SearchResult``, so their search times and objectives compare like for like:
+same ``SearchResult``, so their search times and objectives compare like for like (each takes
+the evaluator's ``energy_objective`` and ``window`` keywords, passed through as ``**energy``):
 
 - ``exhaustive``: every configuration, the true optimum of Eq. (1) under the profile.
 - ``greedy``: the paper's greedy optimizer: layer by layer, the operator with the best trade-off
@@ -32,8 +33,10 @@ GREEDY_IMPORTANCE = 0.5
 
 
 def _setup(profile: Profile, context: DeploymentContext, lambda_fn: LambdaFn | None,
-           mu1: float | None, mu2: float | None, memo: bool = True) -> Evaluator:
-    return Evaluator(profile, context.validated(lambda_fn), mu1, mu2, memo=memo)
+           mu1: float | None, mu2: float | None, memo: bool = True,
+           energy: dict | None = None) -> Evaluator:
+    """The shared evaluator; ``energy`` holds the optional energy_objective / window keywords."""
+    return Evaluator(profile, context.validated(lambda_fn), mu1, mu2, memo=memo, **(energy or {}))
 
 
 def _finish(evaluator: Evaluator, best: Evaluation, t0: float, method: str, why: str,
@@ -46,14 +49,15 @@ def _finish(evaluator: Evaluator, best: Evaluation, t0: float, method: str, why:
 
 @gc_paused
 def exhaustive(profile: Profile, context: DeploymentContext, *, mu1: float | None = None,
-               mu2: float | None = None, lambda_fn: LambdaFn | None = None) -> SearchResult:
+               mu2: float | None = None, lambda_fn: LambdaFn | None = None,
+               **energy) -> SearchResult:
     """Price all (M+1)^N configurations; the best feasible one, else the least violating.
 
     details carries what quality measures need from the full space: the worst feasible
     objective (to normalise gaps, see runtime3c.normalised_gap) and the number feasible.
     """
     t0 = time.perf_counter()
-    ev = _setup(profile, context, lambda_fn, mu1, mu2, memo=False)
+    ev = _setup(profile, context, lambda_fn, mu1, mu2, memo=False, energy=energy)
     evaluate = ev.evaluate
     best = None
     best_key = (math.inf, math.inf)
@@ -84,10 +88,11 @@ def _greedy_score(cand: Evaluation) -> tuple[float, float]:
 
 @gc_paused
 def greedy(profile: Profile, context: DeploymentContext, *, mu1: float | None = None,
-           mu2: float | None = None, lambda_fn: LambdaFn | None = None) -> SearchResult:
+           mu2: float | None = None, lambda_fn: LambdaFn | None = None,
+           **energy) -> SearchResult:
     """Layer by layer from layer 1, fix the locally best operator; later layers uncompressed."""
     t0 = time.perf_counter()
-    ev = _setup(profile, context, lambda_fn, mu1, mu2)
+    ev = _setup(profile, context, lambda_fn, mu1, mu2, energy=energy)
     config = list(ss.backbone_configuration(profile.arch))
     best = ev.evaluate(tuple(config))
     for layer in range(ev.n_layers):
@@ -106,7 +111,7 @@ def greedy(profile: Profile, context: DeploymentContext, *, mu1: float | None = 
 def random_search(profile: Profile, context: DeploymentContext, *, time_budget_ms: float,
                   seed: int = 0, mu1: float | None = None, mu2: float | None = None,
                   lambda_fn: LambdaFn | None = None,
-                  max_candidates: int | None = None) -> SearchResult:
+                  max_candidates: int | None = None, **energy) -> SearchResult:
     """Uniformly random configurations until ``time_budget_ms`` (or ``max_candidates``) is spent.
 
     The backbone is not given for free: it is found only if drawn, like any other configuration.
@@ -118,7 +123,7 @@ def random_search(profile: Profile, context: DeploymentContext, *, time_budget_m
         raise ValueError(f"max_candidates must be >= 1 or None; got {max_candidates!r}")
     t0 = time.perf_counter()
     deadline = t0 + time_budget_ms / 1e3
-    ev = _setup(profile, context, lambda_fn, mu1, mu2)
+    ev = _setup(profile, context, lambda_fn, mu1, mu2, energy=energy)
     rng = random.Random(seed)
     options, n = ss.OPTIONS, ev.n_layers
     best = ev.evaluate(tuple(rng.choice(options) for _ in range(n)))  # at least one draw
@@ -133,7 +138,7 @@ def random_search(profile: Profile, context: DeploymentContext, *, time_budget_m
                    {"draws": draws, "time_budget_ms": time_budget_ms})
 
 
-def fixed_structures(profile: Profile) -> tuple[str, ...]:
+def fixed_structures(profile: Profile, **energy) -> tuple[str, ...]:
     """Structure per layer chosen once, context-free, by a fixed ranking (paper's first stage).
 
     Every combination of structures at full width is ranked by Eq. (1) at equal importance
@@ -144,7 +149,7 @@ def fixed_structures(profile: Profile) -> tuple[str, ...]:
                                       latency_budget_ms=math.inf,
                                       accuracy_loss_threshold=math.inf,
                                       lambda1=0.5, lambda2=0.5).validated()
-    ev = Evaluator(profile, unconstrained)
+    ev = Evaluator(profile, unconstrained, **energy)
     best = None
     for combo in itertools.product(structures, repeat=ev.n_layers):
         cand = ev.evaluate(tuple(ss.option_id(s, 1.0) if s != ss.SKIP else ss.SKIP
@@ -161,21 +166,22 @@ def _with_width(structures: tuple[str, ...], width: float) -> ss.Configuration:
 @gc_paused
 def fixed_operator(profile: Profile, context: DeploymentContext, *,
                    structures: tuple[str, ...] | None = None, mu1: float | None = None,
-                   mu2: float | None = None, lambda_fn: LambdaFn | None = None) -> SearchResult:
+                   mu2: float | None = None, lambda_fn: LambdaFn | None = None,
+                   **energy) -> SearchResult:
     """Keep the fixed operator types; scale one width for all layers down until budgets hold.
 
     ``structures`` defaults to ``fixed_structures(profile)`` (offline, not timed: pass it in to
     keep it out of repeated calls, as the benchmark does).
     """
     if structures is None:
-        structures = fixed_structures(profile)
+        structures = fixed_structures(profile, **energy)
     structures = tuple(structures)
     valid = ss.STRUCTURES + (ss.SKIP,)
     if len(structures) != profile.arch.n_compressible or any(s not in valid for s in structures):
         raise ValueError(f"structures must name one of {valid} per compressible layer "
                          f"({profile.arch.n_compressible}); got {structures!r}")
     t0 = time.perf_counter()
-    ev = _setup(profile, context, lambda_fn, mu1, mu2)
+    ev = _setup(profile, context, lambda_fn, mu1, mu2, energy=energy)
     best = None
     for width in ss.WIDTHS:  # widest first: the least compression that meets the budgets
         cand = ev.evaluate(_with_width(structures, width))

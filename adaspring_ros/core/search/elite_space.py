@@ -3,12 +3,17 @@
 Runtime3C's line 4 picks its two candidates "from the Pareto front of the valid space", ranked by
 "pre-tested accuracy and energy". This module builds that front ahead of any context, from the
 profile alone: every configuration Pareto-optimal in (accuracy loss, latency, parameter bytes,
-activation bytes, -MACs), all five minimised. Why that is enough to search at run time:
+activation bytes, ±MACs), all five minimised. The sign of the MACs axis follows the energy
+objective (objective.EnergyTerm): +C for "joules", −C for the paper's Eq. (2). Why that is
+enough to search at run time:
 - feasibility is exact: a context's constraints are upper bounds on A loss, T and Sp, so if any
   configuration meets them, a member at least as good on all five meets them too;
-- so is Eq. (1), for every λ and every μ1, μ2 >= 0: such a member also has no larger A loss and,
-  with at least the MACs over no more parameter and activation bytes, at least the C/Sp and
-  C/Sa, hence at least the E. Some member is therefore an optimum of every context.
+- so is Eq. (1), for every λ and every energy term of that kind. "joules": a member with no
+  larger A loss, latency, bytes and MACs costs no more joules per window, for any non-negative
+  e_mac, e_byte and P_active (the window energy is a non-negative sum of those four). "paper":
+  with at least the MACs over no more parameter and activation bytes it has at least the C/Sp
+  and C/Sa, hence at least the E, for every μ1, μ2 >= 0. Some member is therefore an optimum
+  of every context. (A latency correction that scales the whole table keeps this true.)
 Dropping axes gives smaller fronts that keep the first property only (``axes`` 3 or 4; the
 benchmark measures what they miss). The backbone is always kept, so the search can scale back
 up to it.
@@ -18,9 +23,9 @@ layer from layer 1, each surviving prefix [k, d_1..d_k] is extended by one digit
 of that layer), and only prefixes that are Pareto-optimal among those ending with the same output
 width survive (everything after a prefix depends only on that width, so nothing optimal is lost).
 All five axes are sums over layers, which is what makes this pruning exact. On the shipped
-profile about 20,000 prefixes are priced instead of 83,521 configurations; the classic binary
-encoding has no layer prefixes to prune and must decode all 2^(N(1+b)) strings
-(``build_binary``, §6.5.3).
+profile about 6,000 prefixes are priced for the joules objective and 29,000 for the paper's,
+instead of 83,521 configurations; the classic binary encoding has no layer prefixes to prune
+and must decode all 2^(N(1+b)) strings (``build_binary``, §6.5.3).
 """
 
 from __future__ import annotations
@@ -37,13 +42,13 @@ from adaspring_ros.core.model.profile import Profile
 from adaspring_ros.core.search.encoding import binary_decode, binary_length
 from adaspring_ros.core.search.objective import (
     LayerTables,
+    ENERGY_OBJECTIVES,
+    EnergyTerm,
     accuracy_log,
-    energy_log,
-    energy_of,
     layer_tables,
 )
 
-# (loss, latency, params, acts, -macs, ops): the running sums of a prefix and the prefix itself.
+# (loss, latency, params, acts, ±macs, ops): the running sums of a prefix and the prefix itself.
 # The first ``axes`` of them are the Pareto axes, all minimised.
 _Label = tuple
 #: Pareto axes by count: 3 = (A, T, Sp), 4 adds Sa, 5 adds -C (see the module docstring).
@@ -66,7 +71,7 @@ class Screen:
     latency_ms: np.ndarray
     params_bytes: np.ndarray
     norm_accuracy: np.ndarray  # log(max(A, 0) + ε)
-    norm_energy: np.ndarray  # log(E)
+    energy_cost: np.ndarray  # the energy term's cost (EnergyTerm.cost), lower is better
 
 
 @dataclass(frozen=True)
@@ -75,27 +80,27 @@ class EliteSpace:
     candidates_priced: int  # prefixes (or decoded strings) priced to build it
     build_ms: float
     encoding: str  # "progressive" or "binary"
+    energy_objective: str = ENERGY_OBJECTIVES[0]  # the objective whose optima it holds
     _screens: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def screen(self, mu1: float, mu2: float) -> Screen:
-        """The context-free columns a context check needs, cached per (μ1, μ2).
+    def screen(self, term: EnergyTerm) -> Screen:
+        """The context-free columns a context check needs, cached per energy term.
 
         Screening every member against a context is then three vector comparisons and one
         multiply-add over contiguous arrays (a few tens of µs, and little memory to bring back
         into cache when the search runs between inferences).
         """
-        key = (mu1, mu2)
-        screen = self._screens.get(key)
+        screen = self._screens.get(term)
         if screen is None:
             cols = [[] for _ in range(5)]
             for m in self.members:
                 macs, params, acts, latency, loss = m.sums
                 for col, value in zip(cols, (loss, latency, params, accuracy_log(loss),
-                                             energy_log(energy_of(macs, params, acts, mu1,
-                                                                  mu2))), strict=True):
+                                             term.cost_of_sums(macs, params, acts, latency)),
+                                      strict=True):
                     col.append(value)
             screen = Screen(*(np.asarray(c, dtype=np.float64) for c in cols))
-            self._screens[key] = screen
+            self._screens[term] = screen
         return screen
 
 
@@ -122,21 +127,30 @@ def _pareto(labels: list[_Label], axes: int) -> list[_Label]:
     return kept
 
 
+def _mac_sign(energy_objective: str) -> int:
+    """+1 when the MACs axis is minimised ("joules"), -1 when maximised ("paper")."""
+    if energy_objective not in ENERGY_OBJECTIVES:
+        raise ValueError(f"energy objective {energy_objective!r} unknown; use one of "
+                         f"{', '.join(ENERGY_OBJECTIVES)}")
+    return 1 if energy_objective == "joules" else -1
+
+
 def build_progressive(profile: Profile, tables: LayerTables | None = None,
-                      axes: int = 5) -> EliteSpace:
+                      axes: int = 5, energy_objective: str = ENERGY_OBJECTIVES[0]) -> EliteSpace:
     """Δ' by progressive, prefix-pruned extension (see module docstring).
 
     ``axes`` 3 or 4 build the smaller fronts of (A, T, Sp) and (A, T, Sp, Sa): exact for
-    feasibility but not for E (the benchmark measures what that costs).
+    feasibility but not for the energy term (the benchmark measures what that costs).
     """
     if axes not in AXES:
         raise ValueError(f"axes must be one of {AXES}; got {axes!r}")
+    sign = _mac_sign(energy_objective)
     t0 = time.perf_counter()
     tables = layer_tables(profile) if tables is None else tables
     stem = tables.stem
     states: dict[int, list[_Label]] = {
         tables.first_in: [(0.0, tables.stem_latency, stem.params_bytes, stem.act_bytes,
-                           -stem.macs, ())]
+                           sign * stem.macs, ())]
     }
     priced = 0
     for rows in tables.rows:
@@ -147,9 +161,9 @@ def build_progressive(profile: Profile, tables: LayerTables | None = None,
                 continue
             for op, (cout, m, p, a, t, d) in row.items():
                 bucket = grown.setdefault(cout, [])
-                for loss, lat, par, act, neg_mac, ops in labels:
-                    bucket.append((loss + d, lat + t, par + p, act + a, neg_mac - m,
-                                   ops + (op,)))
+                sm = sign * m
+                for loss, lat, par, act, mac, ops in labels:
+                    bucket.append((loss + d, lat + t, par + p, act + a, mac + sm, ops + (op,)))
                 priced += len(labels)
         states = {cout: _pareto(labels, axes) for cout, labels in grown.items()}
     finals: list[_Label] = []
@@ -157,19 +171,21 @@ def build_progressive(profile: Profile, tables: LayerTables | None = None,
         if cin not in tables.head:
             continue
         hm, hp, ha, ht = tables.head[cin]
-        finals.extend((loss, lat + ht, par + hp, act + ha, neg_mac - hm, ops)
-                      for loss, lat, par, act, neg_mac, ops in labels)
-    members = _members(_pareto(finals, axes), tables, profile)
-    return EliteSpace(members, priced, (time.perf_counter() - t0) * 1e3, f"progressive-{axes}")
+        finals.extend((loss, lat + ht, par + hp, act + ha, mac + sign * hm, ops)
+                      for loss, lat, par, act, mac, ops in labels)
+    members = _members(_pareto(finals, axes), tables, profile, sign)
+    return EliteSpace(members, priced, (time.perf_counter() - t0) * 1e3, f"progressive-{axes}",
+                      energy_objective)
 
 
 def build_binary(profile: Profile, tables: LayerTables | None = None,
-                 axes: int = 5) -> EliteSpace:
+                 axes: int = 5, energy_objective: str = ENERGY_OBJECTIVES[0]) -> EliteSpace:
     """The same front reached through the classic binary encoding: decode every bit string.
 
     Bit strings share no layer prefixes, so nothing can be pruned before a string is complete;
     repeated configurations are priced once (memo), but every string is decoded.
     """
+    sign = _mac_sign(energy_objective)
     t0 = time.perf_counter()
     tables = layer_tables(profile) if tables is None else tables
     n = profile.arch.n_compressible
@@ -183,29 +199,31 @@ def build_binary(profile: Profile, tables: LayerTables | None = None,
                 macs, params, acts, lat, loss = tables.sums(config)
             except KeyError:
                 continue
-            seen[config] = (loss, lat, params, acts, -macs, config)
-    members = _members(_pareto(list(seen.values()), axes), tables, profile)
-    return EliteSpace(members, decoded, (time.perf_counter() - t0) * 1e3, f"binary-{axes}")
+            seen[config] = (loss, lat, params, acts, sign * macs, config)
+    members = _members(_pareto(list(seen.values()), axes), tables, profile, sign)
+    return EliteSpace(members, decoded, (time.perf_counter() - t0) * 1e3, f"binary-{axes}",
+                      energy_objective)
 
 
-def _members(front: list[_Label], tables: LayerTables, profile: Profile) -> tuple:
-    members = [EliteMember(ops, (-neg_mac, par, act, lat, loss))
-               for loss, lat, par, act, neg_mac, ops in front]
+def _members(front: list[_Label], tables: LayerTables, profile: Profile, sign: int) -> tuple:
+    members = [EliteMember(ops, (sign * mac, par, act, lat, loss))
+               for loss, lat, par, act, mac, ops in front]
     backbone = ss.backbone_configuration(profile.arch)
     if all(m.config != backbone for m in members):
         members.append(EliteMember(backbone, tables.sums(backbone)))
     return tuple(members)
 
 
-_CACHE: dict[int, tuple[weakref.ref, EliteSpace]] = {}
+_CACHE: dict[tuple[int, str], tuple[weakref.ref, EliteSpace]] = {}
 
 
-def elite_space(profile: Profile) -> EliteSpace:
-    """The cached 5-axis progressive Δ' of ``profile`` (built on first use, ~1 s here)."""
-    key = id(profile)
+def elite_space(profile: Profile, energy_objective: str = ENERGY_OBJECTIVES[0]) -> EliteSpace:
+    """The cached 5-axis progressive Δ' of ``profile`` for that energy objective (built on
+    first use, about a second here)."""
+    key = (id(profile), energy_objective)
     hit = _CACHE.get(key)
     if hit is not None and hit[0]() is profile:
         return hit[1]
-    space = build_progressive(profile)
+    space = build_progressive(profile, energy_objective=energy_objective)
     _CACHE[key] = (weakref.ref(profile, lambda _ref, k=key: _CACHE.pop(k, None)), space)
     return space

@@ -12,10 +12,18 @@ against ``Profile.predict`` on sample configurations; if the profile ever predic
 (say, a non-additive accuracy model), the evaluator falls back to calling ``Profile.predict``
 for every candidate: slower, never wrong.
 
-Objective (minimised): J = λ1·log(max(A_loss, 0) + ε) − λ2·log(E), with ε = 0.1 pp.
+Objective (minimised): J = λ1·log(max(A_loss, 0) + ε) + λ2·cost_E, with ε = 0.1 pp and the energy
+term cost_E chosen by ``EnergyTerm.kind``:
+- "joules" (default): cost_E = log(E_window), the joules one inference window costs
+  (``core/model/energy.py``: MACs, bytes moved, latency x active power). It falls with
+  compression, so a larger λ2 (a lower battery) buys less energy per window.
+- "paper": cost_E = −log(E), E = μ1·C/Sp + μ2·C/Sa (Eq. 2, arithmetic intensity). On this
+  backbone E is highest at the uncompressed net, so this objective can never trade accuracy for
+  energy; it stays selectable so the two can be compared (the benchmark does).
 A loss can be 0 (the backbone) or negative (a compressed variant that happens to score higher on
 the validation split), where log is undefined; 0.1 pp is about the resolution of the measured
-drops, so losses below it are not told apart by more than their measurement supports.
+drops, so losses below it are not told apart by more than their measurement supports. Eq. (2)'s
+E and the window energy are both kept on every evaluation, whichever objective is used.
 
 Constraint violation (for ranking infeasible candidates, 0 when feasible): the sum over the
 violated constraints of (value − budget) / max(|budget|, unit), unit = 0.1 pp / 0.001 ms / 1 byte,
@@ -29,10 +37,12 @@ import math
 import random
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from adaspring_ros.core.context.deployment_context import DeploymentContext
 from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.energy import WindowEnergy
 from adaspring_ros.core.model.profile import Metrics, Profile
 
 #: ε of the objective's accuracy term, in pp (see module docstring).
@@ -42,6 +52,8 @@ _UNIT = {"accuracy": 0.1, "latency": 1e-3, "storage": 1.0}
 CONSTRAINT_NAMES = ("accuracy", "latency", "storage")
 #: Configurations checked against Profile.predict when a profile's tables are built.
 _SELF_CHECK_SAMPLES = 32
+#: Energy terms Eq. (1) can use (see the module docstring); the first is the default.
+ENERGY_OBJECTIVES = ("joules", "paper")
 
 
 def energy_of(macs: int, params_bytes: int, act_bytes: int, mu1: float, mu2: float) -> float:
@@ -61,6 +73,43 @@ def energy_log(energy: float) -> float:
     return math.log(max(energy, 1e-12))
 
 
+@dataclass(frozen=True)
+class EnergyTerm:
+    """How the energy term of Eq. (1) is priced: which objective, Eq. (2)'s μ, the window model.
+
+    Hashable, so the elite space caches its per-member energy column per term.
+    """
+
+    kind: str = ENERGY_OBJECTIVES[0]
+    mu1: float = 0.4
+    mu2: float = 0.6
+    window: WindowEnergy = field(default_factory=WindowEnergy)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ENERGY_OBJECTIVES:
+            raise ValueError(f"energy objective {self.kind!r} unknown; use one of "
+                             f"{', '.join(ENERGY_OBJECTIVES)}")
+        mu1, mu2 = float(self.mu1), float(self.mu2)
+        if not (math.isfinite(mu1) and math.isfinite(mu2) and mu1 >= 0 and mu2 >= 0
+                and mu1 + mu2 > 0):
+            raise ValueError(f"mu1 and mu2 must be finite, >= 0 and not both 0; "
+                             f"got mu1={self.mu1!r}, mu2={self.mu2!r}")
+        object.__setattr__(self, "mu1", mu1)
+        object.__setattr__(self, "mu2", mu2)
+
+    @property
+    def minimises_joules(self) -> bool:
+        return self.kind == "joules"
+
+    def cost(self, energy: float, joules: float) -> float:
+        """cost_E (lower is better) from Eq. (2)'s E and the window energy in joules."""
+        return energy_log(joules) if self.kind == "joules" else -energy_log(energy)
+
+    def cost_of_sums(self, macs: int, params: int, acts: int, latency_ms: float) -> float:
+        return self.cost(energy_of(macs, params, acts, self.mu1, self.mu2),
+                         self.window.joules(macs, params, acts, latency_ms))
+
+
 class Evaluation(NamedTuple):
     """One priced candidate. A tuple for speed: the exhaustive baseline makes ~10^5 of these."""
 
@@ -70,9 +119,11 @@ class Evaluation(NamedTuple):
     macs: int
     params_bytes: int
     act_bytes: int
-    energy: float
+    energy: float  # Eq. (2) E, whichever objective is used
     objective: float
     violation: float
+    joules: float  # energy of one inference window, J
+    energy_cost: float  # the objective's energy term (lower is better)
 
     @property
     def feasible(self) -> bool:
@@ -181,27 +232,37 @@ def layer_tables(profile: Profile) -> LayerTables:
     return tables
 
 
+def energy_term(profile: Profile, energy_objective: str | None = None,
+                mu1: float | None = None, mu2: float | None = None,
+                window: WindowEnergy | None = None) -> EnergyTerm:
+    """The energy term a search uses: defaults are the first objective, the profile's μ and
+    the default window model."""
+    return EnergyTerm(ENERGY_OBJECTIVES[0] if energy_objective is None else energy_objective,
+                      profile.mu1 if mu1 is None else mu1, profile.mu2 if mu2 is None else mu2,
+                      WindowEnergy() if window is None else window)
+
+
 class Evaluator:
     """Prices candidates for one (profile, context): Eq. (1) objective and constraint excesses.
 
     ``count`` is the number of distinct configurations priced: the "candidates evaluated" figure
     every search reports. Repeats within one search are served from a memo and not recounted.
+    energy_objective, mu1, mu2, window: the energy term (``energy_term``; default "joules").
     """
 
     def __init__(self, profile: Profile, context: DeploymentContext,
                  mu1: float | None = None, mu2: float | None = None,
-                 memo: bool = True) -> None:
+                 memo: bool = True, *, energy_objective: str | None = None,
+                 window: WindowEnergy | None = None) -> None:
         if context.lambda1 is None or context.lambda2 is None:
             raise ValueError("Evaluator needs a validated context (call context.validated())")
         self.profile = profile
         self.arch = profile.arch
         self.n_layers = profile.arch.n_compressible
-        self.mu1 = profile.mu1 if mu1 is None else float(mu1)
-        self.mu2 = profile.mu2 if mu2 is None else float(mu2)
-        if not (math.isfinite(self.mu1) and math.isfinite(self.mu2)
-                and self.mu1 >= 0 and self.mu2 >= 0 and self.mu1 + self.mu2 > 0):
-            raise ValueError(f"mu1 and mu2 must be finite, >= 0 and not both 0; "
-                             f"got mu1={self.mu1!r}, mu2={self.mu2!r}")
+        self.term = energy_term(profile, energy_objective, mu1, mu2, window)
+        self.mu1, self.mu2 = self.term.mu1, self.term.mu2
+        self._joules_objective = self.term.minimises_joules
+        self._window = self.term.window
         self.lambda1 = context.lambda1
         self.lambda2 = context.lambda2
         self.threshold = context.accuracy_loss_threshold
@@ -250,9 +311,11 @@ class Evaluator:
         self.count += 1
         macs, params, acts, latency, loss = sums
         energy = energy_of(macs, params, acts, self.mu1, self.mu2)
-        objective = self.lambda1 * accuracy_log(loss) - self.lambda2 * energy_log(energy)
+        joules = self._window.joules(macs, params, acts, latency)
+        cost = energy_log(joules) if self._joules_objective else -energy_log(energy)
+        objective = self.lambda1 * accuracy_log(loss) + self.lambda2 * cost
         result = Evaluation(config, loss, latency, macs, params, acts, energy, objective,
-                            self.violation_of(loss, latency, params))
+                            self.violation_of(loss, latency, params), joules, cost)
         if self._memo is not None:
             self._memo[config] = result
         return result

@@ -3,20 +3,23 @@
 Algorithm 1, as realised on this search space.
 
 Line 1, the hardware-efficient search space Δ' (``elite_space``), is prepared once per profile:
-the configurations Pareto-optimal in (A loss, T, Sp, Sa, -C), grown layer by layer along the
+the configurations Pareto-optimal in (A loss, T, Sp, Sa, ±C) (+C for the default
+energy-per-window objective, -C for the paper's Eq. (2)), grown layer by layer along the
 progressive shortest encoding. It is context-free, so the node builds it when the profile loads
-(``prepare``: about 1 s and 20,000 priced prefixes on the shipped profile, a quarter of one
-exhaustive search). It provably holds an optimum of Eq. (1) for every context (see
-elite_space), so line 4 below already returns the exhaustive optimum; the mutation step can
-then only confirm it. The step matters with a reduced Δ' (``space=build_progressive(profile,
-axes=3 or 4)``) and in the literal mode, where the benchmark measures it.
+(``prepare``: on the shipped profile about 6,000 priced prefixes for the joules objective,
+29,000 for the paper's, against 83,521 configurations in one exhaustive search). It provably
+holds an optimum of Eq. (1) for every context (see elite_space), so line 4 below already
+returns the exhaustive optimum; the mutation step can then only confirm it. The step matters
+with a reduced Δ' (``space=build_progressive(profile, axes=3 or 4)``) and in the literal mode,
+where the benchmark measures it.
 
 Per context:
 - Line 4, two candidates from the Pareto front of the valid space: every Δ' member is screened
   against the context (three comparisons on cached sums), the best by Eq. (1) are priced by the
   shared evaluator and the two Pareto-best of those are taken, by Deb's rule (meeting every
   constraint first, then less violation, then lower objective; a candidate dominated on
-  (A loss, E, violation) is never taken, so the two differ in trade-off, not just in rank).
+  (A loss, energy cost, violation) is never taken, so the two differ in trade-off, not just in
+  rank).
 - Lines 2-3 and 5-6, layer by layer from layer 1 (the second conv layer; the stem is never
   compressed): each of the two inherited candidates gets two children at this layer, so two
   become six:
@@ -62,11 +65,17 @@ import numpy as np
 
 from adaspring_ros.core.context.deployment_context import DeploymentContext, LambdaFn
 from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.energy import WindowEnergy
 from adaspring_ros.core.model.profile import Profile
 from adaspring_ros.core.search.elite_space import EliteSpace, elite_space
 from adaspring_ros.core.search.encoding import progressive_encode
 from adaspring_ros.core.search.gc_pause import gc_paused
-from adaspring_ros.core.search.objective import Evaluation, Evaluator
+from adaspring_ros.core.search.objective import (
+    ENERGY_OBJECTIVES,
+    Evaluation,
+    Evaluator,
+    energy_term,
+)
 from adaspring_ros.core.search.search_result import SearchResult, build_result, describe
 
 #: The paper's hardware-efficiency groups (§5.1.2), by structure.
@@ -86,11 +95,14 @@ SCREEN_KEEP = 6
 LITERAL_MAX_SWEEPS = 6
 
 
-def prepare(profile: Profile) -> EliteSpace:
+def prepare(profile: Profile, energy_objective: str | None = None,
+            window: WindowEnergy | None = None, mu1: float | None = None,
+            mu2: float | None = None) -> EliteSpace:
     """Build (or fetch) the profile's Δ' and its screen now, so the first search is as fast
     as the rest (the evolution node calls this when it loads the checkpoint)."""
-    space = elite_space(profile)
-    space.screen(profile.mu1, profile.mu2)
+    term = energy_term(profile, energy_objective, mu1, mu2, window)
+    space = elite_space(profile, term.kind)
+    space.screen(term)
     return space
 
 
@@ -114,8 +126,8 @@ def normalised_gap(objective: float, optimum: float, worst_feasible: float | Non
 def pareto_pick(cands: Sequence[Evaluation], k: int = PARENTS) -> list[Evaluation]:
     """The ``k`` best candidates by Deb's rule that no other candidate dominates.
 
-    Dominance is on (A loss, E, violation). A dominating candidate never ranks after the one it
-    dominates (Eq. 1 is monotone in A loss and E), so only earlier-ranked ones are checked.
+    Dominance is on (A loss, energy cost, violation). A dominating candidate never ranks after
+    the one it dominates (Eq. 1 is monotone in both), so only earlier-ranked ones are checked.
     """
     ranked = sorted(cands, key=lambda e: e.rank_key)
     picked: list[Evaluation] = []
@@ -123,11 +135,11 @@ def pareto_pick(cands: Sequence[Evaluation], k: int = PARENTS) -> list[Evaluatio
     for i, c in enumerate(ranked):
         if c.config in seen:
             continue
-        a, e, v = c.accuracy_loss, c.energy, c.violation
+        a, e, v = c.accuracy_loss, c.energy_cost, c.violation
         dominated = False
         for d in ranked[:i]:
-            if (d.accuracy_loss <= a and d.energy >= e and d.violation <= v
-                    and (d.accuracy_loss < a or d.energy > e or d.violation < v)):
+            if (d.accuracy_loss <= a and d.energy_cost <= e and d.violation <= v
+                    and (d.accuracy_loss < a or d.energy_cost < e or d.violation < v)):
                 dominated = True
                 break
         if not dominated:
@@ -279,18 +291,18 @@ class _Run:
         ones are priced instead.
         """
         ev = self.ev
-        screen = space.screen(ev.mu1, ev.mu2)
+        screen = space.screen(ev.term)
         self.screened = len(space.members)
         valid = np.flatnonzero((screen.loss <= ev.threshold)
                                & (screen.latency_ms <= ev.latency_budget)
                                & (screen.params_bytes <= ev.storage_budget))
         if valid.size:
             objective = (ev.lambda1 * screen.norm_accuracy[valid]
-                         - ev.lambda2 * screen.norm_energy[valid])
+                         + ev.lambda2 * screen.energy_cost[valid])
             top = valid[np.argsort(objective, kind="stable")[:SCREEN_KEEP]].tolist()
         else:  # nothing meets the context: the least violating, by the evaluator's own measure
             violation = ev.violation_of
-            objective = (ev.lambda1 * screen.norm_accuracy - ev.lambda2 * screen.norm_energy)
+            objective = (ev.lambda1 * screen.norm_accuracy + ev.lambda2 * screen.energy_cost)
             rows = zip(screen.loss.tolist(), screen.latency_ms.tolist(),
                        screen.params_bytes.tolist(), objective.tolist(), strict=True)
             ranked = heapq.nsmallest(SCREEN_KEEP, ((violation(a, t, p), j, i)
@@ -306,7 +318,8 @@ def _search(profile: Profile, context: DeploymentContext, *, seed: int = 0,
            mu1: float | None = None, mu2: float | None = None,
            lambda_fn: LambdaFn | None = None, grouping: bool = True, inheritance: bool = True,
            mutation: bool = True, elite: bool = True,
-           space: EliteSpace | None = None) -> SearchResult:
+           space: EliteSpace | None = None, energy_objective: str | None = None,
+           window: WindowEnergy | None = None) -> SearchResult:
     """Runtime3C: the configuration for ``context``; never raises on a valid context.
 
     seed: seeds the channel-wise mutation noise; equal inputs give equal results.
@@ -315,15 +328,19 @@ def _search(profile: Profile, context: DeploymentContext, *, seed: int = 0,
     grouping, inheritance, mutation: switch off one mechanism each (the §6.5 ablations).
     elite: False runs Algorithm 1 literally, from the backbone, without Δ'.
     space: a Δ' to search instead of the profile's cached one (e.g. a 3-axis one).
-    Raises ContextError on an invalid context and ValueError on bad μ. The first call for a
-    profile also builds its Δ' (about 1 s here) unless ``prepare`` was called.
+    energy_objective: "joules" (default: energy per window) or "paper" (Eq. 2's E); window:
+    the per-window energy constants (default core.model.energy's).
+    Raises ContextError on an invalid context and ValueError on bad μ or objective. The first
+    call for a profile and objective also builds its Δ' (0.3-4 s here) unless ``prepare``
+    was called.
     """
     if elite and space is None:
-        space = elite_space(profile)
+        space = elite_space(profile, energy_objective or ENERGY_OBJECTIVES[0])
     elif not elite:
         space = None
     t0 = time.perf_counter()
-    ev = Evaluator(profile, context.validated(lambda_fn), mu1, mu2)
+    ev = Evaluator(profile, context.validated(lambda_fn), mu1, mu2,
+                   energy_objective=energy_objective, window=window)
     run = _Run(profile, ev, random.Random(seed), grouping, inheritance, mutation)
     best, how = run.run(space)
     method = "runtime3c"

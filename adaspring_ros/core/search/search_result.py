@@ -6,6 +6,7 @@ and so a result can be logged or published without knowing which search produced
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 from adaspring_ros.core.model import search_space as ss
@@ -26,11 +27,15 @@ class SearchResult:
     feasible: every constraint of Eq. (1) holds; violated names those that do not.
     constraints: name -> (value, budget, ok) for "accuracy" (pp), "latency" (ms), "storage"
         (parameter bytes).
-    objective: Eq. (1) value λ1·log(max(A,0)+ε) − λ2·log(E), lower is better.
+    objective: Eq. (1) value λ1·log(max(A,0)+ε) + λ2·cost_E, lower is better (cost_E per
+        ``energy_objective``, see objective.EnergyTerm).
     reason: one line a person can read in a log: why this configuration.
     encoding: progressive shortest encoding [k, op index of layers 1..k].
     method: which search produced it ("runtime3c", "exhaustive", ...).
     details: method-specific extras (e.g. exhaustive's worst feasible objective), JSON-safe.
+    energy_per_window_j: predicted joules of one inference window (core.model.energy), kept
+        whichever objective chose it, like Eq. (2)'s E in ``metrics``.
+    energy_objective: "joules" or "paper": which energy term Eq. (1) used.
     """
 
     config: ss.Configuration
@@ -45,6 +50,8 @@ class SearchResult:
     encoding: list[int]
     method: str
     details: dict = field(default_factory=dict)
+    energy_per_window_j: float = math.nan
+    energy_objective: str = ""
 
     def to_dict(self) -> dict:
         """Plain JSON-safe dict (tuples become lists)."""
@@ -72,6 +79,8 @@ def build_result(evaluator: Evaluator, best: Evaluation, *, method: str, elapsed
         encoding=progressive_encode(best.config),
         method=method,
         details=dict(details or {}),
+        energy_per_window_j=best.joules,
+        energy_objective=evaluator.term.kind,
     )
 
 
@@ -83,4 +92,5 @@ def describe(evaluator: Evaluator, best: Evaluation) -> str:
     return (f"{status}: A loss {best.accuracy_loss:.2f}/{c['accuracy'][1]:.2f} pp, "
             f"T {best.latency_ms:.2f}/{c['latency'][1]:.2f} ms, "
             f"Sp {best.params_bytes / 1e6:.3f}/{c['storage'][1] / 1e6:.3f} MB, "
-            f"E {best.energy:.1f}, λ2={evaluator.lambda2:.2f}")
+            f"{best.joules * 1e3:.3f} mJ/window, E {best.energy:.1f}, "
+            f"λ2={evaluator.lambda2:.2f} ({evaluator.term.kind} objective)")
