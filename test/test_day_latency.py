@@ -6,6 +6,7 @@ import pytest
 
 from adaspring_ros.core.model import checkpoint
 from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.energy import WindowEnergy
 from adaspring_ros.tools import day_latency as dl
 
 
@@ -44,5 +45,6 @@ def test_energy_per_window_grows_with_measured_latency():
     row = {"macs": 10_000_000, "params_bytes": 1_000_000, "activation_bytes": 200_000}
     fast, slow = dl.energy_mj(row, 1.0), dl.energy_mj(row, 4.0)
     assert 0 < fast < slow
-    assert slow - fast == pytest.approx(3.0 * 1.0)  # 1 W active power: 1 mJ per ms
+    # the time term: 3 ms more at the default active power (W = mJ per ms)
+    assert slow - fast == pytest.approx(3.0 * WindowEnergy().active_power_w)
     assert math.isnan(dl.energy_mj(row, math.nan))
