@@ -36,7 +36,7 @@ from adaspring_ros.core.audio import stream_classifier as sc
 from adaspring_ros.core.model import checkpoint
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.scene import sound_synth
-from adaspring_ros.nodes import qos, topics
+from adaspring_ros.nodes import conversions, qos, topics
 from adaspring_ros.testing.ros_harness import child_environment, lease_domain
 from adaspring_ros.tools import bringup
 
@@ -160,7 +160,7 @@ def main(argv=None) -> int:
                 # stamped so the chunk's last sample exists now: the event's latency_ms is
                 # then publish -> event as the inference node measures it
                 ready = time.time_ns() - CHUNK_NS
-                m.header.stamp.sec, m.header.stamp.nanosec = divmod(ready, 1_000_000_000)
+                conversions.set_stamp(m.header.stamp, ready)
                 audio_pub.publish(m)
             t0 = time.perf_counter()
             if not spin_until(lambda n=n: len(events) > n, 10):

@@ -2,7 +2,13 @@
 
 import math
 
-from adaspring_ros.tools.day_runner import DayLog, analyse, format_table, plot_timeline
+from adaspring_ros.tools.day_runner import (
+    ContextSample,
+    DayLog,
+    analyse,
+    format_table,
+    plot_timeline,
+)
 
 
 def config(cid, scene, ops, feasible=True):
@@ -20,7 +26,8 @@ def make_log():
     log = DayLog()
     log.configs = [config(1, 32400.0, ["conv@1.0"] * 4),
                    config(2, 36000.0, ["fire@0.5"] * 4, feasible=False)]
-    log.contexts = [(32400.0 + 60 * i, 0.86 - 0.001 * i, 1_800_000, 1.0) for i in range(100)]
+    log.contexts = [ContextSample(32400.0 + 60 * i, 0.86 - 0.001 * i, 1_800_000, 1.0)
+                    for i in range(100)]
     # config 1: 3 of 4 right; config 2: 2 of 2 right; one event without ground truth
     log.truth = {9: "doorbell", 19: "fire_alarm", 29: "background", 39: "door_knock",
                  49: "kettle_whistle", 59: "doorbell"}

@@ -25,7 +25,7 @@ from adaspring_ros.core.context import battery as battery_lib
 from adaspring_ros.core.context.cache_budget import CacheContention, detect_l2_cache_bytes
 from adaspring_ros.core.context.evolution_policy import EventRateMeter
 from adaspring_ros.msg import CompressionConfig, DeploymentContext, SoundEvent
-from adaspring_ros.nodes import node_main, qos, topics
+from adaspring_ros.nodes import conversions, node_main, qos, topics
 from adaspring_ros.nodes.health import Health
 from adaspring_ros.nodes.params import declare
 from adaspring_ros.nodes.scene_clock import clock_started, scene_seconds, wall_timer
@@ -117,54 +117,32 @@ class ContextMonitorNode(Node):
         if isinstance(self.battery, battery_lib.SimulatedBattery) and self._last_scene is not None:
             self.battery.advance(now - self._last_scene, self._energy_per_window)
         self._last_scene = now
+        self._publish(now, self._read_battery())
+
+    def _read_battery(self):
         try:
-            reading = self.battery.read()
+            return self.battery.read()
         except Exception as exc:  # a flaky driver gives "unknown", not a crash
             self.health.count("battery_read_errors")
             self.get_logger().warning(f"battery read failed: {exc}", throttle_duration_sec=60)
-            reading = battery_lib.BatteryReading(percentage=math.nan)
+            return battery_lib.BatteryReading(percentage=math.nan)
+
+    def _publish(self, now: float, reading) -> None:
         storage = self.contention.budget_bytes(now)
         rate = self.rate.rate_per_min(now)
         stamp = self.get_clock().now().to_msg()
-        self.pub_battery.publish(self._battery_msg(reading, stamp))
+        capacity_wh = getattr(self.battery, "model", battery_lib.EnergyModel()).capacity_wh
+        self.pub_battery.publish(conversions.battery_state_msg(
+            reading, capacity_ah=capacity_wh / PACK_VOLTAGE, location=self.battery.name,
+            stamp=stamp))
         self.pub_storage.publish(UInt64(data=storage))
-        ctx = DeploymentContext()
-        ctx.header.stamp = stamp
-        ctx.battery = float(reading.percentage)
-        ctx.battery_source = self.battery.name
-        ctx.storage_budget_bytes = int(storage)
-        ctx.latency_budget_ms = math.nan
-        ctx.accuracy_loss_threshold = math.nan
-        ctx.lambda1 = math.nan
-        ctx.lambda2 = math.nan
-        ctx.event_rate_per_min = float(rate)
-        ctx.scene_time_s = math.nan if self.live else float(now)
-        self.pub_context.publish(ctx)
+        self.pub_context.publish(conversions.platform_context_msg(
+            battery=reading.percentage, battery_source=self.battery.name,
+            storage_budget_bytes=storage, event_rate_per_min=rate,
+            scene_time_s=math.nan if self.live else now, stamp=stamp))
         self.health.values["battery"] = f"{reading.percentage:.3f}"
         self.health.values["storage_budget_bytes"] = str(storage)
         self.health.values["event_rate_per_min"] = f"{rate:.2f}"
-
-    def _battery_msg(self, reading, stamp) -> BatteryState:
-        capacity_ah = getattr(self.battery, "model", battery_lib.EnergyModel()).capacity_wh \
-            / PACK_VOLTAGE
-        msg = BatteryState()
-        msg.header.stamp = stamp
-        msg.header.frame_id = "battery"
-        msg.voltage = float(reading.voltage)
-        msg.temperature = math.nan
-        msg.current = float(reading.current)
-        msg.charge = float(reading.percentage * capacity_ah)
-        msg.capacity = float(capacity_ah)
-        msg.design_capacity = float(capacity_ah)
-        msg.percentage = float(reading.percentage)
-        msg.power_supply_status = (BatteryState.POWER_SUPPLY_STATUS_CHARGING
-                                   if reading.power_supply_plugged
-                                   else BatteryState.POWER_SUPPLY_STATUS_DISCHARGING)
-        msg.power_supply_health = BatteryState.POWER_SUPPLY_HEALTH_UNKNOWN
-        msg.power_supply_technology = BatteryState.POWER_SUPPLY_TECHNOLOGY_LION
-        msg.present = not math.isnan(reading.percentage)
-        msg.location = self.battery.name
-        return msg
 
     def destroy_node(self) -> None:
         self.battery.close()

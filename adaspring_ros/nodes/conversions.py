@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import math
 
-from adaspring_ros.core.audio import pcm
+from sensor_msgs.msg import BatteryState
+from std_msgs.msg import Header
+
 from adaspring_ros.core.context.deployment_context import DeploymentContext
 from adaspring_ros.core.model import search_space as ss
-from adaspring_ros.msg import AudioChunk, CompressionConfig
+from adaspring_ros.core.audio import features, pcm
+from adaspring_ros.core.scene import sound_synth
+from adaspring_ros.msg import AudioChunk, CompressionConfig, SoundEvent
 from adaspring_ros.msg import DeploymentContext as ContextMsg
 
 
@@ -22,6 +26,44 @@ class ConfigMessageError(ValueError):
 
 def stamp_ns(stamp) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def set_stamp(stamp, ns: int):
+    """Write integer nanoseconds into a builtin_interfaces/Time (sec, nanosec); return it."""
+    stamp.sec, stamp.nanosec = divmod(int(ns), 1_000_000_000)
+    return stamp
+
+
+def audio_chunk_msg(samples, *, stamp_ns: int, sequence: int, encoding: str,
+                    frame_id: str) -> AudioChunk:
+    """16 kHz mono float samples -> AudioChunk in ``encoding`` (pcm.S16LE or pcm.F32LE)."""
+    msg = AudioChunk()
+    set_stamp(msg.header.stamp, stamp_ns)
+    msg.header.frame_id = frame_id
+    msg.sequence = sequence
+    msg.sample_rate = features.SAMPLE_RATE
+    msg.channels = 1
+    msg.encoding = encoding
+    msg.data = pcm.encode(samples, encoding)
+    return msg
+
+
+def ground_truth_msg(label: str, *, audio_sequence: int, stamp) -> SoundEvent:
+    """The true label of a scripted window (confidence 1), for end-to-end accuracy."""
+    return SoundEvent(header=Header(stamp=stamp), label=label,
+                      class_index=sound_synth.CLASSES.index(label), confidence=1.0,
+                      emergency=label in sound_synth.EMERGENCY_CLASSES,
+                      audio_sequence=audio_sequence)
+
+
+def detection_msg(det, *, stamp_ns: int, audio_sequence: int, emergency: bool,
+                  latency_ms: float) -> SoundEvent:
+    """A classified window (core.audio.stream_classifier.Detection) -> SoundEvent."""
+    msg = SoundEvent(label=det.label, class_index=det.class_index, confidence=det.confidence,
+                     config_id=det.config_id, audio_sequence=audio_sequence,
+                     emergency=emergency, latency_ms=latency_ms)
+    set_stamp(msg.header.stamp, stamp_ns)
+    return msg
 
 
 def audio_frames(msg: AudioChunk):
@@ -44,6 +86,36 @@ def context_to_msg(ctx: DeploymentContext, *, battery_source: str, scene_time_s:
     msg.lambda2 = math.nan if ctx.lambda2 is None else float(ctx.lambda2)
     msg.event_rate_per_min = float(ctx.event_rate_per_min)
     msg.scene_time_s = float(scene_time_s)
+    return msg
+
+
+def platform_context_msg(*, battery: float, battery_source: str, storage_budget_bytes: int,
+                         event_rate_per_min: float, scene_time_s: float, stamp) -> ContextMsg:
+    """What the context monitor knows: the platform. Latency budget, accuracy threshold and λ
+    are NaN: the application's limits are set on the evolution node, λ derive from battery."""
+    nan = math.nan
+    return ContextMsg(header=Header(stamp=stamp), battery=float(battery),
+                      battery_source=battery_source,
+                      storage_budget_bytes=int(storage_budget_bytes), latency_budget_ms=nan,
+                      accuracy_loss_threshold=nan, lambda1=nan, lambda2=nan,
+                      event_rate_per_min=float(event_rate_per_min),
+                      scene_time_s=float(scene_time_s))
+
+
+def battery_state_msg(reading, *, capacity_ah: float, location: str, stamp) -> BatteryState:
+    """A core.context.battery.BatteryReading -> sensor_msgs/BatteryState (NaN = unknown)."""
+    msg = BatteryState(header=Header(stamp=stamp, frame_id="battery"),
+                       voltage=float(reading.voltage), temperature=math.nan,
+                       current=float(reading.current),
+                       charge=float(reading.percentage * capacity_ah),
+                       capacity=float(capacity_ah), design_capacity=float(capacity_ah),
+                       percentage=float(reading.percentage),
+                       present=not math.isnan(reading.percentage), location=location)
+    msg.power_supply_status = (BatteryState.POWER_SUPPLY_STATUS_CHARGING
+                               if reading.power_supply_plugged
+                               else BatteryState.POWER_SUPPLY_STATUS_DISCHARGING)
+    msg.power_supply_health = BatteryState.POWER_SUPPLY_HEALTH_UNKNOWN
+    msg.power_supply_technology = BatteryState.POWER_SUPPLY_TECHNOLOGY_LION
     return msg
 
 

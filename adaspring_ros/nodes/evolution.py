@@ -8,7 +8,8 @@ node gets the configuration in force at once.
 Setting a parameter at run time (`ros2 param set`) re-evolves immediately; values outside their
 declared range are refused by rclpy with the range as the reason. If no context arrives for
 ``stale_timeout_s`` the node reports it and holds a conservative configuration (worst plausible
-platform, see core.evolution_policy) until the monitor returns.
+platform, see core.context.evolution_policy) until the monitor returns. When to search
+is decided by core.context.evolution_scheduler; this node only feeds it and publishes.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 
 from adaspring_ros.core.context.deployment_context import ContextError
-from adaspring_ros.core.context.evolution_policy import (
-    EvolutionTrigger,
-    TriggerThresholds,
-    conservative_context,
+from adaspring_ros.core.context.evolution_policy import TriggerThresholds, conservative_context
+from adaspring_ros.core.context.evolution_scheduler import (
+    OUT_OF_ORDER,
+    RESTORED,
+    STALE,
+    EvolutionScheduler,
 )
 from adaspring_ros.core.model import checkpoint
 from adaspring_ros.core.search import runtime3c
@@ -58,12 +61,11 @@ class EvolutionNode(Node):
                 low=0.0, high=100.0)
         declare(self, "period_s", 7200.0, "Evolve at least this often, scene seconds (paper: 2 h).",
                 low=1.0, high=864000.0)
-        self.stale_timeout_s = declare(self, "stale_timeout_s", 3.0,
-                                       "No context for this long (real seconds) = stale.",
-                                       low=0.1, high=3600.0)
-        self.min_interval_s = declare(self, "min_interval_ms", 5.0,
-                                      "Least time between two searches, ms.",
-                                      low=0.0, high=60000.0) / 1000.0
+        stale_timeout_s = declare(self, "stale_timeout_s", 3.0,
+                                  "No context for this long (real seconds) = stale.",
+                                  low=0.1, high=3600.0)
+        min_interval_ms = declare(self, "min_interval_ms", 5.0,
+                                  "Least time between two searches, ms.", low=0.0, high=60000.0)
         self.conservative_storage = declare(
             self, "conservative_storage_bytes", 1024 * 1024,
             "Storage budget assumed while the context is stale, bytes.", low=0, high=2**40)
@@ -73,14 +75,10 @@ class EvolutionNode(Node):
         self.version = loaded.version
         del loaded  # the search needs the profile only, not the weights
         runtime3c.prepare(self.profile)  # context-free part of the search, built once at start
-        self.trigger = EvolutionTrigger(self._thresholds())
+        self.scheduler = EvolutionScheduler(self._thresholds(), stale_timeout_s=stale_timeout_s,
+                                            min_interval_s=min_interval_ms / 1000.0)
         self.config_id = 0
         self.latest_msg: DeploymentContext | None = None
-        self.latest_ctx = None
-        self._pending_reason: str | None = None
-        self._last_context_wall = None
-        self._last_search_wall = -math.inf
-        self.stale = False
         self.last_result = None
         self.pub = self.create_publisher(CompressionConfig, topics.CONFIG, qos.latched())
         self.create_subscription(DeploymentContext, topics.CONTEXT, self.on_context,
@@ -90,27 +88,22 @@ class EvolutionNode(Node):
         wall_timer(self, 1.0, self.health.publish)
 
     # ------------------------------------------------------------------ inputs
-    def _thresholds(self) -> TriggerThresholds:
-        p = {n: self.get_parameter(n).value for n in TRIGGER_PARAMETERS}
-        return TriggerThresholds(battery_delta=p["battery_delta"],
-                                 storage_delta_bytes=p["storage_delta_bytes"],
-                                 event_rate_rel=p["event_rate_rel"], period_s=p["period_s"])
+    def _thresholds(self, **changed) -> TriggerThresholds:
+        values = {n: self.get_parameter(n).value for n in TRIGGER_PARAMETERS}
+        return TriggerThresholds(**{**values, **changed})
 
     def on_parameters(self, params) -> SetParametersResult:
-        names = [p.name for p in params]
-        for p in params:
-            if p.name in TRIGGER_PARAMETERS:
-                trial = {n: self.get_parameter(n).value for n in TRIGGER_PARAMETERS}
-                trial[p.name] = p.value
-                try:
-                    TriggerThresholds(**trial).validate()
-                except (TypeError, ValueError) as exc:
-                    return SetParametersResult(successful=False, reason=str(exc))
-        if any(n in SEARCH_PARAMETERS for n in names):
-            changed = ", ".join(f"{p.name}={p.value}" for p in params)
-            self._pending_reason = f"parameter set: {changed}"
-        if any(n in TRIGGER_PARAMETERS for n in names):
-            self._pending_reason = self._pending_reason or "trigger thresholds changed"
+        changed = {p.name: p.value for p in params}
+        try:
+            self._thresholds(**{n: v for n, v in changed.items()
+                                if n in TRIGGER_PARAMETERS}).validate()
+        except (TypeError, ValueError) as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        if any(n in SEARCH_PARAMETERS for n in changed):
+            listed = ", ".join(f"{n}={v}" for n, v in changed.items())
+            self.scheduler.request(f"parameter set: {listed}")
+        if any(n in TRIGGER_PARAMETERS for n in changed):
+            self.scheduler.request("trigger thresholds changed", keep_earlier=True)
         return SetParametersResult(successful=True)
 
     def on_context(self, msg: DeploymentContext) -> None:
@@ -120,20 +113,19 @@ class EvolutionNode(Node):
             self.health.count("contexts_rejected")
             self.get_logger().warning(f"context rejected: {exc}", throttle_duration_sec=5.0)
             return
-        if self.latest_ctx is not None and ctx.stamp_s < self.latest_ctx.stamp_s:
+        latest = self.scheduler.latest
+        verdict = self.scheduler.offer(ctx, time.monotonic())
+        if verdict == OUT_OF_ORDER:
             self.health.count("contexts_out_of_order")
             self.get_logger().warning(
-                f"context stamp went back ({ctx.stamp_s:.3f} < {self.latest_ctx.stamp_s:.3f} s);"
+                f"context stamp went back ({ctx.stamp_s:.3f} < {latest.stamp_s:.3f} s);"
                 " dropped", throttle_duration_sec=5.0)
             return
         self.health.count("contexts_received")
-        self.latest_msg, self.latest_ctx = msg, ctx
-        self._last_context_wall = time.monotonic()
-        if self.stale:
-            self.stale = False
+        self.latest_msg = msg
+        if verdict == RESTORED:
             self.health.clear("stale")
             self.get_logger().info("context monitor is back; evolution resumes")
-            self._pending_reason = "context restored after stale period"
         self.tick()
 
     def _to_context(self, msg: DeploymentContext):
@@ -143,44 +135,41 @@ class EvolutionNode(Node):
 
     # ------------------------------------------------------------------ deciding
     def tick(self) -> None:
-        now = time.monotonic()
-        if (not self.stale and self._last_context_wall is not None
-                and now - self._last_context_wall > self.stale_timeout_s):
-            self._go_stale(now)
+        decision = self.scheduler.due(time.monotonic())
+        if decision is None:
             return
-        if self.latest_ctx is None or self.stale:
+        if decision.kind == STALE:
+            self._go_stale(decision.reason)
             return
-        if now - self._last_search_wall < self.min_interval_s:
-            return  # the next tick (10 ms) picks up whatever is latest by then
-        if self._pending_reason is not None:
-            # parameters changed: rebuild the context from the latest message with new limits
-            try:
-                self.latest_ctx = self._to_context(self.latest_msg)
-            except (ContextError, ValueError) as exc:
-                self.health.count("contexts_rejected")
-                self.get_logger().warning(f"context rejected after parameter change: {exc}")
-                self._pending_reason = None
+        ctx = self.scheduler.latest
+        if decision.refresh:
+            ctx = self._refresh_context()
+            if ctx is None:
                 return
-            self.trigger = EvolutionTrigger(self._thresholds())
-        reason = self._pending_reason or self.trigger.reason(self.latest_ctx,
-                                                              self.latest_ctx.stamp_s)
-        if reason is None:
-            return
-        self._pending_reason = None
-        self.evolve(self.latest_ctx, self.latest_msg, reason)
+        self.evolve(ctx, self.latest_msg, decision.reason)
 
-    def _go_stale(self, now: float) -> None:
-        self.stale = True
-        waited = now - self._last_context_wall
-        text = f"no context for {waited:.1f} s (timeout {self.stale_timeout_s} s)"
+    def _refresh_context(self):
+        """The latest context rebuilt with the application limits just set, or None."""
+        try:
+            ctx = self._to_context(self.latest_msg)
+        except (ContextError, ValueError) as exc:
+            self.health.count("contexts_rejected")
+            self.get_logger().warning(f"context rejected after parameter change: {exc}")
+            self.scheduler.drop_pending()
+            return None
+        self.scheduler.refreshed(ctx, self._thresholds())
+        return ctx
+
+    def _go_stale(self, text: str) -> None:
         self.get_logger().warning(text + "; holding a conservative configuration")
         self.health.warn("stale", "context stale: " + text)
         self.health.count("stale_periods")
+        latest = self.scheduler.latest
         ctx = conservative_context(
-            self.latest_ctx, storage_floor_bytes=self.conservative_storage,
+            latest, storage_floor_bytes=self.conservative_storage,
             latency_budget_ms=self.get_parameter("latency_budget_ms").value,
             accuracy_loss_threshold=self.get_parameter("accuracy_loss_threshold").value,
-            now_s=self.latest_ctx.stamp_s if self.latest_ctx else 0.0).validated()
+            now_s=latest.stamp_s if latest else 0.0).validated()
         ctx_msg = conversions.context_to_msg(
             ctx, battery_source="unknown",
             scene_time_s=self.latest_msg.scene_time_s if self.latest_msg else math.nan,
@@ -188,20 +177,21 @@ class EvolutionNode(Node):
         self.evolve(ctx, ctx_msg, "context stale: " + text)
 
     def evolve(self, ctx, ctx_msg: DeploymentContext, reason: str) -> None:
-        self._last_search_wall = time.monotonic()
+        self.scheduler.evolved(ctx, time.monotonic())
         result = runtime3c.search(self.profile, ctx, seed=self.get_parameter("seed").value,
                                   mu1=self.get_parameter("mu1").value,
                                   mu2=self.get_parameter("mu2").value)
-        self.trigger.mark_evolved(ctx, ctx.stamp_s)
         self.config_id += 1
         effective = conversions.context_to_msg(
             ctx, battery_source=ctx_msg.battery_source, scene_time_s=ctx_msg.scene_time_s,
             stamp=ctx_msg.header.stamp)
-        msg = conversions.result_to_msg(
+        self.pub.publish(conversions.result_to_msg(
             result, config_id=self.config_id, checkpoint_version=self.version, trigger=reason,
-            context=effective, stamp=self.get_clock().now().to_msg())
-        self.pub.publish(msg)
+            context=effective, stamp=self.get_clock().now().to_msg()))
         self.last_result = result
+        self._report(result, reason)
+
+    def _report(self, result, reason: str) -> None:
         self.health.count("evolutions")
         self.health.values["last_search_ms"] = f"{result.search_time_ms:.3f}"
         self.health.values["config"] = " ".join(result.config)

@@ -128,16 +128,10 @@ class InferenceNode(Node):
         model = self.slot.current  # one whole model for this window, whatever swaps meanwhile
         det = sc.classify(model, window, self.classes)
         self._model_ms.append(det.inference_ms)
-        event = SoundEvent()
-        event.header.stamp.sec = window.first_stamp_ns // 1_000_000_000
-        event.header.stamp.nanosec = window.first_stamp_ns % 1_000_000_000
-        event.label = det.label
-        event.class_index = det.class_index
-        event.confidence = det.confidence
-        event.config_id = det.config_id
-        event.audio_sequence = window.last_sequence
-        event.emergency = det.label in self.emergency
-        event.latency_ms = (wall_now_ns() - window.ready_stamp_ns) / 1e6
+        event = conversions.detection_msg(
+            det, stamp_ns=window.first_stamp_ns, audio_sequence=window.last_sequence,
+            emergency=det.label in self.emergency,
+            latency_ms=(wall_now_ns() - window.ready_stamp_ns) / 1e6)
         self.pub_events.publish(event)
         if event.emergency:
             self.pub_notify.publish(event)

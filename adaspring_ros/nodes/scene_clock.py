@@ -15,7 +15,7 @@ from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg
 
 from adaspring_ros.core.scene import day_scene
-from adaspring_ros.nodes import node_main
+from adaspring_ros.nodes import conversions, node_main, topics
 from adaspring_ros.nodes.params import declare
 
 
@@ -55,9 +55,8 @@ class SceneClockNode(Node):
                              low=1.0, high=10000.0)
         rate = declare(self, "publish_rate_hz", 100.0, "How often /clock is published (real Hz).",
                        low=1.0, high=1000.0)
-        self._pub = self.create_publisher(ClockMsg, "/clock", 10)
+        self._pub = self.create_publisher(ClockMsg, topics.CLOCK, 10)
         self._t0 = time.monotonic()
-        self.finished = False
         wall_timer(self, 1.0 / rate, self._tick)
 
     def scene_now(self) -> float:
@@ -66,10 +65,8 @@ class SceneClockNode(Node):
     def _tick(self) -> None:
         now = self.scene_now()
         msg = ClockMsg()
-        msg.clock.sec = int(now)
-        msg.clock.nanosec = int((now - int(now)) * 1e9)
+        conversions.set_stamp(msg.clock, int(now * 1e9))
         self._pub.publish(msg)
-        self.finished = now >= self.end_s
 
 
 def main(args=None) -> None:

@@ -86,7 +86,7 @@ def chunk(samples: np.ndarray, seq: int, *, rate=16000, channels=1,
     m.data = pcm.encode(samples, encoding) if data is None else data
     frames = len(samples) if data is None else 0
     stamp = time.time_ns() - int(frames * 1e9 / max(rate, 1))
-    m.header.stamp.sec, m.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
+    conversions.set_stamp(m.header.stamp, stamp)
     return m
 
 

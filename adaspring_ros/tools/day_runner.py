@@ -19,6 +19,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
@@ -31,19 +32,27 @@ from adaspring_ros.core.model import checkpoint
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.scene.day_scene import DAY_END_S, format_clock
 from adaspring_ros.msg import CompressionConfig, DeploymentContext, SoundEvent
-
-#: (scene time, latency budget as a multiple of the backbone's predicted latency): the app asks
 from adaspring_ros.nodes import qos, topics
 from adaspring_ros.tools import bringup, domains, graph
 
+#: (scene time, latency budget as a multiple of the backbone's predicted latency): the app asks
 #: for faster answers over lunch, then relaxes. Relative, so the day means the same on any CPU.
 LATENCY_SCHEDULE = ((12 * 3600.0, 0.8), (14 * 3600.0, 3.0))
+
+
+class ContextSample(NamedTuple):
+    """One DeploymentContext as the recorder heard it (NaN scene time under wall time)."""
+
+    scene_time_s: float
+    battery: float
+    storage_budget_bytes: int
+    event_rate_per_min: float
 
 
 @dataclass
 class DayLog:
     configs: list = field(default_factory=list)  # dicts, one per evolution
-    contexts: list = field(default_factory=list)  # (scene_s, battery, storage, rate)
+    contexts: list = field(default_factory=list)  # ContextSample, one per context heard
     events: dict = field(default_factory=dict)  # audio_sequence -> (label, config_id, latency)
     truth: dict = field(default_factory=dict)  # audio_sequence -> label
     model_ms: dict = field(default_factory=lambda: defaultdict(list))  # config_id -> samples
@@ -91,8 +100,8 @@ class DayRecorder(Node):
         })
 
     def on_context(self, m: DeploymentContext) -> None:
-        self.log.contexts.append((m.scene_time_s, m.battery, m.storage_budget_bytes,
-                                  m.event_rate_per_min))
+        self.log.contexts.append(ContextSample(m.scene_time_s, m.battery, m.storage_budget_bytes,
+                                               m.event_rate_per_min))
 
     def on_event(self, m: SoundEvent) -> None:
         self.log.events[m.audio_sequence] = (m.label, m.config_id, m.latency_ms)
@@ -137,7 +146,7 @@ def analyse(log: DayLog) -> tuple[list[dict], dict]:
                      "measured_latency_ms": statistics.median(ms) if ms else math.nan})
     matched = sum(t for _, t in by_config.values())
     correct = sum(k for k, _ in by_config.values())
-    batteries = [b for _, b, _, _ in log.contexts if math.isfinite(b)]
+    batteries = [c.battery for c in log.contexts if math.isfinite(c.battery)]
     summary = {
         "evolutions": len(log.configs),
         "feasible_evolutions": sum(1 for c in log.configs if c["feasible"]),
@@ -187,18 +196,19 @@ def plot_timeline(log: DayLog, rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ctx = [c for c in log.contexts if math.isfinite(c[0])]
-    hours = [c[0] / 3600 for c in ctx]
+    ctx = [c for c in log.contexts if math.isfinite(c.scene_time_s)]
+    hours = [c.scene_time_s / 3600 for c in ctx]
     fig, axes = plt.subplots(4, 1, figsize=(11, 10), sharex=True)
-    axes[0].plot(hours, [100 * c[1] for c in ctx], color="tab:green")
+    axes[0].plot(hours, [100 * c.battery for c in ctx], color="tab:green")
     axes[0].set_ylabel("battery %")
-    axes[1].plot(hours, [c[2] / 2**20 for c in ctx], color="tab:purple", label="storage budget")
+    axes[1].plot(hours, [c.storage_budget_bytes / 2**20 for c in ctx], color="tab:purple",
+                 label="storage budget")
     axes[1].step([r["scene_time_s"] / 3600 for r in rows],
                  [r["params_bytes"] / 2**20 for r in rows], where="post", color="k",
                  label="chosen Sp")
     axes[1].set_ylabel("MiB")
     axes[1].legend(loc="lower left")
-    axes[2].plot(hours, [c[3] for c in ctx], color="tab:orange")
+    axes[2].plot(hours, [c.event_rate_per_min for c in ctx], color="tab:orange")
     axes[2].set_ylabel("events / min")
     axes[3].step([r["scene_time_s"] / 3600 for r in rows],
                  [r["predicted_latency_ms"] for r in rows], where="post", label="T predicted")
@@ -217,9 +227,9 @@ def plot_timeline(log: DayLog, rows: list[dict], path: Path) -> None:
 
 
 # ---------------------------------------------------------------------- running
-def run(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    (out / "logs").mkdir(parents=True, exist_ok=True)
+def plan_day(args: argparse.Namespace) -> tuple[list, float]:
+    """The graph's launch items (scene clock first) with the command line's overrides, and the
+    scene time at which the day ends."""
     planned = graph.plan(namespace=args.namespace, params_file=args.params_file,
                          simulated_day=True, simulated_audio=True)
     if args.time_scale:
@@ -229,91 +239,137 @@ def run(args: argparse.Namespace) -> int:
         hours, minutes = (int(x) for x in args.end_time.split(":"))
         end_scene = hours * 3600.0 + minutes * 60.0
         planned[0].overrides["end_time_s"] = end_scene
-    wall0 = time.monotonic()
-    procs = []
-    # A private ROS domain unless one is named: the day's /clock must not reach a robot's graph
-    # (or another simulation on this host).
-    lease = None if args.domain_id >= 0 else domains.lease_domain()
-    domain_id = args.domain_id if lease is None else lease.domain_id
-    env = domains.child_environment(domain_id, out / "logs")
-    profile = checkpoint.load(args.checkpoint or None).profile  # fails early, naming the file
-    backbone_ms = profile.predict(ss.backbone_configuration(profile.arch)).latency_ms
     if args.checkpoint:
         for item in planned:
             if item.spec.name in ("evolution", "inference"):
                 item.overrides["checkpoint"] = args.checkpoint
+    return planned, end_scene
 
-    def launch(item) -> None:
-        log_file = open(out / "logs" / f"{item.spec.name}.log", "w")  # noqa: SIM115
-        procs.append(graph.spawn(item, env=env, stdout=log_file, stderr=log_file))
 
-    # the four nodes first; the day (the scene clock) starts once every one of them is up
-    clock, nodes = planned[0], planned[1:]
-    for item in nodes:
-        launch(item)
-    planned = nodes + [clock]
-    rclpy.init(args=["ubiear_day"], domain_id=domain_id)
-    rec = DayRecorder(graph.normalise_namespace(args.namespace))
-    up = set()
-    while len(up) < len(nodes) and time.monotonic() - wall0 < args.timeout:
+def latency_schedule(checkpoint_path: str, end_scene: float) -> list[tuple[float, float]]:
+    """(scene time, latency budget ms) changes before ``end_scene``, scaled to the backbone's
+    predicted latency; loading the checkpoint here fails early, naming the file."""
+    profile = checkpoint.load(checkpoint_path or None).profile
+    backbone_ms = profile.predict(ss.backbone_configuration(profile.arch)).latency_ms
+    return [(t, round(f * backbone_ms, 3)) for t, f in LATENCY_SCHEDULE if t < end_scene]
+
+
+class DayProcesses:
+    """The node processes of one day, each logging to its own file, and who has died."""
+
+    def __init__(self, log_dir: Path, env: dict) -> None:
+        self.log_dir, self.env = log_dir, env
+        self.procs: list = []
+        self.items: list = []
+
+    def launch(self, item) -> None:
+        log_file = open(self.log_dir / f"{item.spec.name}.log", "w")  # noqa: SIM115
+        self.procs.append(graph.spawn(item, env=self.env, stdout=log_file, stderr=log_file))
+        self.items.append(item)
+
+    def dead(self) -> list:
+        return [(p, i) for p, i in zip(self.procs, self.items, strict=True) if p.poll() is not None]
+
+    def report_dead(self) -> bool:
+        dead = self.dead()
+        for p, i in dead:
+            print(f"ubiear_day: node {i.spec.name} exited with {p.returncode}; see "
+                  f"{self.log_dir / (i.spec.name + '.log')}", file=sys.stderr)
+        return bool(dead)
+
+
+def wait_for_nodes(rec: DayRecorder, day: DayProcesses, deadline: float) -> int:
+    """Spin until every launched node reports on /diagnostics (or one dies); how many did."""
+    names = {i.spec.name for i in day.items}
+    up: set = set()
+    while len(up) < len(names) and time.monotonic() < deadline:
         rclpy.spin_once(rec, timeout_sec=0.1)
-        up = {n.spec.name for n in nodes if n.spec.name in rec.nodes_seen}
-        if any(p.poll() is not None for p in procs):
+        up = names & rec.nodes_seen
+        if day.dead():
             break
-    print(f"ubiear_day: ROS domain {domain_id}; {len(up)}/{len(nodes)} nodes up after "
-          f"{time.monotonic() - wall0:.1f} s; starting the 09:00-17:00 scene clock", flush=True)
-    launch(clock)
-    schedule = [(t, round(f * backbone_ms, 3)) for t, f in LATENCY_SCHEDULE if t < end_scene]
+    return len(up)
+
+
+def apply_schedule(rec: DayRecorder, schedule: list, now: float) -> None:
+    """Set the next latency budget once its scene time has come (the service must be up)."""
+    if not (schedule and now >= schedule[0][0] and rec.set_params.service_is_ready()):
+        return
+    _, value = schedule.pop(0)
+    rec.set_latency_budget(value)
+    rec.log.parameter_changes.append({"clock": format_clock(now), "latency_budget_ms": value})
+    print(f"ubiear_day: {format_clock(now)} set evolution latency_budget_ms={value}", flush=True)
+
+
+def drive(rec: DayRecorder, day: DayProcesses, schedule: list, end_scene: float,
+          deadline: float) -> int:
+    """Record the day until 3 s after its end; 1 if a node died or time ran out."""
     finished_at = None
-    status = 0
-    print(f"ubiear_day: started {len(procs)} processes; logs in {out / 'logs'}", flush=True)
-    try:
-        while True:
-            rclpy.spin_once(rec, timeout_sec=0.05)
-            dead = [(p, i) for p, i in zip(procs, planned, strict=True) if p.poll() is not None]
-            if dead:
-                for p, i in dead:
-                    print(f"ubiear_day: node {i.spec.name} exited with {p.returncode}; see "
-                          f"{out / 'logs' / (i.spec.name + '.log')}", file=sys.stderr)
-                status = 1
-                break
-            now = rec.scene_now()
-            if schedule and now >= schedule[0][0] and rec.set_params.service_is_ready():
-                when, value = schedule.pop(0)
-                rec.set_latency_budget(value)
-                rec.log.parameter_changes.append({"clock": format_clock(now),
-                                                  "latency_budget_ms": value})
-                print(f"ubiear_day: {format_clock(now)} set evolution latency_budget_ms={value}",
-                      flush=True)
-            if now >= end_scene and finished_at is None:
-                finished_at = time.monotonic()
-            if finished_at is not None and time.monotonic() - finished_at > 3.0:
-                break
-            if time.monotonic() - wall0 > args.timeout:
-                print("ubiear_day: timed out before the day ended", file=sys.stderr)
-                status = 1
-                break
-    except KeyboardInterrupt:
-        status = 130
-    finally:
-        bringup.stop(procs)
-        if lease is not None:
-            lease.release()
-    rows, summary = analyse(rec.log)
-    summary["wall_seconds"] = round(time.monotonic() - wall0, 1)
-    rec.destroy_node()
-    rclpy.try_shutdown()
+    while True:
+        rclpy.spin_once(rec, timeout_sec=0.05)
+        if day.report_dead():
+            return 1
+        now = rec.scene_now()
+        apply_schedule(rec, schedule, now)
+        if now >= end_scene and finished_at is None:
+            finished_at = time.monotonic()
+        if finished_at is not None and time.monotonic() - finished_at > 3.0:
+            return 0
+        if time.monotonic() > deadline:
+            print("ubiear_day: timed out before the day ended", file=sys.stderr)
+            return 1
+
+
+def write_report(log: DayLog, out: Path, wall_s: float) -> None:
+    """Print the evolution table and summary; write the JSON log and the PNG timeline."""
+    rows, summary = analyse(log)
+    summary["wall_seconds"] = round(wall_s, 1)
     print()
     print(format_table(rows))
     print()
     for key, value in summary.items():
         print(f"{key:>28}: {value}")
     (out / "ubiear_day.json").write_text(json.dumps(
-        {"summary": summary, "evolutions": rows, "contexts": rec.log.contexts}, indent=1,
+        {"summary": summary, "evolutions": rows, "contexts": log.contexts}, indent=1,
         default=str))
     if rows:
-        plot_timeline(rec.log, rows, out / "ubiear_day.png")
+        plot_timeline(log, rows, out / "ubiear_day.png")
     print(f"\nwrote {out / 'ubiear_day.json'} and {out / 'ubiear_day.png'}")
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    planned, end_scene = plan_day(args)
+    schedule = latency_schedule(args.checkpoint, end_scene)
+    wall0 = time.monotonic()
+    # A private ROS domain unless one is named: the day's /clock must not reach a robot's graph
+    # (or another simulation on this host).
+    lease = None if args.domain_id >= 0 else domains.lease_domain()
+    domain_id = args.domain_id if lease is None else lease.domain_id
+    day = DayProcesses(out / "logs", domains.child_environment(domain_id, out / "logs"))
+    clock, nodes = planned[0], planned[1:]
+    for item in nodes:  # the four nodes first; the day starts once every one of them is up
+        day.launch(item)
+    rclpy.init(args=["ubiear_day"], domain_id=domain_id)
+    rec = DayRecorder(graph.normalise_namespace(args.namespace))
+    try:
+        up = wait_for_nodes(rec, day, wall0 + args.timeout)
+        print(f"ubiear_day: ROS domain {domain_id}; {up}/{len(nodes)} nodes up after "
+              f"{time.monotonic() - wall0:.1f} s; starting the 09:00-17:00 scene clock",
+              flush=True)
+        day.launch(clock)
+        print(f"ubiear_day: started {len(day.procs)} processes; logs in {out / 'logs'}",
+              flush=True)
+        status = drive(rec, day, schedule, end_scene, wall0 + args.timeout)
+    except KeyboardInterrupt:
+        status = 130
+    finally:
+        bringup.stop(day.procs)
+        if lease is not None:
+            lease.release()
+    write_report(rec.log, out, time.monotonic() - wall0)
+    rec.destroy_node()
+    rclpy.try_shutdown()
     return status
 
 

@@ -5,4 +5,6 @@
 * ``battery``: battery level sources and the energy model of one inference.
 * ``cache_budget``: storage budget under cache contention, (2 − σ) MB.
 * ``evolution_policy``: when to re-evolve (triggers, event rate, stale-context fallback).
+* ``evolution_scheduler``: the evolution node's decisions over time (stale context, minimum
+  interval between searches, pending requests, period).
 """

@@ -1,0 +1,192 @@
+"""Where the microphone node's audio comes from: a live microphone, a scripted scene, a file loop.
+
+Every source has one interface: ``name``, ``read(scene_s, idle) -> list[Clip]`` called at each
+tick, and ``close()``. ``open_source`` tries them in the order of a preference and records why
+any was passed over (a robot without a microphone still runs the assistant on the scripted
+day). ``Pacer`` plays back the clips of the scene and the file loop at a chosen speed, cut into
+whole chunks. The node only publishes what these return; none of this needs ROS.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from adaspring_ros.core.audio import features
+from adaspring_ros.core.scene import day_scene, sound_synth
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+
+#: the sources tried, in order, for each preference
+FALLBACK_ORDER = {"auto": ("alsa", "scene"), "alsa": ("alsa", "scene"), "scene": ("scene",),
+                  "files": ("files",)}
+
+
+class Clip(NamedTuple):
+    """16 kHz mono float32 audio; a live capture carries its first sample's wall time."""
+
+    samples: np.ndarray
+    stamp_ns: int | None = None  # None: played back, stamped when published
+    label: str | None = None  # the true class of a scripted event
+
+
+class AudioSource:
+    """The interface every source implements (``read``); the rest has working defaults."""
+
+    name = ""
+
+    def read(self, scene_s: float | None, idle: bool) -> list[Clip]:
+        """Clips ready now. ``scene_s`` is None before the scene clock starts; ``idle`` says
+        that the previous clips have all been played."""
+        raise NotImplementedError
+
+    def take_counts(self) -> Counter:
+        """Problems seen since the last call (e.g. capture overflows), for diagnostics."""
+        return Counter()
+
+    def close(self) -> None:
+        """Release the device, if any."""
+
+
+class LiveMicrophone(AudioSource):
+    """16 kHz mono capture with sounddevice; the callback queues chunks with their wall time."""
+
+    name = "alsa"
+
+    def __init__(self, device: str, chunk_ms: int, now_ns: Callable[[], int]) -> None:
+        import sounddevice  # guarded: only needed with a real microphone
+
+        self.counters: Counter[str] = Counter()  # capture status flags and overflows
+        self._queue: queue.Queue = queue.Queue(maxsize=200)
+        self._now_ns = now_ns
+        self._stream = sounddevice.InputStream(
+            samplerate=features.SAMPLE_RATE, channels=1, dtype="float32",
+            device=int(device) if device.isdigit() else (device or None),
+            blocksize=features.SAMPLE_RATE * chunk_ms // 1000, callback=self._on_audio)
+        self._stream.start()
+
+    def _on_audio(self, indata, frames, time_info, status) -> None:
+        if status:
+            self.counters["capture_status_" + str(status).replace(" ", "_")] += 1
+        try:
+            self._queue.put_nowait(Clip(indata[:, 0].copy(), self._now_ns()))
+        except queue.Full:
+            self.counters["capture_overflow_chunks"] += 1
+
+    def read(self, scene_s: float | None, idle: bool) -> list[Clip]:
+        clips = []
+        while not self._queue.empty():
+            clips.append(self._queue.get_nowait())
+        return clips
+
+    def take_counts(self) -> Counter:
+        counts, self.counters = self.counters, Counter()  # one swap: the callback keeps counting
+        return counts
+
+    def close(self) -> None:
+        self._stream.stop()
+        self._stream.close()
+
+
+class ScriptedScene(AudioSource):
+    """The seeded 09:00-17:00 UbiEar day: each event is rendered once its scene time passes."""
+
+    name = "scene"
+
+    def __init__(self, seed: int) -> None:
+        self.script = day_scene.make_day(sound_synth.CLASSES, seed=seed)
+        self.position = 0
+
+    def read(self, scene_s: float | None, idle: bool) -> list[Clip]:
+        clips = []
+        while (scene_s is not None and self.position < len(self.script)
+               and self.script[self.position].scene_time_s <= scene_s):
+            ev = self.script[self.position]
+            self.position += 1
+            clip = sound_synth.render_clip(ev.label, np.random.default_rng(ev.seed), ev.snr_db)
+            clips.append(Clip(clip.astype(np.float32), label=ev.label))
+        return clips
+
+
+class FileLoop(AudioSource):
+    """A sound file, or a folder of them (any rate, mono or stereo), looped one second at a time.
+
+    ``on_skip(path, exc)`` hears of each unreadable file; none readable is FileNotFoundError.
+    """
+
+    name = "files"
+
+    def __init__(self, path: str, on_skip: Callable[[Path, Exception], None]) -> None:
+        import soundfile
+
+        root = Path(path)
+        paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS) \
+            if root.is_dir() else [root]
+        clips = []
+        for p in paths:
+            try:
+                data, rate = soundfile.read(str(p), dtype="float32", always_2d=True)
+                clips.append(features.prepare_audio(data, rate))
+            except Exception as exc:  # one bad file must not hide the good ones
+                on_skip(p, exc)
+        if not clips:
+            raise FileNotFoundError(f"no readable audio under {root!s}")
+        self.audio = np.concatenate(clips)
+        self.position = 0
+
+    def read(self, scene_s: float | None, idle: bool) -> list[Clip]:
+        if not idle:
+            return []
+        end = self.position + features.SAMPLE_RATE
+        piece = np.take(self.audio, range(self.position, end), mode="wrap")
+        self.position = end % self.audio.size
+        return [Clip(piece)]
+
+
+def open_source(preference: str, openers: dict[str, Callable[[], AudioSource]]):
+    """(source, passed_over): the first of ``FALLBACK_ORDER[preference]`` that opens, and
+    ("name", exception) for each that did not. RuntimeError when none opens."""
+    passed_over = []
+    for name in FALLBACK_ORDER[preference]:
+        try:
+            return openers[name](), passed_over
+        except Exception as exc:  # a missing device must not stop the assistant
+            passed_over.append((name, exc))
+    raise RuntimeError(f"no audio source could be opened for source={preference}")
+
+
+class Played(NamedTuple):
+    chunks: list  # whole chunks of one clip, the last zero-padded
+    label: str | None
+
+
+class Pacer:
+    """Plays clips back at ``speed`` x real time, in whole chunks, from a ``period_s`` tick.
+
+    Each clip is padded to whole chunks so a downstream 1 s windower sees one window per clip.
+    """
+
+    def __init__(self, chunk_samples: int, speed: float, period_s: float = 0.01) -> None:
+        self.chunk_samples = chunk_samples
+        chunk_s = chunk_samples / features.SAMPLE_RATE
+        self.chunks_per_tick = max(1, int(round(speed * period_s / chunk_s)))
+        self.pending: deque[Clip] = deque()
+
+    def add(self, clips: Iterable[Clip]) -> None:
+        self.pending.extend(clips)
+
+    def due(self) -> list[Played]:
+        """The clips to publish this tick (a started clip is always finished)."""
+        played, budget, n = [], self.chunks_per_tick, self.chunk_samples
+        while self.pending and budget > 0:
+            clip = self.pending.popleft()
+            samples = np.pad(clip.samples, (0, (-clip.samples.size) % n))
+            played.append(Played([samples[i:i + n] for i in range(0, samples.size, n)],
+                                 clip.label))
+            budget -= samples.size // n
+        return played

@@ -1,0 +1,67 @@
+"""The microphone node's sources, fallback and playback pacing, without ROS."""
+
+import numpy as np
+import pytest
+import soundfile
+
+from adaspring_ros.core.audio import features, sources
+from adaspring_ros.core.scene import day_scene
+
+
+def test_scripted_scene_renders_events_once_their_scene_time_has_passed():
+    scene = sources.ScriptedScene(seed=7)
+    first = scene.script[0]
+    assert scene.read(None, idle=True) == []  # scene clock not started
+    assert scene.read(first.scene_time_s - 0.01, idle=True) == []
+    clips = scene.read(first.scene_time_s, idle=False)
+    assert [c.label for c in clips] == [first.label]
+    assert clips[0].stamp_ns is None and clips[0].samples.dtype == np.float32
+    assert scene.read(first.scene_time_s, idle=True) == []  # played once only
+    rest = scene.read(day_scene.DAY_END_S, idle=True)
+    assert len(rest) == len(scene.script) - 1
+
+
+def test_file_loop_wraps_one_second_at_a_time_and_skips_unreadable_files(tmp_path):
+    tone = np.sin(np.arange(24000) / 10.0).astype(np.float32) * 0.5  # 1.5 s at 16 kHz
+    soundfile.write(str(tmp_path / "a.wav"), tone, 16000)
+    (tmp_path / "b.wav").write_bytes(b"not audio")
+    skipped = []
+    loop = sources.FileLoop(str(tmp_path), on_skip=lambda p, exc: skipped.append(p.name))
+    assert skipped == ["b.wav"]
+    assert loop.read(None, idle=False) == []  # the previous second is still playing
+    first, second = loop.read(None, idle=True)[0], loop.read(None, idle=True)[0]
+    assert first.samples.size == second.samples.size == features.SAMPLE_RATE
+    assert np.allclose(second.samples[:8000], loop.audio[16000:24000])
+    assert np.allclose(second.samples[8000:], loop.audio[:8000])  # wrapped around
+
+
+def test_file_loop_without_readable_audio_refuses_to_open(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no readable audio"):
+        sources.FileLoop(str(tmp_path), on_skip=lambda p, exc: None)
+
+
+class _Fixed(sources.AudioSource):
+    name = "scene"
+
+
+def test_open_source_falls_back_and_says_why():
+    def broken():
+        raise OSError("no microphone")
+
+    source, passed = sources.open_source("auto", {"alsa": broken, "scene": _Fixed})
+    assert source.name == "scene"
+    assert [(n, str(e)) for n, e in passed] == [("alsa", "no microphone")]
+    with pytest.raises(RuntimeError, match="source=alsa"):
+        sources.open_source("alsa", {"alsa": broken, "scene": broken})
+
+
+def test_pacer_pads_each_clip_to_whole_chunks_within_the_tick_budget():
+    pacer = sources.Pacer(chunk_samples=1600, speed=20.0)  # 20x: 2 chunks of 100 ms per 10 ms
+    assert pacer.chunks_per_tick == 2
+    pacer.add([sources.Clip(np.ones(2000, np.float32), label="doorbell"),
+               sources.Clip(np.ones(1600, np.float32)), sources.Clip(np.ones(10, np.float32))])
+    played = pacer.due()
+    assert [(len(p.chunks), p.label) for p in played] == [(2, "doorbell")]
+    assert played[0].chunks[1][399] == 1.0 and not played[0].chunks[1][400:].any()
+    assert [len(p.chunks) for p in pacer.due()] == [1, 1]  # budget 2: both short clips
+    assert pacer.due() == [] and not pacer.pending
