@@ -2,6 +2,7 @@
 # Build the project's own ROS 2 environment from nothing, then build the package with colcon.
 #
 #   scripts/setup_env.sh [kilted|jazzy]      (default: $ADASPRING_DISTRO, else kilted)
+#   ADASPRING_ROS2_SOURCES=<folder> scripts/setup_env.sh    (optional, see step 4)
 #
 # 1. a virtual environment .venv-<distro> in the repository with: torch==2.13.0 first (the CPU
 #    build; an unpinned torch would pull GBs of CUDA packages), ROS 2 <distro> rclpy with Fast DDS
@@ -9,7 +10,14 @@
 #    project's Python dependencies (the same list as setup.py, plus the linters);
 # 2. one repair of the wheels' exported CMake files (they name the wheel builder's Python paths);
 # 3. `colcon build` of this package into build-<distro>/ and install-<distro>/ (logs in
-#    log-<distro>/), so distros never clash.
+#    log-<distro>/), so distros never clash;
+# 4. only when ADASPRING_ROS2_SOURCES names a folder of launch/launch_ros/ros2cli sources (such as
+#    ../shared/vendor/ros2/rolling, which .ci/run passes): the PyPI wheels lack launch, launch_ros,
+#    launch_testing, launch_pytest and ros2cli, so they are installed from those sources into the
+#    venv (pip --no-deps: their requirements name ROS packages that are not on PyPI; plus
+#    osrf-pycommon), and composition_interfaces, which launch_ros imports, is generated with
+#    rosidl/colcon into install-<distro>/. Then `ros2 launch`, `ros2 param`, ... and the
+#    launch/CLI tests work. A second stamp skips the pip part when the sources did not change.
 # Idempotent: a stamp (hash of this script, which holds the requirement lists, and of the Python
 # version) skips step 1-2 when nothing changed, and colcon builds incrementally, so a second run
 # takes seconds. On a robot with ROS 2 from apt none of this is needed: use `colcon build`.
@@ -71,8 +79,12 @@ fi
 PY_REQUIREMENTS=(
   numpy scipy librosa soundfile psutil tqdm matplotlib threadpoolctl
   jetson-stats sounddevice
-  pytest hypothesis ruff vermin
+  "pytest<8.4" hypothesis ruff vermin
 )
+# pytest < 8.4: launch_testing's pytest plugin (step 4) does not load under 8.4+ (hook signature
+# changes), and once installed it is loaded by every pytest run in the venv. Pinned in both cases
+# so the suite runs under the same pytest with or without the launch sources.
+
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
@@ -173,4 +185,58 @@ echo "-- colcon build -> $INSTALL"
     --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=ON
 )
 echo "-- colcon build done in $(elapsed "$T")"
+
+# --- 4. launch_ros and ros2cli from source (optional) -----------------------------------------
+ROS2_SOURCES="${ADASPRING_ROS2_SOURCES:-}"
+ROS2_PYTHON_PACKAGES=(
+  launch launch_xml launch_yaml launch_testing launch_pytest launch_ros launch_testing_ros
+  ros2cli ros2launch ros2topic ros2param ros2node ros2service ros2pkg ros2run ros2interface
+  rosidl_runtime_py
+)
+if [ -n "$ROS2_SOURCES" ]; then
+  if [ ! -d "$ROS2_SOURCES/launch_ros" ] || [ ! -d "$ROS2_SOURCES/composition_interfaces" ]; then
+    echo "setup_env.sh: ADASPRING_ROS2_SOURCES=$ROS2_SOURCES holds no launch_ros and" \
+      "composition_interfaces sources (expected e.g. ../shared/vendor/ros2/rolling)" >&2
+    exit 1
+  fi
+  ROS2_SOURCES="$(cd "$ROS2_SOURCES" && pwd)"
+  T="$(now)"
+  ROS2_STAMP="$VENV/.adaspring-ros2-sources-stamp"
+  # the file list with sizes, minus build outputs a previous in-place install may have left there
+  WANT_ROS2_STAMP="$( {
+    echo "$WANT_STAMP"
+    cd "$ROS2_SOURCES" && find . -type f -not -path '*/build/*' -not -path '*.egg-info/*' \
+      -printf '%P %s\n' | sort
+  } | sha256sum | cut -d' ' -f1)"
+  if [ -f "$ROS2_STAMP" ] && [ "$(cat "$ROS2_STAMP")" = "$WANT_ROS2_STAMP" ]; then
+    echo "-- launch/ros2cli from $ROS2_SOURCES up to date (stamp matches), pip skipped"
+  else
+    echo "-- pip: launch, launch_ros, launch_testing, ros2cli from $ROS2_SOURCES"
+    # pip builds in the source folder: work on a private copy so the shared one stays untouched
+    COPY="$(mktemp -d)"
+    for pkg in "${ROS2_PYTHON_PACKAGES[@]}"; do
+      cp -r "$ROS2_SOURCES/$pkg" "$COPY/$pkg"
+      rm -rf "$COPY/$pkg/build" "$COPY/$pkg"/*.egg-info
+    done
+    quiet_pip install -q -c "$VENV/adaspring-constraints.txt" osrf-pycommon "pytest<8.4"
+    (cd "$COPY" && quiet_pip install -q --no-deps --no-build-isolation \
+      "${ROS2_PYTHON_PACKAGES[@]/#/./}")
+    rm -rf "$COPY"
+    "$VENV/bin/python" -c "import launch, launch_testing, launch_pytest, ros2cli, osrf_pycommon"
+    echo "$WANT_ROS2_STAMP" > "$ROS2_STAMP"
+  fi
+  echo "-- colcon build composition_interfaces (rosidl) -> $INSTALL"
+  (
+    unset PYTHONPATH COLCON_PREFIX_PATH LD_LIBRARY_PATH
+    export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" VIRTUAL_ENV="$VENV"
+    export PATH="$VENV/bin:$PATH"
+    cd "$ROOT"
+    colcon --log-base "$LOGS" build \
+      --paths "$ROS2_SOURCES/composition_interfaces" \
+      --build-base "$BUILD" \
+      --install-base "$INSTALL" \
+      --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF
+  )
+  echo "-- launch/ros2cli ready in $(elapsed "$T")"
+fi
 echo "== setup_env.sh ($DISTRO) done in $(elapsed "$T0")"

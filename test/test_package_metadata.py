@@ -53,6 +53,10 @@ ROS_DEPENDENCIES = {
     "ament_cmake",
     "ament_cmake_python",
     "ament_cmake_pytest",
+    "launch_ros",
+    "ros2launch",
+    "ros2cli",
+    "ros2param",
 }
 
 

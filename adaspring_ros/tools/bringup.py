@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import signal
+import subprocess
 import sys
 import time
 
@@ -61,50 +62,66 @@ def compose(planned, context=None):
 
 
 def run_composed(planned, duration: float) -> int:
-    import rclpy
+    """All nodes on one executor; SIGINT/SIGTERM end it cleanly (node_main's handling)."""
     from rclpy.executors import SingleThreadedExecutor
 
-    from adaspring_ros.nodes.node_main import limit_blas_threads
+    from adaspring_ros.nodes import node_main
 
-    limit_blas_threads()
+    node_main.limit_blas_threads()
     # the YAML applies to every node of this process, as --params-file does for a launch
-    rclpy.init(args=["bringup", "--ros-args", "--params-file", planned[0].params_file])
-    nodes = compose(planned)
+    stop = node_main.init_rclpy(["bringup", "--ros-args", "--params-file", planned[0].params_file])
+    nodes = []
     executor = SingleThreadedExecutor()  # see node_main.run for why not multi-threaded
-    for node in nodes:
-        executor.add_node(node)
-    deadline = time.monotonic() + duration if duration > 0 else None
     try:
-        while rclpy.ok() and (deadline is None or time.monotonic() < deadline):
-            executor.spin_once(timeout_sec=0.1)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
+        nodes = compose(planned)
         for node in nodes:
-            node.destroy_node()
-        rclpy.try_shutdown()
+            executor.add_node(node)
+        node_main.spin_until_stopped(executor, stop, duration)
+    finally:
+        node_main.shut_down(nodes, executor)
     return 0
 
 
 def run_processes(planned, duration: float) -> int:
-    procs = [graph.spawn(item) for item in planned]
-    deadline = time.monotonic() + duration if duration > 0 else None
+    """One process per node; SIGINT/SIGTERM to bringup stop every child, none is left behind.
+
+    The children run in their own sessions (a terminal's Ctrl-C reaches bringup only), so
+    bringup forwards the stop itself, waits, and kills whatever is still running.
+    """
+    from adaspring_ros.nodes.node_main import StopRequest
+
+    request = StopRequest().install()
+    procs = []
     try:
-        while deadline is None or time.monotonic() < deadline:
-            for item, proc in zip(planned, procs, strict=True):
-                if proc.poll() is not None:
-                    print(f"{item.spec.name} exited with {proc.returncode}", file=sys.stderr)
-                    return proc.returncode or 1
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
+        procs = [graph.spawn(item) for item in planned]
+        code = _watch(planned, procs, request, duration)
     finally:
-        stop(procs)
+        codes = stop(procs)
+    # strict=False: fewer processes than planned when a spawn itself failed
+    unclean = [f"{item.spec.name} exited with {c}"
+               for item, c in zip(planned, codes, strict=False) if c]
+    if unclean and code == 0:
+        print("bringup: " + "; ".join(unclean), file=sys.stderr)
+        code = 1
+    return code
+
+
+def _watch(planned, procs, request, duration: float) -> int:
+    deadline = time.monotonic() + duration if duration > 0 else None
+    while not request.is_set() and (deadline is None or time.monotonic() < deadline):
+        for item, proc in zip(planned, procs, strict=True):
+            if proc.poll() is not None:
+                print(f"{item.spec.name} exited with {proc.returncode}", file=sys.stderr)
+                return proc.returncode or 1
+        request.event.wait(0.2)
     return 0
 
 
-def stop(procs, timeout: float = 10.0) -> None:
-    """SIGINT every process (clean rclpy shutdown), then SIGKILL what is still running."""
+def stop(procs, timeout: float = 4.0) -> list[int]:
+    """SIGINT every process (clean rclpy shutdown), then SIGKILL what is still running.
+
+    Returns each process's exit status (negative: killed by that signal).
+    """
     for proc in procs:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
@@ -112,9 +129,10 @@ def stop(procs, timeout: float = 10.0) -> None:
     for proc in procs:
         try:
             proc.wait(max(0.1, end - time.monotonic()))
-        except Exception:
+        except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    return [proc.returncode for proc in procs]
 
 
 def main(argv=None) -> int:
@@ -122,7 +140,10 @@ def main(argv=None) -> int:
     planned = planned_nodes(args)
     if args.processes:
         return run_processes(planned, args.duration)
-    return run_composed(planned, args.duration)
+    from adaspring_ros.nodes.node_main import exit_now
+
+    exit_now(run_composed(planned, args.duration))
+    return 0  # not reached
 
 
 if __name__ == "__main__":

@@ -1,0 +1,88 @@
+"""Clean shutdown on SIGINT and SIGTERM while audio flows: exit 0 within 5 s, no traceback.
+
+SIGTERM is what launch escalates to after SIGINT and what systemd and docker send; before,
+it killed the microphone node with exit 1 and an RCLError traceback, and `bringup --processes`
+died leaving its five node processes running. Each test starts the real graph (simulated day,
+real DDS), waits for sound events (audio is flowing through inference), then signals it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import psutil
+import pytest
+
+from adaspring_ros.msg import SoundEvent
+from adaspring_ros.tools import graph
+
+SIGNALS = [signal.SIGINT, signal.SIGTERM]
+EXIT_WITHIN_S = 5.0
+NS = "/shut"
+
+
+def _wait_for_events(ros, timeout: float = 120.0) -> None:
+    events = ros.subscribe(SoundEvent, f"{NS}/sound_events", qos=100)
+    events.wait_for(2, timeout=timeout)
+
+
+def _exit_code_within(child, seconds: float) -> int:
+    start = time.monotonic()
+    code = child.wait(timeout=seconds + 2.0)
+    elapsed = time.monotonic() - start
+    assert elapsed <= seconds, f"{child.name} took {elapsed:.1f} s to exit:\n{child.output()}"
+    return code
+
+
+def _assert_quiet(child) -> None:
+    out = child.output()
+    assert "Traceback" not in out and "RCLError" not in out, out
+
+
+def _spawn_node(ros, planned):
+    return ros.spawn(module=planned.spec.module, args=planned.ros_args(), name=planned.spec.name)
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
+def test_every_node_process_exits_0_on_the_signal_while_audio_flows(ros, sig):
+    children = [_spawn_node(ros, p) for p in graph.plan(namespace=NS)]
+    _wait_for_events(ros)
+    for child in children:
+        os.kill(child.pid, sig)
+    for child in children:
+        assert _exit_code_within(child, EXIT_WITHIN_S) == 0, child.output()
+        _assert_quiet(child)
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
+def test_composed_bringup_exits_0_and_a_second_signal_during_cleanup_is_quiet(ros, sig):
+    bringup = ros.spawn(module="adaspring_ros.tools.bringup", args=["--namespace", NS])
+    _wait_for_events(ros)
+    os.kill(bringup.pid, sig)
+    time.sleep(0.02)  # the second signal lands while the nodes are being destroyed
+    other = signal.SIGINT if sig == signal.SIGTERM else signal.SIGTERM
+    try:
+        os.kill(bringup.pid, other)
+    except ProcessLookupError:  # already gone: nothing left to interrupt
+        pass
+    assert _exit_code_within(bringup, EXIT_WITHIN_S) == 0, bringup.output()
+    _assert_quiet(bringup)
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
+def test_bringup_processes_stops_every_node_process(ros, sig):
+    bringup = ros.spawn(module="adaspring_ros.tools.bringup",
+                        args=["--namespace", NS, "--processes"])
+    _wait_for_events(ros)
+    nodes = psutil.Process(bringup.pid).children(recursive=True)
+    assert len(nodes) == 5, [p.cmdline() for p in nodes]  # scene clock + four nodes
+    os.kill(bringup.pid, sig)
+    assert _exit_code_within(bringup, EXIT_WITHIN_S) == 0, bringup.output()
+    _assert_quiet(bringup)
+    gone, alive = psutil.wait_procs(nodes, timeout=1.0)
+    assert not alive, [p.cmdline() for p in alive]
