@@ -34,8 +34,9 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS_REQUIRE = {
-    # Used only on the robot, each import guarded: jtop on a Jetson, a real microphone.
-    "robot": ["jetson-stats", "sounddevice"],
+    # Used only on the robot, each import guarded: jtop on a Jetson, a real microphone, the
+    # INA219 battery gauge on I2C.
+    "robot": ["jetson-stats", "sounddevice", "smbus2"],
     # The test suite and its linters (ruff, vermin for the Python 3.10 floor).
     "test": ["pytest", "hypothesis", "ruff", "vermin"],
 }

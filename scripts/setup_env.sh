@@ -78,7 +78,7 @@ fi
 # The project's Python dependencies: setup.py's install_requires + extras (robot, test).
 PY_REQUIREMENTS=(
   numpy scipy librosa soundfile psutil tqdm matplotlib threadpoolctl
-  jetson-stats sounddevice
+  jetson-stats sounddevice smbus2
   "pytest<8.4" hypothesis ruff vermin
 )
 # pytest < 8.4: launch_testing's pytest plugin (step 4) does not load under 8.4+ (hook signature

@@ -12,10 +12,11 @@ CLASSES = ("fire_alarm", "smoke_alarm", "kettle_whistle", "doorbell", "door_knoc
 
 
 def test_fallback_chain_ends_in_simulation_and_says_why():
-    # This machine has neither a Jetson nor a battery: both are passed over with a reason.
+    # This machine has no battery topic set, no I2C gauge and no battery: each is passed over
+    # with a reason, in the order of preference.
     source, passed_over = battery.open_battery("auto", simulated_initial=0.8)
-    if isinstance(source, battery.SimulatedBattery):
-        assert [p.split(":")[0] for p in passed_over] == ["jetson-stats", "psutil"]
+    if source.name == "simulated":
+        assert [p.split(":")[0] for p in passed_over] == ["topic", "ina219", "psutil"]
         assert all(len(p.split(":", 1)[1].strip()) > 0 for p in passed_over)
         assert source.read().percentage == pytest.approx(0.8)
     else:  # a real battery exists here: it must give a usable reading

@@ -222,12 +222,13 @@ def test_samples_exercise_every_field_and_the_comparison_detects_differences():
     assert m.AudioChunk.ENCODING_S16LE == "S16LE"
     assert m.AudioChunk.ENCODING_F32LE == "F32LE"
     sources = {
-        m.DeploymentContext.BATTERY_SOURCE_JETSON_STATS,
+        m.DeploymentContext.BATTERY_SOURCE_TOPIC,
+        m.DeploymentContext.BATTERY_SOURCE_INA219,
         m.DeploymentContext.BATTERY_SOURCE_PSUTIL,
         m.DeploymentContext.BATTERY_SOURCE_SIMULATED,
         m.DeploymentContext.BATTERY_SOURCE_UNKNOWN,
     }
-    assert sources == {"jetson-stats", "psutil", "simulated", "unknown"}
+    assert sources == {"topic", "ina219", "psutil", "simulated", "unknown"}
 
 
 def test_interfaces_have_the_designed_fields():

@@ -12,6 +12,7 @@ import math
 from sensor_msgs.msg import BatteryState
 from std_msgs.msg import Header
 
+from adaspring_ros.core.context.battery import BatteryReading
 from adaspring_ros.core.context.deployment_context import DeploymentContext
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.audio import features, pcm
@@ -111,12 +112,35 @@ def battery_state_msg(reading, *, capacity_ah: float, location: str, stamp) -> B
                        capacity=float(capacity_ah), design_capacity=float(capacity_ah),
                        percentage=float(reading.percentage),
                        present=not math.isnan(reading.percentage), location=location)
-    msg.power_supply_status = (BatteryState.POWER_SUPPLY_STATUS_CHARGING
-                               if reading.power_supply_plugged
-                               else BatteryState.POWER_SUPPLY_STATUS_DISCHARGING)
+    if reading.power_supply_plugged is None:  # the source cannot tell (simulation)
+        msg.power_supply_status = BatteryState.POWER_SUPPLY_STATUS_UNKNOWN
+    elif reading.power_supply_plugged:
+        msg.power_supply_status = BatteryState.POWER_SUPPLY_STATUS_CHARGING
+    else:
+        msg.power_supply_status = BatteryState.POWER_SUPPLY_STATUS_DISCHARGING
     msg.power_supply_health = BatteryState.POWER_SUPPLY_HEALTH_UNKNOWN
     msg.power_supply_technology = BatteryState.POWER_SUPPLY_TECHNOLOGY_LION
     return msg
+
+
+_PLUGGED = (BatteryState.POWER_SUPPLY_STATUS_CHARGING, BatteryState.POWER_SUPPLY_STATUS_FULL)
+
+
+def battery_reading_from_msg(msg: BatteryState) -> BatteryReading:
+    """A robot driver's sensor_msgs/BatteryState -> BatteryReading (the ``topic`` source).
+
+    Its percentage must be 0-1 or NaN (the message's convention); a driver sending 0-100 is
+    refused (ValueError), not divided silently. ``present`` false reads as unknown.
+    """
+    pct = float(msg.percentage)
+    if not math.isnan(pct) and not 0.0 <= pct <= 1.0:
+        raise ValueError(f"percentage {pct} outside 0-1 (sensor_msgs/BatteryState uses 0-1)")
+    plugged = None
+    if msg.power_supply_status != BatteryState.POWER_SUPPLY_STATUS_UNKNOWN:
+        plugged = msg.power_supply_status in _PLUGGED
+    return BatteryReading(percentage=pct if msg.present else math.nan,
+                          voltage=float(msg.voltage), current=float(msg.current),
+                          power_supply_plugged=plugged)
 
 
 def msg_to_context(msg: ContextMsg, *, latency_budget_ms: float,

@@ -15,7 +15,9 @@ def declare(node, name: str, default, description: str, *, low=None, high=None,
     """Declare one parameter and return its value.
 
     Numeric ranges are enforced by rclpy itself (a `ros2 param set` outside the range is refused
-    with a reason); ``choices`` is listed in the description and checked by `check_choice`.
+    with a reason); ``choices`` is listed in the description, and a value outside them (from the
+    YAML or a launch override) stops the node here with the choices as the reason. A node whose
+    enumerated parameter can change at run time also checks it with `check_choice`.
     """
     extra = f" One of: {', '.join(choices)}." if choices else ""
     desc = ParameterDescriptor(description=description + extra, read_only=read_only)
@@ -24,7 +26,10 @@ def declare(node, name: str, default, description: str, *, low=None, high=None,
                                                         step=0.0)]
     elif low is not None and isinstance(default, int) and not isinstance(default, bool):
         desc.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
-    return node.declare_parameter(name, default, desc).value
+    value = node.declare_parameter(name, default, desc).value
+    if choices and value not in choices:
+        raise ValueError(check_choice(name, value, choices).reason)
+    return value
 
 
 def check_choice(name: str, value, choices) -> SetParametersResult:

@@ -1,13 +1,16 @@
-"""Where the remaining battery comes from: jetson-stats, else psutil, else a simulation.
+"""Where the remaining battery comes from: the robot's own BatteryState topic, an INA219 on
+I2C (the JetBot's gauge), psutil, else a simulation; one interface for all of them.
 
 The chain is tried once at start-up and the reason each source was passed over is kept, so the
 context monitor can log it once and show it on diagnostics instead of retrying in a loop.
+jetson-stats is no level source: jtop measures the Jetson module's power draw, not the pack's
+charge (``core/context/power_rails.py`` reads that power; the context monitor shows it).
 
 The simulated battery (for machines without one, and for the accelerated Jetbot day) drains
 with the energy the robot actually spends: base load, one inference window per second of
 listening and each notification, priced by ``core/model/energy.py``'s EnergyModel (the same
 per-window model the search's energy objective minimises; its docstring gives the constants and
-their sources).
+their sources). Real sources measure what was spent, so they ignore ``advance`` and ``notify``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,11 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from adaspring_ros.core.context import ina219
 from adaspring_ros.core.model.energy import EnergyModel
+
+SOURCES = ("topic", "ina219", "psutil", "simulated")
+PREFERENCES = ("auto", *SOURCES)
 
 
 @dataclass
@@ -31,50 +38,114 @@ class BatteryUnavailable(RuntimeError):
     """This source cannot give a reading on this machine (the reason says why)."""
 
 
-class JetsonStatsBattery:
-    """Battery level integrated from the power jetson-stats (jtop) measures on a Jetson.
+class BatterySource:
+    """What the context monitor needs from any battery source.
 
-    The Jetbot's Jetson is fed 5 V from the pack's regulator, so jtop sees the board's power
-    draw but no fuel gauge: the level is the starting charge minus the measured energy drawn,
-    over the pack capacity (the same bookkeeping as the simulation, with measured watts).
+    ``topic``: the sensor_msgs/BatteryState topic the node must subscribe to and feed into
+    ``receive`` ("" = none). ``problem()``: a standing condition for diagnostics (stale topic),
+    or "". ``advance``/``notify`` charge modelled energy; only the simulation uses them.
     """
 
-    name = "jetson-stats"
-
-    def __init__(self, initial: float = 1.0, capacity_wh: float = 80.0) -> None:
-        try:
-            from jtop import jtop  # optional, only installed on a Jetson
-        except ImportError as exc:
-            raise BatteryUnavailable(f"jetson-stats not importable ({exc})") from exc
-        self._jtop = jtop()
-        try:
-            self._jtop.start()
-        except Exception as exc:  # jtop raises its own JtopException when the service is absent
-            raise BatteryUnavailable(f"jtop service not reachable ({exc})") from exc
-        if not self._jtop.ok():
-            raise BatteryUnavailable("jtop started but reports no data")
-        self._initial = initial
-        self._capacity_j = capacity_wh * 3600.0
-        self._spent_j = 0.0
-        self._last = time.monotonic()
+    name = "unknown"
+    topic = ""
 
     def read(self) -> BatteryReading:
-        power = (self._jtop.power or {}).get("tot", {})
-        watts = float(power.get("power", math.nan)) / 1000.0
-        volt = float(power.get("volt", math.nan)) / 1000.0
-        now = time.monotonic()
-        if math.isfinite(watts):
-            self._spent_j += watts * (now - self._last)
-        self._last = now
-        level = max(0.0, self._initial - self._spent_j / self._capacity_j)
-        current = -watts / volt if math.isfinite(watts) and volt > 0 else math.nan
-        return BatteryReading(percentage=level, voltage=volt, current=current)
+        raise NotImplementedError
+
+    def receive(self, reading: BatteryReading) -> None:
+        raise NotImplementedError(f"{self.name} takes no messages")
+
+    def advance(self, seconds: float, inference_joules_per_window: float) -> None:
+        """Charge modelled energy (a real source has measured it already)."""
+
+    def notify(self, count: int = 1) -> None:
+        """Charge modelled notification energy (a real source has measured it already)."""
+
+    def problem(self) -> str:
+        return ""
 
     def close(self) -> None:
-        self._jtop.close()
+        pass
 
 
-class PsutilBattery:
+class TopicBattery(BatterySource):
+    """The robot's own battery driver, as sensor_msgs/BatteryState messages on ``topic``.
+
+    ROS-free: the node subscribes and calls ``receive``. A reading older than ``stale_s`` real
+    seconds (the driver stopped) reads as unknown and is reported, never silently reused.
+    """
+
+    name = "topic"
+
+    def __init__(self, topic: str, stale_s: float = 10.0, clock=time.monotonic) -> None:
+        if not topic:
+            raise BatteryUnavailable("no battery_topic set")
+        self.topic = topic
+        self.stale_s = stale_s
+        self._clock = clock
+        self._latest: BatteryReading | None = None
+        self._received_at = clock()  # the staleness of "nothing yet" counts from start-up
+
+    def receive(self, reading: BatteryReading) -> None:
+        self._latest = reading
+        self._received_at = self._clock()
+
+    def age_s(self) -> float:
+        return self._clock() - self._received_at
+
+    def read(self) -> BatteryReading:
+        if self._latest is None or self.age_s() > self.stale_s:
+            return BatteryReading(percentage=math.nan)
+        return self._latest
+
+    def problem(self) -> str:
+        if self.age_s() <= self.stale_s:
+            return ""
+        what = "no message yet" if self._latest is None else "stale"
+        return f"battery topic {self.topic}: {what} ({self.age_s():.0f} s > {self.stale_s:g} s)"
+
+
+class Ina219Battery(BatterySource):
+    """The JetBot board's INA219: pack voltage -> level (jetcard's mapping), current sign."""
+
+    name = "ina219"
+
+    def __init__(self, pack: str = "3S", bus_number: int = 1, address: int = 0, bus=None) -> None:
+        if pack not in ina219.PACKS:
+            raise ValueError(f"battery pack {pack!r} unknown; use {', '.join(ina219.PACKS)}")
+        self.pack = ina219.PACKS[pack]
+        address = address or self.pack.address
+        where = f"I2C bus {bus_number} address 0x{address:02x}"
+        try:
+            bus = bus if bus is not None else ina219.open_bus(bus_number)
+        except ImportError as exc:
+            raise BatteryUnavailable(f"smbus2 not importable for {where} ({exc})") from exc
+        except OSError as exc:
+            raise BatteryUnavailable(f"cannot open {where} ({exc})") from exc
+        self.chip = ina219.Ina219(bus, address)
+        try:
+            self.chip.configure()
+            volts = self.chip.bus_voltage()
+        except OSError as exc:
+            raise BatteryUnavailable(f"no INA219 answers on {where} ({exc})") from exc
+        if not ina219.is_plausible(volts):
+            raise BatteryUnavailable(f"INA219 on {where} reads an implausible {volts} V")
+        self.where = where
+
+    def read(self) -> BatteryReading:
+        """One reading; OSError on a bus error (the caller counts it and reports unknown)."""
+        volts = self.chip.bus_voltage()
+        amps = self.chip.current()
+        return BatteryReading(percentage=self.pack.percentage(volts), voltage=volts,
+                              current=amps, power_supply_plugged=amps > ina219.CHARGING_ABOVE_A)
+
+    def close(self) -> None:
+        close = getattr(self.chip.bus, "close", None)
+        if close is not None:
+            close()
+
+
+class PsutilBattery(BatterySource):
     name = "psutil"
 
     def __init__(self) -> None:
@@ -92,12 +163,9 @@ class PsutilBattery:
             return BatteryReading(percentage=math.nan)
         return BatteryReading(percentage=b.percent / 100.0, power_supply_plugged=b.power_plugged)
 
-    def close(self) -> None:
-        pass
-
 
 @dataclass
-class SimulatedBattery:
+class SimulatedBattery(BatterySource):
     """A battery that drains with modelled energy; time is whatever clock the caller advances."""
 
     initial: float = 0.86
@@ -130,34 +198,52 @@ class SimulatedBattery:
         level = max(0.0, self.initial - self._spent_j / capacity_j)
         return BatteryReading(percentage=level, voltage=math.nan, current=math.nan)
 
-    def close(self) -> None:
-        pass
+
+@dataclass
+class BatterySettings:
+    """Everything the chain needs to open any source (the context monitor's parameters)."""
+
+    preference: str = "auto"
+    topic: str = ""
+    stale_s: float = 10.0
+    pack: str = "3S"
+    i2c_bus: int = 1
+    i2c_address: int = 0  # 0 = the JetBot board's address for the pack
+    simulated_initial: float = 0.86
+    model: EnergyModel = field(default_factory=EnergyModel)
+    i2c_bus_object: object = None  # an smbus2-like bus (tests: a simulated INA219)
 
 
-def open_battery(preference: str = "auto", simulated_initial: float = 0.86):
+def _factories(settings: BatterySettings) -> dict:
+    return {
+        "topic": lambda: TopicBattery(settings.topic, settings.stale_s),
+        "ina219": lambda: Ina219Battery(settings.pack, settings.i2c_bus, settings.i2c_address,
+                                        bus=settings.i2c_bus_object),
+        "psutil": PsutilBattery,
+    }
+
+
+def open_battery(settings: BatterySettings | str = "auto", simulated_initial: float = 0.86):
     """Return (source, passed_over) where passed_over lists "name: reason" for skipped sources.
 
-    preference: "auto" (jetson-stats -> psutil -> simulated), or one of "jetson-stats",
-    "psutil", "simulated" to force a source (forcing an unavailable one still falls back to
-    the simulation, with the reason recorded).
+    preference "auto" tries topic -> ina219 -> psutil -> simulated; naming one source forces it
+    (an unavailable one still falls back to the simulation, with the reason recorded).
     """
-    order = {
-        "auto": ("jetson-stats", "psutil"),
-        "jetson-stats": ("jetson-stats",),
-        "psutil": ("psutil",),
-        "simulated": (),
-    }
-    if preference not in order:
-        raise ValueError(
-            f"battery source {preference!r} unknown; use auto, jetson-stats, psutil or simulated"
-        )
-    factories = {"jetson-stats": JetsonStatsBattery, "psutil": PsutilBattery}
+    if isinstance(settings, str):
+        settings = BatterySettings(preference=settings, simulated_initial=simulated_initial)
+    if settings.preference not in PREFERENCES:
+        raise ValueError(f"battery source {settings.preference!r} unknown; use "
+                         + ", ".join(PREFERENCES))
+    order = SOURCES[:-1] if settings.preference == "auto" else (settings.preference,)
+    factories = _factories(settings)
     passed_over = []
-    for name in order[preference]:
+    for name in order:
+        if name == "simulated":
+            break
         try:
             return factories[name](), passed_over
         except BatteryUnavailable as exc:
             passed_over.append(f"{name}: {exc}")
         except Exception as exc:  # a broken driver must not take the node down
             passed_over.append(f"{name}: {type(exc).__name__}: {exc}")
-    return SimulatedBattery(initial=simulated_initial), passed_over
+    return SimulatedBattery(initial=settings.simulated_initial, model=settings.model), passed_over
