@@ -35,7 +35,10 @@ def make_log():
                   29: ("doorbell", 1, 11.0), 39: ("door_knock", 1, 30.0),
                   49: ("kettle_whistle", 2, 9.0), 59: ("doorbell", 2, 8.0),
                   69: ("background", 2, 7.0)}
-    log.model_ms = {1: [1.0, 1.2, 1.1], 2: [0.5]}
+    log.budget.add(0.0, 1.0)
+    # (real t, scene t, config_id, model ms): config 1 at 1.0-1.2 ms, config 2 at 0.5 ms
+    log.windows = [(20.0, 32500.0, 1, 1.0), (21.0, 32600.0, 1, 1.2), (22.0, 32700.0, 1, 1.1),
+                   (5.0, 32450.0, 1, 0.9), (30.0, 36100.0, 2, 0.5)]
     return log
 
 
@@ -43,10 +46,18 @@ def test_measured_figures_are_grouped_by_the_configuration_in_use():
     rows, summary = analyse(make_log())
     assert [r["measured_windows"] for r in rows] == [4, 2]
     assert rows[0]["measured_accuracy"] == 0.75 and rows[1]["measured_accuracy"] == 1.0
-    assert rows[0]["measured_latency_ms"] == 1.1 and rows[1]["measured_latency_ms"] == 0.5
+    assert rows[0]["measured_latency_ms"] == 1.05 and rows[1]["measured_latency_ms"] == 0.5
+    assert rows[0]["measured_p95_ms"] == 1.2
     assert summary["windows_matched_to_truth"] == 6 and summary["windows_classified"] == 7
     assert math.isclose(summary["detection_accuracy"], 5 / 6)
-    assert summary["evolutions"] == 2 and summary["feasible_evolutions"] == 1
+    assert summary["evolutions"] == 2 and summary["predicted_feasible_evolutions"] == 1
+    # judged on measured latency (budget 1.0 ms): config 1 misses at p95, config 2 meets it
+    assert summary["evolutions_meeting_T_bgt_measured"] == 1
+    assert rows[0]["share_meeting_T_bgt"] == 0.5 and rows[1]["share_meeting_T_bgt"] == 1.0
+    # the window 5 s after the start is settling time: 2 of the 4 counted windows meet 1.0 ms
+    assert summary["windows_counted_for_T_bgt"] == 4
+    assert summary["share_meeting_T_bgt_measured"] == 0.5
+    assert 0 < rows[1]["energy_mj_per_window"] < rows[0]["energy_mj_per_window"]
     assert summary["event_latency_ms_p95"] == 30.0
     assert summary["battery_start"] > summary["battery_end"]
 

@@ -11,7 +11,9 @@ from adaspring_ros.core.model.latency_feedback import (
     LatencyFeedback,
     LatencyReport,
     ReportRejected,
+    fastest_table_ms,
 )
+from adaspring_ros.core.model.latency_governor import FELL, OVER, PROBE, LatencyGovernor
 
 VERSION = "ckpt-1"
 
@@ -27,7 +29,7 @@ def feedback(**settings) -> LatencyFeedback:
     return fb
 
 
-def test_factor_is_the_measured_over_predicted_p95_and_one_without_reports():
+def test_factor_is_the_measured_over_predicted_p50_and_one_without_reports():
     fb = feedback()
     assert fb.factor(0.0) == 1.0
     fb.add(report(p95=3.0, t=0.0))
@@ -119,59 +121,89 @@ def test_settings_are_validated():
         FeedbackSettings(min_windows=0).validate()
 
 
-def run_reports(fb, config_id, p95, t0, t1, budget, step=1.0):
-    """Feed one report per second and collect the decisions."""
+def governed(**settings):
+    fb = feedback(**settings)
+    gov = LatencyGovernor(fb)
+    gov.mark_searched(0.0)
+    return fb, gov
+
+
+def run_reports(gov, config_id, p95, t0, t1, budget, p50=None, step=1.0):
+    """Feed one report per second and collect the decisions (each followed by a search)."""
     fired = []
     t = t0
     while t < t1:
-        fb.add(report(config_id=config_id, p95=p95, t=t))
-        reason = fb.decide(config_id, budget, t)
+        gov.fb.add(report(config_id=config_id, p95=p95, p50=p50, t=t))
+        reason = gov.decide(config_id, budget, t)
         if reason:
             fired.append((t, reason))
-            fb.mark_searched(t)
+            gov.mark_searched(t)
         t += step
     return fired
 
 
 def test_sustained_over_budget_fires_once_then_holds_and_load_fall_scales_back():
-    fb = feedback(over_hold_s=1.5, min_dwell_s=3.0, fall_hold_s=2.0)
-    fb.mark_searched(0.0)
-    assert run_reports(fb, 1, 0.9, 0.0, 10.0, budget=1.0) == []  # under budget: quiet
-    fired = run_reports(fb, 1, 3.0, 10.0, 20.0, budget=1.0)  # a hog: 3x
-    assert len(fired) == 1 and fired[0][1].startswith("measured latency over budget")
+    fb, gov = governed(over_hold_s=1.5, min_dwell_s=3.0, fall_hold_s=2.0, probe_s=100.0)
+    assert run_reports(gov, 1, 0.9, 0.0, 10.0, budget=1.0) == []  # under budget: quiet
+    fired = run_reports(gov, 1, 3.0, 10.0, 20.0, budget=1.0)  # a hog: 3x
+    assert len(fired) == 1 and fired[0][1].startswith(OVER)
     assert fired[0][0] - 10.0 <= 3.0
-    assert fb.factor_at_search == pytest.approx(3.0)  # rebased: the search saw the new level
-    # still slow but the search already knows: no second evolution (no oscillation)
-    assert run_reports(fb, 1, 3.0, 20.0, 40.0, budget=1.0) == []
-    fired = run_reports(fb, 1, 0.9, 40.0, 60.0, budget=1.0)  # the hog stops
-    assert len(fired) == 1 and fired[0][1].startswith("load fell")
+    assert gov.held is not None and gov.held.factor == pytest.approx(3.0)  # rebased
+    assert gov.search_budget(1.0, 20.0) == pytest.approx(1.0 / 3.0)
+    # the smaller configuration 2 runs (table 0.5 ms) at 3x: still slow, no second evolution
+    assert run_reports(gov, 2, 1.5, 20.0, 40.0, budget=1.0) == []
+    assert gov.search_budget(1.0, 40.0) == pytest.approx(1.0 / 3.0)  # the hold keeps it
+    fired = run_reports(gov, 2, 0.45, 40.0, 60.0, budget=1.0)  # the hog stops
+    assert len(fired) == 1 and fired[0][1].startswith(FELL)
     assert fired[0][0] - 40.0 <= 10.0
+    assert gov.held is None and gov.search_budget(1.0, 60.0) > 0.9
 
 
 def test_a_single_slow_report_does_not_trigger():
-    fb = feedback(over_hold_s=1.5, min_dwell_s=0.0)
-    fb.mark_searched(-10.0)
-    fired = run_reports(fb, 1, 0.9, 0.0, 5.0, budget=1.0)
+    fb, gov = governed(over_hold_s=1.5, min_dwell_s=0.0)
+    fired = run_reports(gov, 1, 0.9, 1.0, 5.0, budget=1.0)
     fb.add(report(p95=5.0, t=5.0))
-    assert fb.decide(1, 1.0, 5.0) is None
-    fired += run_reports(fb, 1, 0.9, 6.0, 12.0, budget=1.0)
+    assert gov.decide(1, 1.0, 5.0) is None
+    fired += run_reports(gov, 1, 0.9, 6.0, 12.0, budget=1.0)
     assert fired == []
 
 
 def test_no_trigger_within_the_minimum_dwell():
-    fb = feedback(over_hold_s=0.0, min_dwell_s=5.0)
-    fb.mark_searched(0.0)
+    fb, gov = governed(over_hold_s=0.0, min_dwell_s=5.0)
     fb.add(report(p95=3.0, t=1.0))
-    assert fb.decide(1, 1.0, 1.0) is None
+    assert gov.decide(1, 1.0, 1.0) is None
     fb.add(report(p95=3.0, t=6.0))
-    assert fb.decide(1, 1.0, 6.0) is not None
+    assert gov.decide(1, 1.0, 6.0) is not None
 
 
 def test_an_unreachable_budget_does_not_cause_a_stream_of_searches():
-    fb = feedback(over_hold_s=1.0, min_dwell_s=1.0)
-    fb.mark_searched(0.0)
-    fired = run_reports(fb, 2, 2.0, 0.0, 30.0, budget=0.1)  # 4x the table, budget far below
+    fb, gov = governed(over_hold_s=1.0, min_dwell_s=1.0, probe_s=1000.0)
+    fired = run_reports(gov, 2, 2.0, 0.0, 30.0, budget=0.1)  # 4x the table, budget far below
     assert len(fired) == 1
+
+
+def test_a_small_model_that_hides_the_load_is_probed_with_backoff():
+    """Preemption hurts the big model's tail only: the small one cannot see the load end."""
+    fb, gov = governed(over_hold_s=1.0, min_dwell_s=2.0, fall_hold_s=2.0, probe_s=10.0)
+    fb.floor_ms = 0.1
+    fired, t = [], 0.0
+    current = 1
+    for _ in range(100):  # 100 s of a lasting hog
+        big = current == 1
+        fb.add(report(config_id=current, p50=1.0 if big else 0.5, p95=4.0 if big else 0.6, t=t))
+        reason = gov.decide(current, 2.0, t)
+        if reason:
+            fired.append((t, reason))
+            gov.mark_searched(t)
+            current = 2 if reason.startswith(OVER) else 1
+            fb.register(current, 1.0 if current == 1 else 0.5)
+        t += 1.0
+    kinds = [r.split(":")[0] for _, r in fired]
+    assert kinds[0] == OVER and PROBE in kinds
+    assert len(fired) <= 8  # over, probe, over, probe (20 s), over, probe (40 s), ...
+    gaps = [b[0] - a[0] for a, b in zip(fired, fired[1:], strict=False)
+            if b[1].startswith(PROBE)]
+    assert gaps == sorted(gaps) and gaps[-1] > gaps[0]  # exponentially rarer
 
 
 def test_meter_reports_recent_windows_per_configuration():
@@ -190,3 +222,57 @@ def test_meter_reports_recent_windows_per_configuration():
     assert meter.summaries(now_s=10.0) == []
     with pytest.raises(ValueError):
         LatencyMeter(window_s=0.0)
+
+
+def test_preemption_tail_is_added_not_multiplied():
+    fb = feedback()
+    fb.add(report(p50=1.0, p95=3.0, t=0.0))  # the table says 1 ms; half the windows wait 2 ms
+    assert fb.factor(0.0) == pytest.approx(1.0)
+    assert fb.tail_ms(0.0) == pytest.approx(2.0)
+    assert fb.corrected_ms(0.5, 0.0) == pytest.approx(2.5)
+    assert fb.effective_budget_ms(4.0, 0.0) == pytest.approx(2.0)
+    assert fb.effective_budget_ms(1.5, 0.0) == pytest.approx(1e-3)  # nothing can meet it
+
+
+def test_a_tail_over_the_budget_fires_once_then_waits_for_the_load_to_fall():
+    fb, gov = governed(over_hold_s=1.0, min_dwell_s=1.0, fall_hold_s=2.0, probe_s=1000.0)
+    fired = run_reports(gov, 1, 6.0, 0.0, 30.0, budget=2.0, p50=1.0)  # preemption: p95 up
+    assert len(fired) == 1 and fired[0][1].startswith(OVER)
+    fired = run_reports(gov, 1, 1.1, 30.0, 50.0, budget=2.0, p50=1.0)  # the load goes
+    assert len(fired) == 1 and fired[0][1].startswith(FELL)
+
+
+def test_fastest_table_latency_is_the_minimum_over_all_configurations():
+    import itertools
+
+    from adaspring_ros.core.model import search_space as ss
+    from adaspring_ros.testing.profile_fixture import make_profile
+
+    profile = make_profile()
+    brute = min(profile.predict(c).latency_ms
+                for c in itertools.product(ss.OPTIONS, repeat=profile.arch.n_compressible))
+    assert fastest_table_ms(profile) == pytest.approx(brute)
+
+
+def test_a_fluctuating_load_makes_scale_ups_exponentially_rarer():
+    """Each scale-up that goes over budget again doubles the hold before the next one."""
+    fb, gov = governed(over_hold_s=1.0, min_dwell_s=2.0, fall_hold_s=2.0, probe_s=1000.0)
+    fb.floor_ms = 0.1
+    fired, t, current = [], 0.0, 1
+    for _ in range(120):
+        big = current == 1
+        # the big model always misses under this load; the small one looks fine half the time
+        busy = int(t) % 10 < 5
+        p95 = 4.0 if big else (1.5 if busy else 0.6)
+        fb.add(report(config_id=current, p50=1.0 if big else 0.5, p95=p95, t=t))
+        reason = gov.decide(current, 2.0, t)
+        if reason:
+            fired.append((t, reason))
+            gov.mark_searched(t)
+            current = 2 if reason.startswith(OVER) else 1
+            fb.register(current, 1.0 if current == 1 else 0.5)
+        t += 1.0
+    ups = [t for t, r in fired if not r.startswith(OVER)]
+    gaps = [b - a for a, b in zip(ups, ups[1:], strict=False)]
+    assert len(fired) <= 10 and gov.backoff >= 2
+    assert gaps == sorted(gaps)

@@ -106,8 +106,9 @@ def test_yaml_documents_every_declared_parameter():
     text = (Path(__file__).resolve().parents[1] / "config" / "sound_assistant.yaml").read_text()
     node_src = Path(graph.__file__).parents[1] / "nodes"
     declared = set()
-    for f in ("microphone", "context_monitor", "evolution", "inference", "scene_clock"):
-        declared |= set(re.findall(r'declare\(\s*self,\s*"([a-z0-9_]+)"',
+    for f in ("microphone", "context_monitor", "evolution", "inference", "scene_clock",
+              "measured_latency"):
+        declared |= set(re.findall(r'declare\(\s*(?:self|node),\s*"([a-z0-9_]+)"',
                                    (node_src / f"{f}.py").read_text()))
     assert len(declared) > 30
     for name in declared:

@@ -15,9 +15,10 @@ from std_msgs.msg import Header
 from adaspring_ros.core.context.battery import BatteryReading
 from adaspring_ros.core.context.deployment_context import DeploymentContext
 from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.latency_feedback import LatencyReport
 from adaspring_ros.core.audio import features, pcm
 from adaspring_ros.core.scene import sound_synth
-from adaspring_ros.msg import AudioChunk, CompressionConfig, SoundEvent
+from adaspring_ros.msg import AudioChunk, CompressionConfig, ModelLatency, SoundEvent
 from adaspring_ros.msg import DeploymentContext as ContextMsg
 
 
@@ -62,7 +63,8 @@ def detection_msg(det, *, stamp_ns: int, audio_sequence: int, emergency: bool,
     """A classified window (core.audio.stream_classifier.Detection) -> SoundEvent."""
     msg = SoundEvent(label=det.label, class_index=det.class_index, confidence=det.confidence,
                      config_id=det.config_id, audio_sequence=audio_sequence,
-                     emergency=emergency, latency_ms=latency_ms)
+                     emergency=emergency, latency_ms=latency_ms,
+                     model_latency_ms=det.inference_ms)
     set_stamp(msg.header.stamp, stamp_ns)
     return msg
 
@@ -206,3 +208,28 @@ def config_from_msg(msg: CompressionConfig, arch: ss.Architecture,
         return ss.validate_configuration(arch, list(msg.layer_operators))
     except ValueError as exc:
         raise ConfigMessageError(f"configuration {msg.config_id}: {exc}") from exc
+
+
+def summary_to_latency_msg(summary, *, checkpoint_version: str, active: bool,
+                           stamp) -> ModelLatency:
+    """core.model.latency_meter.Summary -> ModelLatency (one configuration)."""
+    msg = ModelLatency()
+    msg.header.stamp = stamp
+    msg.checkpoint_version = checkpoint_version
+    msg.config_id = int(summary.config_id)
+    msg.active = bool(active)
+    msg.p50_ms = float(summary.p50_ms)
+    msg.p95_ms = float(summary.p95_ms)
+    msg.windows = int(min(summary.windows, 2**32 - 1))
+    msg.span_s = float(summary.span_s)
+    msg.swap_ms = float(summary.swap_ms)
+    return msg
+
+
+def latency_report_from_msg(msg: ModelLatency, received_s: float) -> LatencyReport:
+    """ModelLatency -> core LatencyReport; the core's LatencyFeedback judges its values."""
+    return LatencyReport(config_id=int(msg.config_id),
+                         checkpoint_version=str(msg.checkpoint_version),
+                         p50_ms=float(msg.p50_ms), p95_ms=float(msg.p95_ms),
+                         windows=int(msg.windows), swap_ms=float(msg.swap_ms),
+                         stamp_s=float(received_s))

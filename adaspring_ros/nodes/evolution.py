@@ -10,6 +10,11 @@ declared range are refused by rclpy with the range as the reason. If no context 
 ``stale_timeout_s`` the node reports it and holds a conservative configuration (worst plausible
 platform, see core.context.evolution_policy) until the monitor returns. When to search
 is decided by core.context.evolution_scheduler; this node only feeds it and publishes.
+
+Latency is judged on what the robot measures: the inference node's ``inference/latency``
+reports correct the profile's table (nodes.measured_latency, core.model.latency_feedback), the
+search sees the budget on the table's scale, and a measured p95 that stays over the budget
+re-evolves ("measured latency over budget"), a load that falls scales back up ("load fell").
 """
 
 from __future__ import annotations
@@ -29,10 +34,12 @@ from adaspring_ros.core.context.evolution_scheduler import (
     EvolutionScheduler,
 )
 from adaspring_ros.core.model import checkpoint
+from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.search import runtime3c
 from adaspring_ros.msg import CompressionConfig, DeploymentContext
 from adaspring_ros.nodes import conversions, node_main, qos, topics
 from adaspring_ros.nodes.health import Health
+from adaspring_ros.nodes.measured_latency import MeasuredLatency
 from adaspring_ros.nodes.params import declare
 from adaspring_ros.nodes.scene_clock import wall_timer
 
@@ -78,6 +85,9 @@ class EvolutionNode(Node):
         self.scheduler = EvolutionScheduler(self._thresholds(), stale_timeout_s=stale_timeout_s,
                                             min_interval_s=min_interval_ms / 1000.0)
         self.config_id = 0
+        self.latency = MeasuredLatency(self, self.profile, self.version, path)
+        backbone = ss.backbone_configuration(self.profile.arch)  # what inference runs at first
+        self.latency.published(0, backbone, self.profile.predict(backbone).latency_ms)
         self.latest_msg: DeploymentContext | None = None
         self.last_result = None
         self.pub = self.create_publisher(CompressionConfig, topics.CONFIG, qos.latched())
@@ -85,7 +95,7 @@ class EvolutionNode(Node):
                                  qos.latest_only())
         self.add_on_set_parameters_callback(self.on_parameters)
         wall_timer(self, 0.01, self.tick)
-        wall_timer(self, 1.0, self.health.publish)
+        wall_timer(self, 1.0, self.publish_health)
 
     # ------------------------------------------------------------------ inputs
     def _thresholds(self, **changed) -> TriggerThresholds:
@@ -134,7 +144,23 @@ class EvolutionNode(Node):
             accuracy_loss_threshold=self.get_parameter("accuracy_loss_threshold").value)
 
     # ------------------------------------------------------------------ deciding
+    def _latency_requests(self) -> None:
+        """Searches asked for by measured latency; none before the first one (the first
+        context triggers it, with whatever table is ready by then)."""
+        if self.latency.take_profile() is not None:  # the on-device table is ready
+            self.profile = self.latency.profile
+            if self.config_id:
+                self.scheduler.request(
+                    f"latency table for this machine ({self.latency.table_source})")
+        if not self.config_id:
+            return
+        measured = self.latency.reason(self.config_id,
+                                       self.get_parameter("latency_budget_ms").value)
+        if measured is not None:
+            self.scheduler.request(measured, keep_earlier=True)
+
     def tick(self) -> None:
+        self._latency_requests()
         decision = self.scheduler.due(time.monotonic())
         if decision is None:
             return
@@ -178,18 +204,26 @@ class EvolutionNode(Node):
 
     def evolve(self, ctx, ctx_msg: DeploymentContext, reason: str) -> None:
         self.scheduler.evolved(ctx, time.monotonic())
-        result = runtime3c.search(self.profile, ctx, seed=self.get_parameter("seed").value,
+        result = runtime3c.search(self.profile, self.latency.search_context(ctx),
+                                  seed=self.get_parameter("seed").value,
                                   mu1=self.get_parameter("mu1").value,
                                   mu2=self.get_parameter("mu2").value)
         self.config_id += 1
         effective = conversions.context_to_msg(
             ctx, battery_source=ctx_msg.battery_source, scene_time_s=ctx_msg.scene_time_s,
             stamp=ctx_msg.header.stamp)
-        self.pub.publish(conversions.result_to_msg(
+        msg = conversions.result_to_msg(
             result, config_id=self.config_id, checkpoint_version=self.version, trigger=reason,
-            context=effective, stamp=self.get_clock().now().to_msg()))
+            context=effective, stamp=self.get_clock().now().to_msg())
+        self.latency.annotate(msg, result.metrics.latency_ms)
+        self.latency.published(self.config_id, result.config, result.metrics.latency_ms)
+        self.pub.publish(msg)
         self.last_result = result
         self._report(result, reason)
+
+    def publish_health(self) -> None:
+        self.health.values.update(self.latency.diagnostics())
+        self.health.publish()
 
     def _report(self, result, reason: str) -> None:
         self.health.count("evolutions")

@@ -6,7 +6,10 @@ then swapped in by one reference assignment (core.stream_classifier.ModelSlot): 
 no audio dropped during a swap. Until the first configuration arrives it runs the full backbone.
 
 The id of the configuration in use is latched on ``inference/active_config`` after every
-swap, so tools can see when a new configuration is actually running.
+swap, so tools can see when a new configuration is actually running. What the model costs here
+is published on ``inference/latency`` (ModelLatency, per configuration: forward-time p50/p95
+over the last ``latency_window_s`` and the swap time) for the evolution node to adapt on; each
+SoundEvent carries its window's forward time too.
 
 Every window gives a SoundEvent on ``sound_events`` (background included, so rqt can plot the
 detection stream); emergencies (fire alarm, smoke alarm, kettle whistle) also go to
@@ -29,8 +32,9 @@ from adaspring_ros.core.audio import features, pcm
 from adaspring_ros.core.audio import stream_classifier as sc
 from adaspring_ros.core.model import checkpoint
 from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.latency_meter import LatencyMeter
 from adaspring_ros.core.scene import sound_synth
-from adaspring_ros.msg import AudioChunk, CompressionConfig, SoundEvent
+from adaspring_ros.msg import AudioChunk, CompressionConfig, ModelLatency, SoundEvent
 from adaspring_ros.nodes import conversions, node_main, qos, topics
 from adaspring_ros.nodes.health import Health
 from adaspring_ros.nodes.params import declare
@@ -53,6 +57,10 @@ class InferenceNode(Node):
         threads = declare(self, "torch_threads", 1, "torch intra-op threads; 0 = as many as "
                           "the profile's latencies were measured with. 1 suits a robot whose "
                           "cores are shared by the other nodes.", low=0, high=64, read_only=True)
+        window_s = declare(self, "latency_window_s", 3.0, "Recent windows the reported model "
+                           "latency covers, real s.", low=0.2, high=600.0, read_only=True)
+        report_s = declare(self, "latency_report_period_s", 1.0, "How often inference/latency "
+                           "is published, real s.", low=0.05, high=60.0, read_only=True)
         self.health = Health(self)
         self.loaded = checkpoint.load(path or None)  # CheckpointError: node_main reports it
         import torch
@@ -71,6 +79,8 @@ class InferenceNode(Node):
         sc.classify(self.slot.current, silent, self.classes)
         self._format = None
         self._model_ms = deque(maxlen=200)
+        self.meter = LatencyMeter(window_s)
+        self.pub_latency = self.create_publisher(ModelLatency, topics.LATENCY, qos.reliable(50))
         self.pub_events = self.create_publisher(SoundEvent, topics.EVENTS, qos.reliable(100))
         self.pub_notify = self.create_publisher(SoundEvent, topics.NOTIFICATIONS, qos.reliable(100))
         self.pub_active = self.create_publisher(UInt32, topics.ACTIVE_CONFIG, qos.latched())
@@ -80,6 +90,7 @@ class InferenceNode(Node):
         self.create_subscription(CompressionConfig, topics.CONFIG, self.on_config, qos.latched(),
                                  callback_group=MutuallyExclusiveCallbackGroup())
         wall_timer(self, 1.0, self.publish_health, MutuallyExclusiveCallbackGroup())
+        wall_timer(self, report_s, self.publish_latency, MutuallyExclusiveCallbackGroup())
 
     # ------------------------------------------------------------------ configuration
     def on_config(self, msg: CompressionConfig) -> None:
@@ -96,8 +107,10 @@ class InferenceNode(Node):
         self.slot.swap(sc.ActiveModel(msg.config_id, config, module, self.loaded.version))
         self.pub_active.publish(UInt32(data=msg.config_id))
         self._model_ms.clear()
+        swap_ms = (time.perf_counter() - t0) * 1000
+        self.meter.note_swap(msg.config_id, swap_ms)
         self.health.count("config_swaps")
-        self.health.values["swap_ms"] = f"{(time.perf_counter() - t0) * 1000:.2f}"
+        self.health.values["swap_ms"] = f"{swap_ms:.2f}"
         self.get_logger().info(f"now running config {msg.config_id}: {' '.join(config)}")
 
     # ------------------------------------------------------------------ audio
@@ -128,6 +141,7 @@ class InferenceNode(Node):
         model = self.slot.current  # one whole model for this window, whatever swaps meanwhile
         det = sc.classify(model, window, self.classes)
         self._model_ms.append(det.inference_ms)
+        self.meter.add(det.config_id, det.inference_ms, time.monotonic())
         event = conversions.detection_msg(
             det, stamp_ns=window.first_stamp_ns, audio_sequence=window.last_sequence,
             emergency=det.label in self.emergency,
@@ -136,6 +150,15 @@ class InferenceNode(Node):
         if event.emergency:
             self.pub_notify.publish(event)
         self.health.count("windows_classified")
+
+    def publish_latency(self) -> None:
+        """Per configuration: model latency p50/p95 over its recent windows and its swap time."""
+        active = self.slot.current.config_id
+        stamp = self.get_clock().now().to_msg()
+        for summary in self.meter.summaries(time.monotonic()):
+            self.pub_latency.publish(conversions.summary_to_latency_msg(
+                summary, checkpoint_version=self.loaded.version,
+                active=summary.config_id == active, stamp=stamp))
 
     def publish_health(self) -> None:
         self.health.values["lost_chunks"] = str(self.windower.lost_chunks)

@@ -31,12 +31,13 @@ from rclpy.parameter import Parameter as RclpyParameter
 from adaspring_ros.core.model import checkpoint
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.scene.day_scene import DAY_END_S, format_clock
-from adaspring_ros.msg import CompressionConfig, DeploymentContext, SoundEvent
+from adaspring_ros.msg import CompressionConfig, DeploymentContext, ModelLatency, SoundEvent
 from adaspring_ros.nodes import qos, topics
-from adaspring_ros.tools import bringup, domains, graph
+from adaspring_ros.tools import bringup, day_latency, domains, graph
 
-#: (scene time, latency budget as a multiple of the backbone's predicted latency): the app asks
-#: for faster answers over lunch, then relaxes. Relative, so the day means the same on any CPU.
+#: (scene time, latency budget as a multiple of the backbone's latency MEASURED in this running
+#: graph before 12:00): the app asks for faster answers over lunch, then relaxes. Relative to
+#: what this machine does now, so the tight period needs compression on any CPU, under any load.
 LATENCY_SCHEDULE = ((12 * 3600.0, 0.8), (14 * 3600.0, 3.0))
 
 
@@ -55,7 +56,9 @@ class DayLog:
     contexts: list = field(default_factory=list)  # ContextSample, one per context heard
     events: dict = field(default_factory=dict)  # audio_sequence -> (label, config_id, latency)
     truth: dict = field(default_factory=dict)  # audio_sequence -> label
-    model_ms: dict = field(default_factory=lambda: defaultdict(list))  # config_id -> samples
+    windows: list = field(default_factory=list)  # (real t, scene t, config_id, model ms)
+    reports: list = field(default_factory=list)  # (real t, config_id, p50 ms) of the active one
+    budget: day_latency.BudgetTimeline = field(default_factory=day_latency.BudgetTimeline)
     lost_chunks: int = 0
     parameter_changes: list = field(default_factory=list)
 
@@ -74,6 +77,7 @@ class DayRecorder(Node):
         self.create_subscription(SoundEvent, topics.GROUND_TRUTH, self.on_truth,
                                  qos.reliable(1000))
         self.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self.on_diagnostics, 100)
+        self.create_subscription(ModelLatency, topics.LATENCY, self.on_latency, qos.reliable(50))
         evolution = f"{graph.normalise_namespace(namespace)}/evolution/set_parameters"
         self.set_params = self.create_client(SetParameters, evolution)
 
@@ -82,6 +86,8 @@ class DayRecorder(Node):
 
     def on_config(self, m: CompressionConfig) -> None:
         c = m.context
+        if not self.log.configs:  # the budget in force from the start (the YAML's)
+            self.log.budget.add(time.monotonic(), c.latency_budget_ms)
         self.log.configs.append({
             "config_id": m.config_id, "scene_time_s": c.scene_time_s,
             "clock": format_clock(c.scene_time_s) if math.isfinite(c.scene_time_s) else "-",
@@ -105,6 +111,12 @@ class DayRecorder(Node):
 
     def on_event(self, m: SoundEvent) -> None:
         self.log.events[m.audio_sequence] = (m.label, m.config_id, m.latency_ms)
+        self.log.windows.append((time.monotonic(), self.scene_now(), m.config_id,
+                                 m.model_latency_ms))
+
+    def on_latency(self, m: ModelLatency) -> None:
+        if m.active:
+            self.log.reports.append((time.monotonic(), m.config_id, m.p50_ms))
 
     def on_truth(self, m: SoundEvent) -> None:
         self.log.truth[m.audio_sequence] = m.label
@@ -115,9 +127,6 @@ class DayRecorder(Node):
             if not status.name.endswith("/inference"):
                 continue
             values = {kv.key: kv.value for kv in status.values}
-            if "model_ms_median" in values and "config_id" in values:
-                self.log.model_ms[int(values["config_id"])].append(
-                    float(values["model_ms_median"]))
             self.log.lost_chunks = int(values.get("lost_chunks", self.log.lost_chunks))
 
     def set_latency_budget(self, value_ms: float):
@@ -137,19 +146,20 @@ def analyse(log: DayLog) -> tuple[list[dict], dict]:
         if seq in log.truth:
             by_config[config_id][1] += 1
             by_config[config_id][0] += int(label == log.truth[seq])
-    rows = []
-    for c in log.configs:
-        correct, total = by_config.get(c["config_id"], (0, 0))
-        ms = log.model_ms.get(c["config_id"], [])
-        rows.append({**c, "measured_accuracy": correct / total if total else math.nan,
-                     "measured_windows": total,
-                     "measured_latency_ms": statistics.median(ms) if ms else math.nan})
+    windows = [(t, c, ms) for t, _, c, ms in log.windows]
+    timed = day_latency.per_config(windows, log.budget)
+    rows = [_row(c, by_config.get(c["config_id"], (0, 0)), timed.get(c["config_id"]))
+            for c in log.configs]
     matched = sum(t for _, t in by_config.values())
     correct = sum(k for k, _ in by_config.values())
     batteries = [c.battery for c in log.contexts if math.isfinite(c.battery)]
     summary = {
         "evolutions": len(log.configs),
-        "feasible_evolutions": sum(1 for c in log.configs if c["feasible"]),
+        "evolutions_meeting_T_bgt_measured": sum(
+            1 for r in rows if r["measured_windows_timed"] and r["measured_p95_ms"] <= r[
+                "latency_budget_ms"]),
+        "evolutions_with_windows": sum(1 for r in rows if r["measured_windows_timed"]),
+        "predicted_feasible_evolutions": sum(1 for c in log.configs if c["feasible"]),
         "distinct_configurations": len({tuple(c["operators"]) for c in log.configs}),
         "scripted_windows_played": len(log.truth),
         "windows_classified": len(log.events),
@@ -162,8 +172,31 @@ def analyse(log: DayLog) -> tuple[list[dict], dict]:
         "battery_end": batteries[-1] if batteries else math.nan,
         "lost_audio_chunks": log.lost_chunks,
         "parameter_changes": log.parameter_changes,
+        **day_latency.summary(windows, log.budget),
+        "energy_mj_per_window_mean": _mean_energy(rows),
     }
     return rows, summary
+
+
+def _row(config: dict, accuracy: tuple, timed: dict | None) -> dict:
+    """One evolution's row: prediction, and what its windows measured (accuracy, latency,
+    share meeting T_bgt, energy per window at the measured median latency)."""
+    correct, total = accuracy
+    timed = timed or {"windows": 0, "met": 0, "p50_ms": math.nan, "p95_ms": math.nan}
+    row = {**config, "measured_accuracy": correct / total if total else math.nan,
+           "measured_windows": total, "measured_windows_timed": timed["windows"],
+           "measured_latency_ms": timed["p50_ms"], "measured_p95_ms": timed["p95_ms"],
+           "share_meeting_T_bgt": timed["met"] / timed["windows"] if timed["windows"]
+           else math.nan}
+    row["energy_mj_per_window"] = day_latency.energy_mj(row, timed["p50_ms"])
+    return row
+
+
+def _mean_energy(rows: list[dict]) -> float:
+    pairs = [(r["energy_mj_per_window"], r["measured_windows_timed"]) for r in rows
+             if r["measured_windows_timed"]]
+    total = sum(n for _, n in pairs)
+    return sum(e * n for e, n in pairs) / total if total else math.nan
 
 
 def _p95(values) -> float:
@@ -176,7 +209,8 @@ def _p95(values) -> float:
 def format_table(rows: list[dict]) -> str:
     head = (f"{'#':>3} {'time':>5} {'batt':>5} {'S_bgt':>6} {'T_bgt':>6}  "
             f"{'operators (layers 1-4)':<36} {'A_loss':>6} {'acc':>6} {'n':>4} "
-            f"{'T_pred':>6} {'T_meas':>6} {'E':>6} {'search':>7}  constraints / trigger")
+            f"{'T_pred':>6} {'T_p50':>6} {'T_p95':>6} {'met':>4} {'mJ/w':>5} {'E':>6} "
+            f"{'search':>7}  predicted / trigger")
     lines = [head, "-" * len(head)]
     for r in rows:
         met = "met" if r["feasible"] else "VIOLATED " + ",".join(r["violated"])
@@ -186,6 +220,8 @@ def format_table(rows: list[dict]) -> str:
             f"{' '.join(r['operators']):<36} {r['predicted_accuracy_loss']:>6.2f} "
             f"{100 * r['measured_accuracy']:>5.1f}% {r['measured_windows']:>4} "
             f"{r['predicted_latency_ms']:>6.3f} {r['measured_latency_ms']:>6.3f} "
+            f"{r['measured_p95_ms']:>6.3f} {100 * r['share_meeting_T_bgt']:>3.0f}% "
+            f"{r['energy_mj_per_window']:>5.2f} "
             f"{r['energy']:>6.1f} {r['search_time_ms']:>5.2f}ms  {met} / {r['trigger']}")
     return "\n".join(lines)
 
@@ -198,7 +234,7 @@ def plot_timeline(log: DayLog, rows: list[dict], path: Path) -> None:
 
     ctx = [c for c in log.contexts if math.isfinite(c.scene_time_s)]
     hours = [c.scene_time_s / 3600 for c in ctx]
-    fig, axes = plt.subplots(4, 1, figsize=(11, 10), sharex=True)
+    fig, axes = plt.subplots(5, 1, figsize=(11, 12), sharex=True)
     axes[0].plot(hours, [100 * c.battery for c in ctx], color="tab:green")
     axes[0].set_ylabel("battery %")
     axes[1].plot(hours, [c.storage_budget_bytes / 2**20 for c in ctx], color="tab:purple",
@@ -214,9 +250,16 @@ def plot_timeline(log: DayLog, rows: list[dict], path: Path) -> None:
                  [r["predicted_latency_ms"] for r in rows], where="post", label="T predicted")
     axes[3].step([r["scene_time_s"] / 3600 for r in rows],
                  [r["latency_budget_ms"] for r in rows], where="post", ls="--", label="T budget")
+    timed = [w for w in log.windows if math.isfinite(w[1])]
+    axes[3].scatter([w[1] / 3600 for w in timed], [w[3] for w in timed], s=3, color="tab:red",
+                    alpha=0.5, label="T measured (each window)")
     axes[3].set_ylabel("ms")
-    axes[3].set_xlabel("scene time (h)")
+    axes[3].set_yscale("log")
     axes[3].legend(loc="upper left")
+    axes[4].step([r["scene_time_s"] / 3600 for r in rows],
+                 [r["energy_mj_per_window"] for r in rows], where="post", color="tab:brown")
+    axes[4].set_ylabel("mJ / window\n(measured T)")
+    axes[4].set_xlabel("scene time (h)")
     for r in rows:
         for ax in axes:
             ax.axvline(r["scene_time_s"] / 3600, color="0.85", lw=0.8, zorder=0)
@@ -246,12 +289,25 @@ def plan_day(args: argparse.Namespace) -> tuple[list, float]:
     return planned, end_scene
 
 
-def latency_schedule(checkpoint_path: str, end_scene: float) -> list[tuple[float, float]]:
-    """(scene time, latency budget ms) changes before ``end_scene``, scaled to the backbone's
-    predicted latency; loading the checkpoint here fails early, naming the file."""
-    profile = checkpoint.load(checkpoint_path or None).profile
-    backbone_ms = profile.predict(ss.backbone_configuration(profile.arch)).latency_ms
-    return [(t, round(f * backbone_ms, 3)) for t, f in LATENCY_SCHEDULE if t < end_scene]
+class LatencySchedule:
+    """The day's latency-budget changes, relative to the backbone's latency as this running
+    graph measured it before the first change (``day_latency.backbone_measured_ms``)."""
+
+    def __init__(self, checkpoint_path: str, end_scene: float) -> None:
+        # loading the checkpoint here fails early, naming the file
+        self.profile = checkpoint.load(checkpoint_path or None).profile
+        self.pending = [(t, f) for t, f in LATENCY_SCHEDULE if t < end_scene]
+        self.backbone_ms: float | None = None
+
+    def backbone_measured(self, log: DayLog) -> float:
+        if self.backbone_ms is None:
+            ops = {c["config_id"]: tuple(c["operators"]) for c in log.configs}
+            samples = [(ops[c], p50) for _, c, p50 in log.reports if c in ops]
+            self.backbone_ms = day_latency.backbone_measured_ms(samples, self.profile)
+            if not math.isfinite(self.backbone_ms):  # nothing measured yet: the table's
+                config = ss.backbone_configuration(self.profile.arch)
+                self.backbone_ms = self.profile.predict(config).latency_ms
+        return self.backbone_ms
 
 
 class DayProcesses:
@@ -290,17 +346,23 @@ def wait_for_nodes(rec: DayRecorder, day: DayProcesses, deadline: float) -> int:
     return len(up)
 
 
-def apply_schedule(rec: DayRecorder, schedule: list, now: float) -> None:
+def apply_schedule(rec: DayRecorder, schedule: LatencySchedule, now: float) -> None:
     """Set the next latency budget once its scene time has come (the service must be up)."""
-    if not (schedule and now >= schedule[0][0] and rec.set_params.service_is_ready()):
+    pending = schedule.pending
+    if not (pending and now >= pending[0][0] and rec.set_params.service_is_ready()):
         return
-    _, value = schedule.pop(0)
+    _, factor = pending.pop(0)
+    backbone = schedule.backbone_measured(rec.log)
+    value = round(factor * backbone, 3)
     rec.set_latency_budget(value)
-    rec.log.parameter_changes.append({"clock": format_clock(now), "latency_budget_ms": value})
-    print(f"ubiear_day: {format_clock(now)} set evolution latency_budget_ms={value}", flush=True)
+    rec.log.budget.add(time.monotonic(), value)
+    rec.log.parameter_changes.append({"clock": format_clock(now), "latency_budget_ms": value,
+                                      "backbone_measured_ms": round(backbone, 3)})
+    print(f"ubiear_day: {format_clock(now)} set evolution latency_budget_ms={value} "
+          f"({factor} x the backbone's {backbone:.3f} ms measured in this graph)", flush=True)
 
 
-def drive(rec: DayRecorder, day: DayProcesses, schedule: list, end_scene: float,
+def drive(rec: DayRecorder, day: DayProcesses, schedule: LatencySchedule, end_scene: float,
           deadline: float) -> int:
     """Record the day until 3 s after its end; 1 if a node died or time ran out."""
     finished_at = None
@@ -340,7 +402,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     (out / "logs").mkdir(parents=True, exist_ok=True)
     planned, end_scene = plan_day(args)
-    schedule = latency_schedule(args.checkpoint, end_scene)
+    schedule = LatencySchedule(args.checkpoint, end_scene)
     wall0 = time.monotonic()
     # A private ROS domain unless one is named: the day's /clock must not reach a robot's graph
     # (or another simulation on this host).

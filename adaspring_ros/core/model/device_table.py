@@ -29,7 +29,7 @@ from adaspring_ros.core.model.profile import Profile
 CACHE_FORMAT = 1
 QUICK_BUDGET_S = 60.0
 QUICK_REPEATS = 12
-QUICK_ROUNDS = 8
+QUICK_ROUNDS = 10
 QUICK_FIT_CONFIGS = 150
 
 

@@ -1,0 +1,168 @@
+"""When measured latency should re-run the search, without oscillating.
+
+Measured on this 2-core machine under a CPU hog: a 1 ms model's median barely moves, its p95
+jumps by preemptions of several ms, and a smaller model (shorter forward call) is preempted
+less often, so its tail is smaller. A correction learned from the small model therefore says
+the big one would fit again, the big one goes over budget again, and so on: the naive loop
+oscillates. The governor keeps the loop stable:
+
+- **over budget**: the configuration in force has measured p95 > T_bgt in reports spanning
+  ``over_hold_s``, and the table budget the recent reports allow is at least 5 % below the one
+  the last search used (else the same configuration would come back). The correction that
+  proved it is *held*: while held, searches use the more pessimistic of it and the current one.
+- **load fell** (release the hold): the configuration in force, compared with itself once it
+  settled (``min_dwell_s`` after its search), now allows a table budget 1 / ``fall_ratio`` as
+  large for ``fall_hold_s`` x 2^k (k as below).
+- **probing**: a load that hurts the big model's tail more than the small one's may end
+  without the small one noticing; after ``probe_s`` x 2^k in a reduced configuration the hold is
+  released anyway. k grows by one each time a scale-up (either kind) is followed by "over
+  budget" within the probe interval, and is reset after a scale-up that holds for two
+  intervals: bounded attempts, exponentially rarer under a lasting or fluctuating load.
+- without a hold, **load fell** also fires when the allowed table budget grew to 1 /
+  ``fall_ratio`` of the last search's (the load at start was higher than later).
+No trigger fires within ``min_dwell_s`` of the previous search.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from adaspring_ros.core.model.latency_feedback import LatencyFeedback, table_budget
+
+OVER = "measured latency over budget"
+FELL = "load fell"
+PROBE = "probing"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A correction at one moment: table budget for any T_bgt."""
+
+    factor: float
+    tail_ms: float
+    t_load_ms: float
+
+    def table_budget(self, budget_ms: float, floor_ms: float) -> float:
+        return table_budget(budget_ms, self.factor, self.tail_ms, self.t_load_ms, floor_ms)
+
+    def text(self) -> str:
+        return f"x{self.factor:.2f} + {self.tail_ms:.2f} ms"
+
+
+class LatencyGovernor:
+    def __init__(self, feedback: LatencyFeedback) -> None:
+        self.fb = feedback
+        self.s = feedback.settings
+        self.at_search = Snapshot(1.0, 0.0, 0.0)
+        self.searched_at_s = -math.inf
+        self.held: Snapshot | None = None
+        self.base: float | None = None  # settled table budget of the configuration in force
+        self.backoff = 0
+        self.last_up_s = -math.inf
+        self._over_since: float | None = None
+        self._fell_since: float | None = None
+
+    def snapshot(self, now_s: float) -> Snapshot:
+        return Snapshot(self.fb.factor(now_s), self.fb.tail_ms(now_s), self.fb.t_load_ms())
+
+    def search_budget(self, budget_ms: float, now_s: float) -> float:
+        """The table budget the next search must use (pessimistic while a hold is on)."""
+        allowed = self.fb.effective_budget_ms(budget_ms, now_s)
+        if self.held is not None:
+            allowed = min(allowed, self.held.table_budget(budget_ms, self.fb.floor_ms))
+        return allowed
+
+    def corrected_ms(self, table_ms: float, budget_ms: float, now_s: float) -> float:
+        """Predicted p95 on the measured scale, consistent with ``search_budget``."""
+        snap = self.held if self.held is not None and self.held.table_budget(
+            budget_ms, 0.0) < self.fb.effective_budget_ms(budget_ms, now_s) else \
+            self.snapshot(now_s)
+        return table_ms * snap.factor + snap.tail_ms + snap.t_load_ms
+
+    def mark_searched(self, now_s: float) -> None:
+        """A search ran (whatever caused it); a new configuration is about to run."""
+        self.at_search = self.snapshot(now_s)
+        self.searched_at_s = now_s
+        self.base = None
+        self._over_since = self._fell_since = None
+
+    def _searched_budget(self, budget_ms: float) -> float:
+        floor = self.fb.floor_ms
+        before = self.at_search.table_budget(budget_ms, floor)
+        return before if self.held is None else min(before, self.held.table_budget(budget_ms,
+                                                                                   floor))
+
+    def decide(self, current_id: int, budget_ms: float, now_s: float) -> str | None:
+        """Why to re-evolve on measured latency now (OVER / FELL / PROBE ...), or None."""
+        report = self.fb.latest.get(current_id)
+        over = (report is not None and report.windows >= self.s.min_windows
+                and report.p95_ms > budget_ms)
+        self._over_since = (now_s if self._over_since is None else self._over_since) \
+            if over else None
+        if self.held is None and now_s - self.last_up_s >= 2 * self._probe_interval():
+            self.backoff = 0
+        if now_s - self.searched_at_s < self.s.min_dwell_s:
+            return None
+        if self._over_since is not None and now_s - self._over_since >= self.s.over_hold_s:
+            reason = self._over(report, current_id, budget_ms, now_s)
+            if reason:
+                return reason
+        if self.held is not None:
+            return self._release(current_id, budget_ms, now_s)
+        return self._unheld_fall(budget_ms, now_s)
+
+    def _over(self, report, current_id: int, budget_ms: float, now_s: float) -> str | None:
+        since = self._over_since - 1.0
+        if self.fb.table_budget_since(since, budget_ms, now_s) > \
+                0.95 * self._searched_budget(budget_ms):
+            return None
+        self.fb.rebase(since)
+        if now_s - self.last_up_s < self._probe_interval():
+            self.backoff += 1  # the last scale-up did not hold
+        before = self.at_search
+        self.held = self.snapshot(now_s)
+        return (f"{OVER}: p95 {report.p95_ms:.3f} ms > T_bgt {budget_ms:.3f} ms (config "
+                f"{current_id}; correction {before.text()} -> {self.held.text()})")
+
+    def _probe_interval(self) -> float:
+        return self.s.probe_s * 2 ** self.backoff
+
+    def _release(self, current_id: int, budget_ms: float, now_s: float) -> str | None:
+        own = self.fb.table_budget_since(self.searched_at_s, budget_ms, now_s, current_id)
+        if self.base is None:
+            self.base = own  # settled: the configuration in force under the held load
+        fell = own * self.s.fall_ratio >= self.base
+        self._fell_since = (now_s if self._fell_since is None else self._fell_since) \
+            if fell else None
+        held = self.held.text()
+        hold = self.s.fall_hold_s * 2 ** self.backoff
+        if self._fell_since is not None and now_s - self._fell_since >= hold:
+            self._scale_up(now_s, self._fell_since - 1.0)
+            return f"{FELL}: config {current_id}'s own latency fell (held correction {held})"
+        if now_s - self.searched_at_s >= self._probe_interval():
+            self._scale_up(now_s, now_s - self.s.min_dwell_s)
+            return (f"{PROBE}: {self._probe_interval():.0f} s in a reduced configuration; "
+                    f"held correction {held} released")
+        return None
+
+    def _scale_up(self, now_s: float, rebase_since: float) -> None:
+        self.held = None
+        self.last_up_s = now_s
+        self.fb.rebase(rebase_since)
+
+    def _unheld_fall(self, budget_ms: float, now_s: float) -> str | None:
+        before = self._searched_budget(budget_ms)
+        fell = self.fb.effective_budget_ms(budget_ms, now_s) * self.s.fall_ratio >= before
+        self._fell_since = (now_s if self._fell_since is None else self._fell_since) \
+            if fell else None
+        if self._fell_since is None or now_s - self._fell_since < self.s.fall_hold_s:
+            return None
+        self._scale_up(now_s, self._fell_since - 1.0)
+        return f"{FELL}: correction {self.at_search.text()} -> {self.snapshot(now_s).text()}"
+
+    def diagnostics(self, now_s: float) -> dict[str, str]:
+        values = self.fb.diagnostics(now_s)
+        values["latency_hold"] = "none" if self.held is None else self.held.text()
+        values["latency_probe_backoff"] = str(self.backoff)
+        return values

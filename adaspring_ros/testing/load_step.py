@@ -1,0 +1,267 @@
+"""A load step through the real graph: does measured latency close the adaptation loop?
+
+Used by benchmarks/bench_adaptation.py (figures) and test/test_latency_loop.py (a shorter run
+whose outcome is asserted). The evolution and inference nodes run as separate processes in a
+private ROS domain; this process plays the context monitor (one steady context) and the
+microphone (1 s windows at ``rate_hz`` per real second), and a CPU hog (one busy process per
+core, real processes) supplies the load. Nothing is faked: the latency each window reports is
+the inference node's own measurement of its model's forward call.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from adaspring_ros.core.audio import pcm
+from adaspring_ros.core.model.latency_governor import FELL, OVER, PROBE
+from adaspring_ros.core.model.latency_meter import percentile
+from adaspring_ros.core.scene import sound_synth
+from adaspring_ros.testing.ros_harness import child_environment, lease_domain
+
+HOG_CODE = "import sys, time\nend = time.time() + float(sys.argv[1])\nwhile time.time() < end:\n" \
+           "    pass\n"
+
+
+def start_hog(seconds: float, processes: int | None = None) -> list[subprocess.Popen]:
+    """One busy Python process per core (or ``processes``), each stopping after ``seconds``."""
+    n = processes or os.cpu_count() or 1
+    return [subprocess.Popen([sys.executable, "-c", HOG_CODE, str(seconds)],
+                             start_new_session=True) for _ in range(n)]
+
+
+def stop_hog(hog: list[subprocess.Popen]) -> None:
+    for p in hog:
+        if p.poll() is None:
+            p.terminate()
+    for p in hog:
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+@dataclass
+class Record:
+    """What this process saw, stamped with time.monotonic()."""
+
+    configs: list = field(default_factory=list)  # (t, config_id, trigger, predicted_ms)
+    windows: list = field(default_factory=list)  # (t, config_id, model_latency_ms)
+    corrections: list = field(default_factory=list)  # (t, latency_correction)
+    reports: list = field(default_factory=list)  # (t, ModelLatency)
+    evolution_values: dict = field(default_factory=dict)  # latest evolution diagnostics
+
+
+class LoadStepGraph:
+    """The two nodes, this process's ROS endpoints, and the audio pump."""
+
+    def __init__(self, workdir: Path, evolution_params: dict, rate_hz: float = 10.0) -> None:
+        import rclpy
+
+        self.workdir = workdir
+        self.lease = lease_domain()
+        self.env = child_environment(self.lease.domain_id, workdir)
+        self.procs = [self._spawn("evolution", evolution_params), self._spawn("inference", {})]
+        rclpy.init(args=["load_step"], domain_id=self.lease.domain_id)
+        self.rclpy = rclpy
+        self.node = rclpy.create_node("load_step")
+        self.record = Record()
+        self._wire()
+        self.period_s = 0.1 / rate_hz  # ten 100 ms chunks per window
+        self.seq = 0
+        rng = np.random.default_rng(0)
+        clips = [sound_synth.render_clip(sound_synth.CLASSES[i % 9], rng, 10.0) for i in range(9)]
+        self.chunks = [pcm.encode(c[i * 1600:(i + 1) * 1600]) for c in clips for i in range(10)]
+
+    def _spawn(self, name: str, params: dict) -> subprocess.Popen:
+        args = [x for k, v in params.items() for x in ("-p", f"{k}:={v}")]
+        log = open(self.workdir / f"{name}.log", "w")  # noqa: SIM115
+        return subprocess.Popen([sys.executable, "-m", f"adaspring_ros.nodes.{name}",
+                                 "--ros-args", *args], env=self.env, stdout=log, stderr=log,
+                                cwd=tempfile.gettempdir(), start_new_session=True)
+
+    def _wire(self) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rcl_interfaces.srv import SetParameters
+
+        from adaspring_ros.msg import (
+            AudioChunk,
+            CompressionConfig,
+            DeploymentContext,
+            ModelLatency,
+            SoundEvent,
+        )
+        from adaspring_ros.nodes import qos, topics
+
+        r, n = self.record, self.node
+        n.create_subscription(CompressionConfig, topics.CONFIG, lambda m: r.configs.append(
+            (time.monotonic(), m.config_id, m.trigger, m.predicted_latency_ms)), qos.latched())
+        n.create_subscription(SoundEvent, topics.EVENTS, lambda m: r.windows.append(
+            (time.monotonic(), m.config_id, m.model_latency_ms)), qos.reliable(1000))
+        n.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, 50)
+        n.create_subscription(ModelLatency, topics.LATENCY, lambda m: r.reports.append(
+            (time.monotonic(), m)), qos.reliable(50))
+        self.latency_pub = n.create_publisher(ModelLatency, topics.LATENCY, qos.reliable(50))
+        self.ctx_pub = n.create_publisher(DeploymentContext, topics.CONTEXT, qos.reliable())
+        self.audio_pub = n.create_publisher(AudioChunk, topics.AUDIO, qos.audio(400))
+        self.set_params = n.create_client(SetParameters, "/evolution/set_parameters")
+        self._msgs = (AudioChunk, DeploymentContext)
+
+    def _on_diagnostics(self, m) -> None:
+        for s in m.status:
+            if s.name.endswith("/evolution"):
+                v = {kv.key: kv.value for kv in s.values}
+                self.record.evolution_values = v
+                if "latency_correction" in v:
+                    self.record.corrections.append((time.monotonic(),
+                                                    float(v["latency_correction"])))
+
+    def context(self):
+        m = self._msgs[1](battery=0.8, battery_source="simulated",
+                          storage_budget_bytes=2_000_000, event_rate_per_min=1.0,
+                          scene_time_s=math.nan)
+        m.latency_budget_ms = m.accuracy_loss_threshold = m.lambda1 = m.lambda2 = math.nan
+        return m
+
+    def pump(self, seconds: float) -> None:
+        """Publish audio (and the context every 0.2 s) for ``seconds``, spinning meanwhile."""
+        end = time.monotonic() + seconds
+        next_chunk = next_ctx = time.monotonic()
+        while time.monotonic() < end:
+            now = time.monotonic()
+            if now >= next_ctx:
+                self.ctx_pub.publish(self.context())
+                next_ctx += 0.2
+            while now >= next_chunk:
+                m = self._msgs[0](sequence=self.seq, sample_rate=16000, channels=1,
+                                  encoding=pcm.S16LE)
+                m.data = self.chunks[self.seq % len(self.chunks)]
+                stamp = time.time_ns()
+                m.header.stamp.sec, m.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
+                self.audio_pub.publish(m)
+                self.seq += 1
+                next_chunk += self.period_s
+            self.rclpy.spin_once(self.node, timeout_sec=min(0.005, self.period_s))
+
+    def wait_until_up(self, timeout: float = 120.0) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not (self.record.configs and self.record.windows):
+            self.pump(0.5)
+            if any(p.poll() is not None for p in self.procs):
+                break
+        if not (self.record.configs and self.record.windows):
+            raise RuntimeError(f"graph did not come up; logs in {self.workdir}")
+
+    def set_budget(self, value_ms: float) -> None:
+        from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+        from rcl_interfaces.srv import SetParameters
+
+        request = SetParameters.Request()
+        request.parameters = [Parameter(name="latency_budget_ms", value=ParameterValue(
+            type=ParameterType.PARAMETER_DOUBLE, double_value=float(value_ms)))]
+        self.set_params.wait_for_service(timeout_sec=10.0)
+        future = self.set_params.call_async(request)
+        self.rclpy.spin_until_future_complete(self.node, future, timeout_sec=10.0)
+
+    def close(self) -> None:
+        from adaspring_ros.tools import bringup
+
+        self.node.destroy_node()
+        self.rclpy.try_shutdown()
+        bringup.stop(self.procs)
+        self.lease.release()
+
+
+def window_ms(record: Record, t0: float, t1: float) -> list[float]:
+    return [ms for t, _, ms in record.windows if t0 <= t < t1]
+
+
+def share_within(values: list[float], budget: float) -> float:
+    return sum(v <= budget for v in values) / len(values) if values else math.nan
+
+
+def back_under(record: Record, budget: float, since: float, until: float,
+               span_s: float = 2.0) -> float | None:
+    """First time after ``since`` from which the windows of the next ``span_s`` have p95 <=
+    budget and a configuration chosen after ``since`` is running."""
+    ids_after = {c for t, c, _, _ in record.configs if t >= since}
+    t = since
+    while t + span_s <= until:
+        ms = [m for s, c, m in record.windows if t <= s < t + span_s and c in ids_after]
+        if len(ms) >= 5 and percentile(sorted(ms), 0.95) <= budget:
+            return t
+        t += 0.25
+    return None
+
+
+def analyse(record: Record, budget: float, hog_start: float, hog_stop: float,
+            end: float) -> dict:
+    over = [t for t, _, trig, _ in record.configs if hog_start <= t < hog_stop
+            and trig.startswith(OVER)]
+    fell = [t for t, _, trig, _ in record.configs if t >= hog_stop
+            and trig.startswith((FELL, PROBE))]
+    under = back_under(record, budget, hog_start, hog_stop)
+    return {
+        "budget_ms": budget,
+        "first_over_budget_evolution_s": round(over[0] - hog_start, 2) if over else None,
+        "back_under_budget_s": round(under - hog_start, 2) if under is not None else None,
+        "scale_up_s": round(fell[0] - hog_stop, 2) if fell else None,
+        "evolutions_hog_start": sum(hog_start <= t < hog_stop for t, *_ in record.configs),
+        "evolutions_hog_stop": sum(hog_stop <= t < end for t, *_ in record.configs),
+        "share_meeting_budget_before": share_within(window_ms(record, hog_start - 10, hog_start),
+                                                    budget),
+        "share_meeting_budget_hog_from_10s": share_within(
+            window_ms(record, hog_start + 10, hog_stop), budget),
+        "share_meeting_budget_after_from_10s": share_within(
+            window_ms(record, hog_stop + 10, end), budget),
+        "configs": [(round(t - hog_start, 2), c, trig, round(p, 3))
+                    for t, c, trig, p in record.configs],
+    }
+
+
+def run_load_step(hog_s: float = 60.0, after_s: float = 40.0, budget_factor: float = 1.3,
+                  accuracy_loss_threshold: float = 2.0, log=print) -> dict:
+    """Run the load step and return (and print) its figures."""
+    workdir = Path(tempfile.mkdtemp(prefix="load_step_"))
+    params = {"latency_budget_ms": 1000.0, "accuracy_loss_threshold": accuracy_loss_threshold}
+    graph = LoadStepGraph(workdir, params)
+    hog: list[subprocess.Popen] = []
+    try:
+        graph.wait_until_up()
+        graph.pump(8.0)
+        t = time.monotonic()
+        base = sorted(window_ms(graph.record, t - 5.0, t))
+        backbone_p95 = percentile(base, 0.95)
+        budget = round(budget_factor * backbone_p95, 3)
+        log(f"[loadstep] backbone p95 in this graph {backbone_p95:.3f} ms over {len(base)} "
+            f"windows; budget set to {budget} ms ({budget_factor}x); "
+            f"load average {os.getloadavg()[0]:.2f}")
+        graph.set_budget(budget)
+        graph.pump(12.0)
+        hog_start = time.monotonic()
+        hog = start_hog(hog_s)
+        log(f"[loadstep] CPU hog: {len(hog)} busy processes for {hog_s:.0f} s")
+        graph.pump(hog_s)
+        stop_hog(hog)
+        hog_stop = time.monotonic()
+        log(f"[loadstep] hog stopped; load average {os.getloadavg()[0]:.2f}")
+        graph.pump(after_s)
+        result = analyse(graph.record, budget, hog_start, hog_stop, time.monotonic())
+        result["backbone_p95_ms"] = backbone_p95
+        result["load_average_end"] = os.getloadavg()
+        result["workdir"] = str(workdir)
+    finally:
+        stop_hog(hog)
+        graph.close()
+    for key, value in result.items():
+        log(f"[loadstep] {key}: {value}")
+    return result
