@@ -154,7 +154,10 @@ def _read(path: Path) -> dict:
                 f"refuses ({first}); do not load it with weights_only=False: {_REGENERATE}"
             ) from exc
         raise CheckpointError(f"checkpoint {path} is corrupt ({first}); {_REGENERATE}") from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError,
+            # random bytes read as a legacy pickle stream can also underflow its stack or
+            # miss its memo (seen: IndexError in test_garbage_file)
+            IndexError, KeyError, TypeError, OverflowError) as exc:
         first = _reason(exc)
         raise CheckpointError(
             f"checkpoint {path} is truncated or corrupt ({first}); {_REGENERATE}") from exc
