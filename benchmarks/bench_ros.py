@@ -1,4 +1,4 @@
-"""ROS figures of issue 5, measured over real DDS between real processes.
+"""The ROS graph's latency and throughput, measured over real DDS between real processes.
 
     python benchmarks/bench_ros.py [--windows 200] [--switches 40] [--json runs/bench_ros.json]
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
@@ -27,43 +26,21 @@ import time
 from pathlib import Path
 
 import numpy as np
-import rclpy
 from adaspring_ros.msg import AudioChunk, DeploymentContext, SoundEvent
 from std_msgs.msg import UInt32
 
-from adaspring_ros.core.audio import features, pcm
+from adaspring_ros.core.audio import features
 from adaspring_ros.core.audio import stream_classifier as sc
 from adaspring_ros.core.model import checkpoint
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.scene import sound_synth
 from adaspring_ros.nodes import conversions, qos, topics
-from adaspring_ros.testing.ros_harness import child_environment, lease_domain
-from adaspring_ros.tools import bringup
-
-
-def pct(values, q) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, int(math.ceil(q * len(s))) - 1))] if s else math.nan
-
-
-def context(storage: int, scene: float) -> DeploymentContext:
-    m = DeploymentContext(battery=0.8, battery_source="simulated", storage_budget_bytes=storage,
-                          event_rate_per_min=1.0, scene_time_s=scene)
-    m.latency_budget_ms = m.accuracy_loss_threshold = m.lambda1 = m.lambda2 = math.nan
-    return m
+from adaspring_ros.core.measure import percentile
+from adaspring_ros.testing import node_kit as kit
+from adaspring_ros.testing.ros_harness import RosTestEnv
 
 
 CHUNK_NS = 100_000_000  # 1600 samples at 16 kHz
-
-
-def window_chunks(clip: np.ndarray, first_seq: int) -> list[AudioChunk]:
-    out = []
-    for i in range(10):
-        m = AudioChunk(sequence=first_seq + i, sample_rate=16000, channels=1,
-                       encoding=pcm.S16LE)
-        m.data = pcm.encode(clip[i * 1600:(i + 1) * 1600])
-        out.append(m)
-    return out
 
 
 def baseline_ms(clips) -> float:
@@ -91,114 +68,110 @@ def baseline_ms(clips) -> float:
     return statistics.median(times)
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--windows", type=int, default=200)
     p.add_argument("--switches", type=int, default=40)
     p.add_argument("--json", default="runs/bench_ros.json")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
 
-    rng = np.random.default_rng(0)
-    clips = [sound_synth.render_clip(sound_synth.CLASSES[i % 9], rng, 10.0)
-             for i in range(32)]
-    base = baseline_ms(clips)
 
-    lease = lease_domain()
-    workdir = Path(tempfile.mkdtemp(prefix="bench_ros_"))
-    env = child_environment(lease.domain_id, workdir)
-    os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE")})
-    import subprocess
+class Probe:
+    """This process as context monitor and microphone, timing what the nodes send back."""
 
-    procs = []
-    for name, params in (("evolution", ["-p", "latency_budget_ms:=1000.0",
-                                        "-p", "accuracy_loss_threshold:=3.0",
-                                        "-p", "min_interval_ms:=0.0"]),
-                         ("inference", [])):
-        log = open(workdir / f"{name}.log", "w")  # noqa: SIM115
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", f"adaspring_ros.nodes.{name}", "--ros-args", *params],
-            env=env, stdout=log, stderr=log, start_new_session=True))
-    rclpy.init(args=["bench_ros"], domain_id=lease.domain_id)
-    node = rclpy.create_node("bench_ros")
-    active, events = [], []
-    node.create_subscription(UInt32, topics.ACTIVE_CONFIG,
-                             lambda m: active.append((time.perf_counter(), m.data)), qos.latched())
-    node.create_subscription(SoundEvent, topics.EVENTS,
-                             lambda m: events.append((time.perf_counter(), m)), qos.reliable(100))
-    ctx_pub = node.create_publisher(DeploymentContext, topics.CONTEXT, qos.reliable())
-    audio_pub = node.create_publisher(AudioChunk, topics.AUDIO, qos.audio(200))
+    def __init__(self, ros) -> None:
+        self.ros = ros
+        node = ros.default_node()
+        self.active: list = []  # (perf_counter, config_id)
+        self.events: list = []  # (perf_counter, SoundEvent)
+        node.create_subscription(UInt32, topics.ACTIVE_CONFIG, lambda m: self.active.append(
+            (time.perf_counter(), m.data)), qos.latched())
+        node.create_subscription(SoundEvent, topics.EVENTS, lambda m: self.events.append(
+            (time.perf_counter(), m)), qos.reliable(100))
+        self.ctx_pub = node.create_publisher(DeploymentContext, topics.CONTEXT, qos.reliable())
+        self.audio_pub = node.create_publisher(AudioChunk, topics.AUDIO, qos.audio(200))
+        self.seq = 0
 
-    def spin_until(pred, timeout):
-        end = time.monotonic() + timeout
-        while not pred() and time.monotonic() < end:
-            rclpy.spin_once(node, timeout_sec=0.001)
-        return pred()
+    def until(self, predicate, timeout: float, failure: str) -> None:
+        if not self.ros.spin_until(predicate, timeout):
+            raise SystemExit(f"{failure}; logs in {self.ros.workdir}")
 
-    results = {"load_average_at_start": os.getloadavg()}
-    try:
-        if not spin_until(lambda: ctx_pub.get_subscription_count() > 0
-                          and audio_pub.get_subscription_count() > 0 and active, 120):
-            raise SystemExit("nodes did not come up; logs in " + str(workdir))
-        # 1. context -> configuration in use
-        switch_ms = []
-        for i in range(args.switches + 1):
-            seen = len(active)
-            t0 = time.perf_counter()
-            ctx_pub.publish(context(2_000_000 if i % 2 == 0 else 400_000, 32400.0 + i))
-            if not spin_until(lambda s=seen: len(active) > s, 10):
-                raise SystemExit(f"no configuration swap after context {i}; see {workdir}")
-            if i:  # the first one includes discovery warm-up
-                switch_ms.append((active[-1][0] - t0) * 1000)
-        # 2. audio -> event latency, one window at a time
-        seq = 0
-        latency_ms, node_ms = [], []
-        for i in range(args.windows):
-            chunks = window_chunks(clips[i % len(clips)], seq)
-            seq += 10
-            n = len(events)
-            for m in chunks:
-                # stamped so the chunk's last sample exists now: the event's latency_ms is
-                # then publish -> event as the inference node measures it
-                ready = time.time_ns() - CHUNK_NS
-                conversions.set_stamp(m.header.stamp, ready)
-                audio_pub.publish(m)
-            t0 = time.perf_counter()
-            if not spin_until(lambda n=n: len(events) > n, 10):
-                raise SystemExit(f"no event for window {i}; see {workdir}")
-            latency_ms.append((events[-1][0] - t0) * 1000)
-            node_ms.append(events[-1][1].latency_ms)  # window complete -> event, in the node
-        # 3. throughput with a bounded number of windows in flight
-        n0, sent = len(events), 0
+    def send_window(self, clip, restamp: bool = False) -> None:
+        """Ten 100 ms chunks; ``restamp``: each stamped so its last sample exists now, so the
+        event's latency_ms is publish -> event as the inference node measures it."""
+        for m in kit.window_chunks(clip, self.seq):
+            if restamp:
+                conversions.set_stamp(m.header.stamp, time.time_ns() - CHUNK_NS)
+            self.audio_pub.publish(m)
+        self.seq += 10
+
+
+def context_switches(probe: Probe, n: int) -> list[float]:
+    """Context published -> inference/active_config reports the new configuration, ms."""
+    switch_ms = []
+    for i in range(n + 1):
+        seen = len(probe.active)
         t0 = time.perf_counter()
-        while sent < args.windows:
-            if sent - (len(events) - n0) < 8:
-                for m in window_chunks(clips[sent % len(clips)], seq):
-                    audio_pub.publish(m)
-                seq += 10
-                sent += 1
-            rclpy.spin_once(node, timeout_sec=0.0005)
-        spin_until(lambda: len(events) - n0 >= sent, 30)
-        wall = time.perf_counter() - t0
-        done = len(events) - n0
-        results.update({
-            "context_to_config_in_use_ms": {"p50": statistics.median(switch_ms),
-                                            "p95": pct(switch_ms, 0.95), "n": len(switch_ms)},
-            "audio_to_event_ms": {"p50": statistics.median(latency_ms),
-                                  "p95": pct(latency_ms, 0.95), "n": len(latency_ms)},
-            "last_chunk_to_event_node_clock_ms": {"p50": statistics.median(node_ms),
-                                                 "p95": pct(node_ms, 0.95)},
-            "baseline_in_process_window_ms": base,
-            "throughput_x_real_time": done * features.WINDOW_SECONDS / wall,
-            "throughput_windows": done, "throughput_sent": sent,
-            "load_average_at_end": os.getloadavg(),
-        })
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-        bringup.stop(procs)
-        lease.release()
+        probe.ctx_pub.publish(kit.context_msg(
+            battery=0.8, storage=2_000_000 if i % 2 == 0 else 400_000, scene=32400.0 + i))
+        probe.until(lambda s=seen: len(probe.active) > s, 10,
+                    f"no configuration swap after context {i}")
+        if i:  # the first one includes discovery warm-up
+            switch_ms.append((probe.active[-1][0] - t0) * 1000)
+    return switch_ms
 
+
+def window_latencies(probe: Probe, clips, n: int) -> tuple[list[float], list[float]]:
+    """Audio -> event, one window at a time: (seen here, ms; the node's own latency_ms)."""
+    latency_ms, node_ms = [], []
+    for i in range(n):
+        seen = len(probe.events)
+        probe.send_window(clips[i % len(clips)], restamp=True)
+        t0 = time.perf_counter()
+        probe.until(lambda s=seen: len(probe.events) > s, 10, f"no event for window {i}")
+        latency_ms.append((probe.events[-1][0] - t0) * 1000)
+        node_ms.append(probe.events[-1][1].latency_ms)  # window complete -> event, in the node
+    return latency_ms, node_ms
+
+
+def throughput(probe: Probe, clips, n: int) -> dict:
+    """Windows streamed with at most 8 in flight: audio seconds classified per wall second."""
+    n0, sent = len(probe.events), 0
+    t0 = time.perf_counter()
+    while sent < n:
+        if sent - (len(probe.events) - n0) < 8:
+            probe.send_window(clips[sent % len(clips)])
+            sent += 1
+        probe.ros.executor.spin_once(timeout_sec=0.0005)
+    probe.ros.spin_until(lambda: len(probe.events) - n0 >= sent, 30)
+    done = len(probe.events) - n0
+    return {"throughput_x_real_time": done * features.WINDOW_SECONDS
+            / (time.perf_counter() - t0), "throughput_windows": done, "throughput_sent": sent}
+
+
+def spread(values: list[float]) -> dict:
+    return {"p50": statistics.median(values), "p95": percentile(values, 0.95), "n": len(values)}
+
+
+def measure(ros, clips, args) -> dict:
+    """The three ROS figures with evolution and inference running as separate processes."""
+    probe = Probe(ros)
+    kit.start_evolution(ros, min_interval_ms=0.0)
+    kit.start(ros, "inference")
+    probe.until(lambda: probe.ctx_pub.get_subscription_count() > 0
+                and probe.audio_pub.get_subscription_count() > 0 and probe.active, 120,
+                "nodes did not come up")
+    switch_ms = context_switches(probe, args.switches)
+    latency_ms, node_ms = window_latencies(probe, clips, args.windows)
+    return {"context_to_config_in_use_ms": spread(switch_ms),
+            "audio_to_event_ms": spread(latency_ms),
+            "last_chunk_to_event_node_clock_ms": spread(node_ms),
+            **throughput(probe, clips, args.windows)}
+
+
+def print_results(results: dict) -> None:
     c, a = results["context_to_config_in_use_ms"], results["audio_to_event_ms"]
+    base = results["baseline_in_process_window_ms"]
     print(f"{'figure':<44} {'p50':>8} {'p95':>8}  target")
     print(f"{'context published -> config in use (ms)':<44} {c['p50']:>8.2f} {c['p95']:>8.2f}"
           f"  p95 <= 20")
@@ -213,6 +186,22 @@ def main(argv=None) -> int:
           "windows)")
     print(f"load average start/end: {results['load_average_at_start']} / "
           f"{results['load_average_at_end']}")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    rng = np.random.default_rng(0)
+    clips = [sound_synth.render_clip(sound_synth.CLASSES[i % 9], rng, 10.0)
+             for i in range(32)]
+    results = {"load_average_at_start": os.getloadavg(),
+               "baseline_in_process_window_ms": baseline_ms(clips)}
+    ros = RosTestEnv(Path(tempfile.mkdtemp(prefix="bench_ros_")))
+    try:
+        results.update(measure(ros, clips, args))
+    finally:
+        ros.close()
+    results["load_average_at_end"] = os.getloadavg()
+    print_results(results)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=1))
     print(f"wrote {args.json}")

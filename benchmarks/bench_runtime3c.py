@@ -1,4 +1,4 @@
-"""Figures for issue 4 (Runtime3C, its baselines, paper Table 2), measured on this machine.
+"""Runtime3C against its baselines (speed, quality, paper Table 2), measured on this machine.
 
     python benchmarks/bench_runtime3c.py [--contexts 120] [--repeats 5] [--json PATH]
                                          [--checkpoint PATH | --fixture] [--no-measure]
@@ -53,6 +53,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from adaspring_ros.core.context.deployment_context import DeploymentContext
+from adaspring_ros.core.measure import percentile
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.energy import WindowEnergy
 from adaspring_ros.core.search import baselines, runtime3c
@@ -93,12 +94,10 @@ def load_inputs(args):
     test = None
     if not args.no_measure:
         from adaspring_ros.core.scene import dataset
-        meta = loaded.meta
-        if "data_sizes" not in meta or not str(meta.get("data", "")).startswith("synthetic"):
-            raise SystemExit("this checkpoint was not trained on the synthetic set; its held-out "
-                             "split is not reproducible here (use --no-measure)")
-        test = dataset.synthetic_split("test", int(meta.get("seed", 0)),
-                                       int(meta["data_sizes"]["test"]))
+        try:
+            test = dataset.checkpoint_split(loaded.meta, "test")
+        except dataset.DatasetError as exc:
+            raise SystemExit(f"{exc} (use --no-measure)") from None
     return loaded.profile, loaded.net, test, f"checkpoint {loaded.path}"
 
 
@@ -235,10 +234,6 @@ def idle_times(profile, contexts, n, pause_s=0.5):
     return {"ms": times, "major_page_faults": faults, "control_slowdown": slowdown}
 
 
-def pct(values, q):
-    return float(sorted(values)[min(len(values) - 1, int(math.ceil(q * len(values))) - 1)])
-
-
 def summarise(rows, warm_times, space, binary, build_ms):
     feasible_rows = [r for r in rows if r["exhaustive"].feasible]
     r3c_times = [r["variants"]["runtime3c"].search_time_ms for r in rows]
@@ -247,10 +242,11 @@ def summarise(rows, warm_times, space, binary, build_ms):
         "contexts": len(rows),
         "exhaustive_feasible_contexts": len(feasible_rows),
         "runtime3c_ms": {"warm_median": statistics.median(warm_times),
-                         "warm_p99": pct(warm_times, 0.99),
+                         "warm_p99": percentile(warm_times, 0.99),
                          "cold_median": statistics.median(r3c_times),
-                         "cold_p99": pct(r3c_times, 0.99), "cold_max": max(r3c_times)},
-        "exhaustive_ms": {"median": statistics.median(ex_times), "p99": pct(ex_times, 0.99)},
+                         "cold_p99": percentile(r3c_times, 0.99), "cold_max": max(r3c_times)},
+        "exhaustive_ms": {"median": statistics.median(ex_times),
+                          "p99": percentile(ex_times, 0.99)},
         "speedup_warm": statistics.median(ex_times) / statistics.median(warm_times),
         "speedup_cold": statistics.median(ex_times) / statistics.median(r3c_times),
         "speedup_cold_per_context_median": statistics.median(
@@ -323,7 +319,7 @@ def measure_configs(net, test, configs, threads: int):
     """Held-out accuracy (%) and batch-1 latency (ms) of each configuration's subnet."""
     import torch
 
-    from adaspring_ros.training.common import predict
+    from adaspring_ros.training.common import top1
     from adaspring_ros.training.profile_operators import time_modules
     torch.set_num_threads(threads)
     x, y = test.tensors()
@@ -331,7 +327,7 @@ def measure_configs(net, test, configs, threads: int):
     sample = torch.rand(1, 1, net.arch.n_mels, net.arch.n_frames)
     for c in tqdm(configs, desc="held-out accuracy", unit="config", file=sys.stderr):
         subnet = net.get_active_subnet(c)
-        accuracy[c] = float(100.0 * (predict(subnet, x).argmax(1) == y).float().mean())
+        accuracy[c] = top1(subnet, x, y)
         jobs[c] = (subnet, sample)
     load = os.getloadavg()[0]
     latency = time_modules(jobs, progress=True, desc="latency")
@@ -491,6 +487,16 @@ def print_report(rep):
           f"with the Δ' build ({e['build_ms']:.0f} ms) amortised over these {s['contexts']} "
           f"contexts (sum/sum): {s['amortised_speedup_warm_incl_build']:.0f}x warm, "
           f"{s['amortised_speedup_incl_build']:.0f}x cold")
+    print_quality(s)
+    print("\nE of operator pairings / E of the backbone (exact, mean over layers; the evidence "
+          "for §5.1.2's groups on this backbone):")
+    for name, ratio in rep["grouping_evidence_E_over_backbone"].items():
+        print(f"  {name:42} {ratio:.3f}")
+    print_table2(rep["table2"])
+
+
+def print_quality(s: dict) -> None:
+    """Each search's quality against the exhaustive optimum, and its speed."""
     v = s["variants"]
     r = v["runtime3c"]
     print(f"quality on the {s['exhaustive_feasible_contexts']} contexts where exhaustive finds "
@@ -507,15 +513,14 @@ def print_report(rep):
         print(f"{name:34} {row['missed_feasible']:6d} {100 * row['within_5pct_share']:6.1f}% "
               f"{row['mean_gap_infeasible_as_1']:9.4f} {row['median_ms']:10.3f} "
               f"{row['mean_candidates']:11.0f}")
-    print("\nE of operator pairings / E of the backbone (exact, mean over layers; the evidence "
-          "for §5.1.2's groups on this backbone):")
-    for name, ratio in rep["grouping_evidence_E_over_backbone"].items():
-        print(f"  {name:42} {ratio:.3f}")
+
+
+def print_table2(table2: list[dict]) -> None:
     print("\nTable 2 shape (A, T measured on the held-out split for each chosen configuration, "
           "averaged over contexts; E = Eq. (2) proxy):")
     print(f"{'method':42} {'A %':>6} {'T ms':>6} {'C/Sp':>7} {'C/Sa':>7} {'E':>7} {'mJ':>6} "
           f"{'Sp kB':>7} {'search ms':>10} {'met':>5} {'A ok':>5} {'T ok':>5}")
-    for row in rep["table2"]:
+    for row in table2:
         a = f"{row['A_pct']:6.2f}" if row["A_pct"] is not None else "   n/a"
         tm = f"{row['T_ms']:6.3f}" if row["T_ms"] is not None else "   n/a"
         shares = [row.get(k) for k in ("measured_constraints_met_share",
@@ -535,8 +540,8 @@ def result_json(r):
             "candidates_evaluated": r.candidates_evaluated, "method": r.method}
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="issue-4 Runtime3C figures")
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=None, help="default: the shipped checkpoint")
     parser.add_argument("--fixture", action="store_true",
                         help="use the synthetic test fixture profile (development only)")
@@ -551,19 +556,48 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default="out/bench_runtime3c.json")
     args = parser.parse_args(argv)
     if args.contexts < 100:
-        parser.error("--contexts must be at least 100 (the issue asks for >= 100)")
+        parser.error("--contexts must be at least 100 (the figures need >= 100)")
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
+    return args
 
-    load_start = os.getloadavg()
-    profile, net, test, source = load_inputs(args)
+
+def prepare_spaces(profile) -> tuple:
+    """(Δ', its build time in ms, the 3- and 4-axis spaces, the binary-encoded Δ', the fixed
+    operator structures): everything built once per profile, outside the timed searches."""
     layer_tables(profile)
     t0 = time.perf_counter()
     space = runtime3c.prepare(profile)
     build_ms = (time.perf_counter() - t0) * 1e3
     reduced = {axes: build_progressive(profile, axes=axes) for axes in (3, 4)}
-    binary = build_binary(profile)
-    structures = baselines.fixed_structures(profile)
+    return (space, build_ms, reduced, build_binary(profile),
+            baselines.fixed_structures(profile))
+
+
+def measured_rows(measured, profile) -> list[dict]:
+    return [{"config": list(c), "accuracy_pct": measured[0][c], "latency_ms": measured[1][c],
+             "predicted_accuracy_loss_pp": profile.predict(c).accuracy_loss,
+             "predicted_latency_ms": profile.predict(c).latency_ms}
+            for c in sorted(measured[0])] if measured else []
+
+
+def per_context_json(rows) -> list[dict]:
+    return [{
+        "context": r["context"], "loadavg_1min": r["loadavg_1min"],
+        "exhaustive": result_json(r["exhaustive"]) | {
+            "worst_feasible_objective": r["exhaustive"].details["worst_feasible_objective"],
+            "n_feasible": r["exhaustive"].details["n_feasible"]},
+        "greedy": result_json(r["greedy"]), "random": result_json(r["random"]),
+        "fixed_operator": result_json(r["fixed_operator"]),
+        "variants": {k: result_json(v) for k, v in r["variants"].items()},
+    } for r in rows]
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    load_start = os.getloadavg()
+    profile, net, test, source = load_inputs(args)
+    space, build_ms, reduced, binary, structures = prepare_spaces(profile)
     contexts = make_contexts(profile, args.contexts, args.seed)
     rows, warm_times = run_searches(profile, contexts, args.repeats, reduced, structures)
     summary = summarise(rows, warm_times, space, binary, build_ms)
@@ -579,26 +613,11 @@ def main(argv=None) -> int:
     report = {
         "source": source, "seed": args.seed, "repeats": args.repeats, "host": platform.node(),
         "cpus": os.cpu_count(), "python": platform.python_version(),
-        "fixed_operator_structures": list(structures),
-        "summary": summary,
-        "grouping_evidence_E_over_backbone": grouping_evidence(profile),
-        "idle": idle,
+        "fixed_operator_structures": list(structures), "summary": summary,
+        "grouping_evidence_E_over_backbone": grouping_evidence(profile), "idle": idle,
         "table2": build_table2(chosen, profile, measured, rows),
         "latency_measure_loadavg_1min": measured[2] if measured else None,
-        "measured": [{"config": list(c), "accuracy_pct": measured[0][c],
-                      "latency_ms": measured[1][c],
-                      "predicted_accuracy_loss_pp": profile.predict(c).accuracy_loss,
-                      "predicted_latency_ms": profile.predict(c).latency_ms}
-                     for c in sorted(measured[0])] if measured else [],
-        "per_context": [{
-            "context": r["context"], "loadavg_1min": r["loadavg_1min"],
-            "exhaustive": result_json(r["exhaustive"]) | {
-                "worst_feasible_objective": r["exhaustive"].details["worst_feasible_objective"],
-                "n_feasible": r["exhaustive"].details["n_feasible"]},
-            "greedy": result_json(r["greedy"]), "random": result_json(r["random"]),
-            "fixed_operator": result_json(r["fixed_operator"]),
-            "variants": {k: result_json(v) for k, v in r["variants"].items()},
-        } for r in rows],
+        "measured": measured_rows(measured, profile), "per_context": per_context_json(rows),
     }
     attach_measured(energy, measured, profile)
     report["energy"] = energy

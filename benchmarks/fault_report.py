@@ -1,4 +1,4 @@
-"""Run every fault and load scenario of issue 6 and print what was injected, done and lost.
+"""Run every fault and load scenario and print what was injected, what the graph did, what was lost.
 
     python benchmarks/fault_report.py [--only NAME] [--overload-seconds 60] [--json FILE]
 

@@ -8,49 +8,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from adaspring_ros.msg import AudioChunk, CompressionConfig, DeploymentContext, SoundEvent
-from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
-from rcl_interfaces.srv import GetParameters, SetParameters
 from std_msgs.msg import UInt32
 
-from adaspring_ros.core.audio import pcm
 from adaspring_ros.core.scene import sound_synth
 from adaspring_ros.nodes import qos, topics
-from adaspring_ros.testing.fault_scenarios import (  # helpers shared with issue 6's tests
+from adaspring_ros.testing.node_kit import (
     STARTUP_S,
     context_msg,
+    get_parameter,
+    set_parameter,
     start,
+    start_evolution,
+    window_chunks,
 )
 
 pytestmark = pytest.mark.ros
-
-
-def chunks_of(clip: np.ndarray, first_sequence: int, chunk: int = 1600):
-    for i, start_ in enumerate(range(0, clip.size, chunk)):
-        m = AudioChunk()
-        m.sequence = first_sequence + i
-        m.sample_rate = 16000
-        m.channels = 1
-        m.encoding = pcm.S16LE
-        m.data = pcm.encode(clip[start_:start_ + chunk])
-        yield m
-
-
-def set_parameter(ros, node, target: str, name: str, value: float):
-    client = node.create_client(SetParameters, f"/{target}/set_parameters")
-    assert ros.spin_until(client.service_is_ready, STARTUP_S), ros.children_report()
-    request = SetParameters.Request(parameters=[Parameter(name=name, value=ParameterValue(
-        type=ParameterType.PARAMETER_DOUBLE, double_value=float(value)))])
-    future = client.call_async(request)
-    assert ros.spin_until(future.done, 30)
-    return future.result().results[0]
-
-
-def get_parameter(ros, node, target: str, name: str):
-    client = node.create_client(GetParameters, f"/{target}/get_parameters")
-    assert ros.spin_until(client.service_is_ready, 30)
-    future = client.call_async(GetParameters.Request(names=[name]))
-    assert ros.spin_until(future.done, 30)
-    return future.result().values[0]
 
 
 def test_context_change_puts_a_new_configuration_in_use(ros):
@@ -58,8 +30,7 @@ def test_context_change_puts_a_new_configuration_in_use(ros):
     pub = monitor.create_publisher(DeploymentContext, topics.CONTEXT, qos.reliable())
     configs = ros.subscribe(CompressionConfig, topics.CONFIG, qos.latched())
     active = ros.subscribe(UInt32, topics.ACTIVE_CONFIG, qos.latched())
-    start(ros, "evolution", latency_budget_ms=1000.0, accuracy_loss_threshold=3.0,
-          stale_timeout_s=600.0)
+    start_evolution(ros)
     start(ros, "inference")
     ros.wait_for_subscribers(pub, 1, timeout=STARTUP_S)
 
@@ -79,15 +50,21 @@ def test_context_change_puts_a_new_configuration_in_use(ros):
     assert ok, f"inference never reported config {tight.config_id}" + ros.children_report()
 
 
-def test_parameter_set_at_run_time_re_evolves_and_bad_values_are_refused(ros):
+def evolution_with_first_config(ros, **context):
+    """An evolution node that has answered one context: (operator node, configs collector)."""
     node = ros.node("operator")
     pub = node.create_publisher(DeploymentContext, topics.CONTEXT, qos.reliable())
     configs = ros.subscribe(CompressionConfig, topics.CONFIG, qos.latched())
-    start(ros, "evolution", latency_budget_ms=1000.0, accuracy_loss_threshold=3.0,
-          stale_timeout_s=600.0)
+    start_evolution(ros)
     ros.wait_for_subscribers(pub, 1, timeout=STARTUP_S)
-    pub.publish(context_msg())
-    first = configs.wait_for(1, timeout=STARTUP_S)[-1]
+    pub.publish(context_msg(**context))
+    configs.wait_for(1, timeout=STARTUP_S)
+    return node, configs
+
+
+def test_parameter_set_at_run_time_re_evolves_and_bad_values_are_refused(ros):
+    node, configs = evolution_with_first_config(ros)
+    first = configs.messages[-1]
 
     result = set_parameter(ros, node, "evolution", "latency_budget_ms", 0.05)
     assert result.successful, result.reason
@@ -105,14 +82,8 @@ def test_parameter_set_at_run_time_re_evolves_and_bad_values_are_refused(ros):
 
 
 def test_late_joining_inference_gets_the_current_configuration(ros):
-    node = ros.node("operator")
-    pub = node.create_publisher(DeploymentContext, topics.CONTEXT, qos.reliable())
-    configs = ros.subscribe(CompressionConfig, topics.CONFIG, qos.latched())
-    start(ros, "evolution", latency_budget_ms=1000.0, accuracy_loss_threshold=3.0,
-          stale_timeout_s=600.0)
-    ros.wait_for_subscribers(pub, 1, timeout=STARTUP_S)
-    pub.publish(context_msg(storage=500_000))
-    current = configs.wait_for(1, timeout=STARTUP_S)[-1]
+    _, configs = evolution_with_first_config(ros, storage=500_000)
+    current = configs.messages[-1]
 
     active = ros.subscribe(UInt32, topics.ACTIVE_CONFIG, qos.latched())
     start(ros, "inference")  # starts after the configuration was published
@@ -136,7 +107,7 @@ def test_audio_events_are_detected_with_the_right_labels(ros):
     sequence = 0
     for label in sound_synth.CLASSES * 2:
         clip = sound_synth.render_clip(label, rng, snr_db=20.0)
-        for msg in chunks_of(clip, sequence):
+        for msg in window_chunks(clip, sequence):
             pub.publish(msg)
             ros.spin_for(0.002)
         sequence += 10

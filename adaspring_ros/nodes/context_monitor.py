@@ -22,6 +22,7 @@ and seeds at start and are read-only.
 
 from __future__ import annotations
 
+from functools import partial
 import math
 
 from rclpy.node import Node
@@ -227,8 +228,8 @@ class ContextMonitorNode(Node):
         super().destroy_node()
 
 
-def main(args=None) -> None:
-    node_main.run(ContextMonitorNode, args)
+#: the executable's entry point (setup.py) and ``python -m``'s
+main = partial(node_main.run, ContextMonitorNode)
 
 
 if __name__ == "__main__":

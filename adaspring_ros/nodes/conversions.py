@@ -36,17 +36,14 @@ def set_stamp(stamp, ns: int):
     return stamp
 
 
-def audio_chunk_msg(samples, *, stamp_ns: int, sequence: int, encoding: str,
-                    frame_id: str) -> AudioChunk:
-    """16 kHz mono float samples -> AudioChunk in ``encoding`` (pcm.S16LE or pcm.F32LE)."""
-    msg = AudioChunk()
+def audio_chunk_msg(samples, *, stamp_ns: int, sequence: int, encoding: str = pcm.S16LE,
+                    frame_id: str = "", sample_rate: int = features.SAMPLE_RATE,
+                    channels: int = 1) -> AudioChunk:
+    """Float samples, (n,) or (n, channels) -> AudioChunk in ``encoding`` (S16LE or F32LE)."""
+    msg = AudioChunk(sequence=sequence % 2**32, sample_rate=sample_rate, channels=channels,
+                     encoding=encoding, data=pcm.encode(samples, encoding))
     set_stamp(msg.header.stamp, stamp_ns)
     msg.header.frame_id = frame_id
-    msg.sequence = sequence
-    msg.sample_rate = features.SAMPLE_RATE
-    msg.channels = 1
-    msg.encoding = encoding
-    msg.data = pcm.encode(samples, encoding)
     return msg
 
 
@@ -174,26 +171,16 @@ def msg_to_context(msg: ContextMsg, *, latency_budget_ms: float,
 def result_to_msg(result, *, config_id: int, checkpoint_version: str, trigger: str,
                   context: ContextMsg, stamp) -> CompressionConfig:
     m = result.metrics
-    msg = CompressionConfig()
-    msg.header.stamp = stamp
-    msg.config_id = int(config_id)
-    msg.checkpoint_version = checkpoint_version
-    msg.layer_operators = list(result.config)
-    msg.encoding = [int(x) for x in result.encoding]
-    msg.predicted_accuracy_loss = float(m.accuracy_loss)
-    msg.predicted_latency_ms = float(m.latency_ms)
-    msg.macs = int(m.macs)
-    msg.params_bytes = int(m.params_bytes)
-    msg.activation_bytes = int(m.act_bytes)
-    msg.energy = float(m.energy)
-    msg.search_time_ms = float(result.search_time_ms)
-    msg.candidates_evaluated = int(result.candidates_evaluated)
-    msg.feasible = bool(result.feasible)
-    msg.violated_constraints = list(result.violated)
-    msg.trigger = trigger
-    msg.reason = result.reason
-    msg.context = context
-    return msg
+    return CompressionConfig(
+        header=Header(stamp=stamp), config_id=int(config_id),
+        checkpoint_version=checkpoint_version, layer_operators=list(result.config),
+        encoding=[int(x) for x in result.encoding],
+        predicted_accuracy_loss=float(m.accuracy_loss), predicted_latency_ms=float(m.latency_ms),
+        macs=int(m.macs), params_bytes=int(m.params_bytes), activation_bytes=int(m.act_bytes),
+        energy=float(m.energy), search_time_ms=float(result.search_time_ms),
+        candidates_evaluated=int(result.candidates_evaluated), feasible=bool(result.feasible),
+        violated_constraints=list(result.violated), trigger=trigger, reason=result.reason,
+        context=context)
 
 
 def config_from_msg(msg: CompressionConfig, arch: ss.Architecture,

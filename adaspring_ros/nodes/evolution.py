@@ -19,6 +19,7 @@ re-evolves ("measured latency over budget"), a load that falls scales back up ("
 
 from __future__ import annotations
 
+from functools import partial
 import math
 import time
 
@@ -49,6 +50,8 @@ TRIGGER_PARAMETERS = ("battery_delta", "storage_delta_bytes", "event_rate_rel", 
 
 
 class EvolutionNode(Node):
+    """Contexts and parameters in, configurations out; when to search is the scheduler's call."""
+
     def __init__(self, **kwargs) -> None:
         super().__init__("evolution", **kwargs)
         path = declare(self, "checkpoint", "", "Self-evolutionary network checkpoint ('' = the "
@@ -240,8 +243,8 @@ class EvolutionNode(Node):
                else "violates " + ", ".join(result.violated)))
 
 
-def main(args=None) -> None:
-    node_main.run(EvolutionNode, args)
+#: the executable's entry point (setup.py) and ``python -m``'s
+main = partial(node_main.run, EvolutionNode)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ per kind on /diagnostics and dropped; lost chunks show up as sequence gaps.
 
 from __future__ import annotations
 
+from functools import partial
 import statistics
 import time
 from collections import deque
@@ -42,25 +43,11 @@ from adaspring_ros.nodes.scene_clock import wall_now_ns, wall_timer
 
 
 class InferenceNode(Node):
+    """Audio and configurations in, detections out; the model itself lives in a ModelSlot."""
+
     def __init__(self, **kwargs) -> None:
         super().__init__("inference", **kwargs)
-        path = declare(self, "checkpoint", "", "Self-evolutionary network checkpoint ('' = the "
-                       "shipped models/ubiear_supernet.pt).", read_only=True)
-        hop = declare(self, "hop_seconds", 1.0, "Window hop; 1.0 = back-to-back 1 s windows.",
-                      low=0.05, high=1.0, read_only=True)
-        depth = declare(self, "audio_queue_depth", 400, "Audio subscription depth (chunks): "
-                        "bounds memory under overload; overflow shows as lost chunks.",
-                        low=1, high=100000, read_only=True)
-        self.emergency = tuple(declare(self, "emergency_classes",
-                                       list(sound_synth.EMERGENCY_CLASSES),
-                                       "Labels that also go to notifications."))
-        threads = declare(self, "torch_threads", 1, "torch intra-op threads; 0 = as many as "
-                          "the profile's latencies were measured with. 1 suits a robot whose "
-                          "cores are shared by the other nodes.", low=0, high=64, read_only=True)
-        window_s = declare(self, "latency_window_s", 3.0, "Recent windows the reported model "
-                           "latency covers, real s.", low=0.2, high=600.0, read_only=True)
-        report_s = declare(self, "latency_report_period_s", 1.0, "How often inference/latency "
-                           "is published, real s.", low=0.05, high=60.0, read_only=True)
+        path, hop, depth, threads, window_s, report_s = self._declare_parameters()
         self.health = Health(self)
         self.loaded = checkpoint.load(path or None)  # CheckpointError: node_main reports it
         import torch
@@ -91,6 +78,28 @@ class InferenceNode(Node):
                                  callback_group=MutuallyExclusiveCallbackGroup())
         wall_timer(self, 1.0, self.publish_health, MutuallyExclusiveCallbackGroup())
         wall_timer(self, report_s, self.publish_latency, MutuallyExclusiveCallbackGroup())
+
+    def _declare_parameters(self) -> tuple:
+        """(checkpoint path, hop, audio queue depth, torch threads, latency window, latency
+        report period); sets self.emergency."""
+        path = declare(self, "checkpoint", "", "Self-evolutionary network checkpoint ('' = the "
+                       "shipped models/ubiear_supernet.pt).", read_only=True)
+        hop = declare(self, "hop_seconds", 1.0, "Window hop; 1.0 = back-to-back 1 s windows.",
+                      low=0.05, high=1.0, read_only=True)
+        depth = declare(self, "audio_queue_depth", 400, "Audio subscription depth (chunks): "
+                        "bounds memory under overload; overflow shows as lost chunks.",
+                        low=1, high=100000, read_only=True)
+        self.emergency = tuple(declare(self, "emergency_classes",
+                                       list(sound_synth.EMERGENCY_CLASSES),
+                                       "Labels that also go to notifications."))
+        threads = declare(self, "torch_threads", 1, "torch intra-op threads; 0 = as many as "
+                          "the profile's latencies were measured with. 1 suits a robot whose "
+                          "cores are shared by the other nodes.", low=0, high=64, read_only=True)
+        window_s = declare(self, "latency_window_s", 3.0, "Recent windows the reported model "
+                           "latency covers, real s.", low=0.2, high=600.0, read_only=True)
+        report_s = declare(self, "latency_report_period_s", 1.0, "How often inference/latency "
+                           "is published, real s.", low=0.05, high=60.0, read_only=True)
+        return path, hop, depth, threads, window_s, report_s
 
     # ------------------------------------------------------------------ configuration
     def on_config(self, msg: CompressionConfig) -> None:
@@ -171,8 +180,8 @@ class InferenceNode(Node):
         self.health.publish()
 
 
-def main(args=None) -> None:
-    node_main.run(InferenceNode, args)
+#: the executable's entry point (setup.py) and ``python -m``'s
+main = partial(node_main.run, InferenceNode)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ SOURCES = ("auto", "alsa", "scene", "files")
 
 
 class MicrophoneNode(Node):
+    """Publishes what its audio source (core.audio.sources) yields, paced and stamped."""
+
     def __init__(self, **kwargs) -> None:
         super().__init__("microphone", **kwargs)
         self.source_name = declare(self, "source", "auto", "Where audio comes from.",
@@ -111,12 +113,14 @@ class MicrophoneNode(Node):
         self.health.publish()
 
     def destroy_node(self) -> None:
-        self.source.close()
-        super().destroy_node()
+        try:
+            self.source.close()  # stop the capture stream before the node goes
+        finally:
+            super().destroy_node()
 
 
-def main(args=None) -> None:
-    node_main.run(MicrophoneNode, args)
+#: the executable's entry point (setup.py) and ``python -m``'s
+main = partial(node_main.run, MicrophoneNode)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from rcl_interfaces.msg import (
     ParameterDescriptor,
     SetParametersResult,
 )
+from rcl_interfaces.srv import SetParameters
+from rclpy.parameter import Parameter
 
 
 def declare(node, name: str, default, description: str, *, low=None, high=None,
@@ -39,5 +41,6 @@ def check_choice(name: str, value, choices) -> SetParametersResult:
     return SetParametersResult(successful=True)
 
 
-def values(node, names) -> dict:
-    return {n: node.get_parameter(n).value for n in names}
+def set_request(name: str, value) -> SetParameters.Request:
+    """The request `ros2 param set` sends for one value (its type taken from the value)."""
+    return SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])

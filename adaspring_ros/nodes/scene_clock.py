@@ -8,6 +8,7 @@ wall clock, because latency is measured in real milliseconds.
 
 from __future__ import annotations
 
+from functools import partial
 import time
 
 from rclpy.clock import Clock, ClockType
@@ -69,8 +70,8 @@ class SceneClockNode(Node):
         self._pub.publish(msg)
 
 
-def main(args=None) -> None:
-    node_main.run(SceneClockNode, args)
+#: the executable's entry point (setup.py) and ``python -m``'s
+main = partial(node_main.run, SceneClockNode)
 
 
 if __name__ == "__main__":

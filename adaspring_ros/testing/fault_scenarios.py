@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import psutil
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from diagnostic_msgs.msg import DiagnosticStatus
 from std_msgs.msg import UInt32
 
 from adaspring_ros.core.audio import pcm
@@ -22,8 +22,17 @@ from adaspring_ros.core.scene import sound_synth
 from adaspring_ros.core.search import runtime3c
 from adaspring_ros.msg import AudioChunk, CompressionConfig, DeploymentContext, SoundEvent
 from adaspring_ros.nodes import conversions, qos, topics
-
-STARTUP_S = 90.0
+from adaspring_ros.testing.node_kit import (
+    EVOLUTION_DEFAULTS,
+    STARTUP_S,
+    Diagnostics,
+    chunk,
+    context_msg,
+    ros_args,
+    start,
+    start_evolution,
+    window_chunks,
+)
 
 
 @dataclass
@@ -37,59 +46,6 @@ class ScenarioResult:
 
 
 # ----------------------------------------------------------------------------- helpers
-def ros_args(**params) -> list[str]:
-    args = ["--ros-args"]
-    for key, value in params.items():
-        value = str(value).lower() if isinstance(value, bool) else value
-        args += ["-p", f"{key}:={value}"]
-    return args
-
-
-def start(ros, node: str, **params):
-    return ros.spawn(module=f"adaspring_ros.nodes.{node}", args=ros_args(**params), name=node)
-
-
-class Diagnostics:
-    """Latest DiagnosticStatus per node (name suffix), from /diagnostics."""
-
-    def __init__(self, ros) -> None:
-        self.latest: dict[str, object] = {}
-        ros.default_node().create_subscription(DiagnosticArray, topics.DIAGNOSTICS,
-                                               self._on, 100)
-
-    def _on(self, msg) -> None:
-        for s in msg.status:
-            self.latest[s.name.rsplit("/", 1)[-1]] = s
-
-    def values(self, node: str) -> dict:
-        s = self.latest.get(node)
-        return {} if s is None else {kv.key: kv.value for kv in s.values}
-
-    def counter(self, node: str, key: str) -> int:
-        return int(self.values(node).get(key, 0))
-
-
-def context_msg(*, battery=0.8, storage=1_900_000, rate=1.0, scene=9 * 3600.0,
-                latency=math.nan) -> DeploymentContext:
-    m = DeploymentContext(battery=battery, battery_source="simulated",
-                          storage_budget_bytes=storage, event_rate_per_min=rate,
-                          scene_time_s=scene)
-    m.latency_budget_ms = latency
-    m.accuracy_loss_threshold = m.lambda1 = m.lambda2 = math.nan
-    return m
-
-
-def chunk(samples: np.ndarray, seq: int, *, rate=16000, channels=1,
-          encoding=pcm.S16LE, data: bytes | None = None) -> AudioChunk:
-    """A chunk stamped like a microphone's: wall time of its first sample, its last one now."""
-    m = AudioChunk(sequence=seq % 2**32, sample_rate=rate, channels=channels, encoding=encoding)
-    m.data = pcm.encode(samples, encoding) if data is None else data
-    frames = len(samples) if data is None else 0
-    stamp = time.time_ns() - int(frames * 1e9 / max(rate, 1))
-    conversions.set_stamp(m.header.stamp, stamp)
-    return m
-
-
 class AudioSource:
     """Publishes labelled 1 s windows as 10 chunks, tracking what was sent."""
 
@@ -104,8 +60,8 @@ class AudioSource:
 
     def window(self, i: int) -> None:
         label, clip = self.clips[i % len(self.clips)]
-        for k in range(10):
-            self.pub.publish(chunk(clip[k * 1600:(k + 1) * 1600], self.seq))
+        for msg in window_chunks(clip, self.seq):
+            self.pub.publish(msg)
             self.seq += 1
         self.sent[self.seq - 1] = label
 
@@ -224,8 +180,7 @@ def bad_contexts(ros) -> ScenarioResult:
     diags = Diagnostics(ros)
     configs = ros.subscribe(CompressionConfig, topics.CONFIG, qos.latched())
     pub = ros.default_node().create_publisher(DeploymentContext, topics.CONTEXT, qos.reliable())
-    evolution = start(ros, "evolution", latency_budget_ms=1000.0, accuracy_loss_threshold=3.0,
-                      min_interval_ms=0.0, stale_timeout_s=600.0)
+    evolution = start_evolution(ros, min_interval_ms=0.0)
     ros.wait_for_subscribers(pub, 1, timeout=STARTUP_S)
     pub.publish(context_msg(scene=40000.0))
     configs.wait_for(1, STARTUP_S)
@@ -336,8 +291,7 @@ def bad_checkpoints(ros, tmp) -> ScenarioResult:
 def monitor_dies(ros) -> ScenarioResult:
     diags = Diagnostics(ros)
     configs = ros.subscribe(CompressionConfig, topics.CONFIG, qos.latched())
-    evolution = start(ros, "evolution", latency_budget_ms=1000.0, accuracy_loss_threshold=3.0,
-                      stale_timeout_s=2.0)
+    evolution = start_evolution(ros, stale_timeout_s=2.0)
     monitor = start(ros, "context_monitor", battery_source="simulated")
     configs.wait_for(1, STARTUP_S)
     monitor.stop()
@@ -368,8 +322,7 @@ def evolution_restarts(ros) -> ScenarioResult:
     events = ros.subscribe(SoundEvent, topics.EVENTS, qos.reliable(500))
     active = ros.subscribe(UInt32, topics.ACTIVE_CONFIG, qos.latched())
     pub = ros.default_node().create_publisher(DeploymentContext, topics.CONTEXT, qos.reliable())
-    evolution = start(ros, "evolution", latency_budget_ms=1000.0, accuracy_loss_threshold=3.0,
-                      stale_timeout_s=600.0)
+    evolution = start_evolution(ros)
     start(ros, "inference")
     source = AudioSource(ros)
     ros.wait_for_subscribers(pub, 1, timeout=STARTUP_S)
@@ -381,8 +334,7 @@ def evolution_restarts(ros) -> ScenarioResult:
     during = stream_windows(ros, source, 10, 5.0)
     missing_during = wait_events(ros, events, during, 30)
     used = {e.config_id for e in events.messages if e.audio_sequence in set(during)}
-    start(ros, "evolution", latency_budget_ms=1000.0, accuracy_loss_threshold=3.0,
-          stale_timeout_s=600.0)
+    start_evolution(ros)
     configs = ros.subscribe(CompressionConfig, topics.CONFIG, qos.latched())
     ros.spin_until(lambda: pub.get_subscription_count() > 0, STARTUP_S)
     pub.publish(context_msg(storage=500_000, scene=9 * 3600.0 + 10))
@@ -400,8 +352,7 @@ def inference_restarts(ros) -> ScenarioResult:
     events = ros.subscribe(SoundEvent, topics.EVENTS, qos.reliable(500))
     active = ros.subscribe(UInt32, topics.ACTIVE_CONFIG, qos.latched())
     pub = ros.default_node().create_publisher(DeploymentContext, topics.CONTEXT, qos.reliable())
-    start(ros, "evolution", latency_budget_ms=1000.0, accuracy_loss_threshold=3.0,
-          stale_timeout_s=600.0)
+    start_evolution(ros)
     inference = start(ros, "inference")
     source = AudioSource(ros)
     ros.wait_for_subscribers(pub, 1, timeout=STARTUP_S)
@@ -500,8 +451,7 @@ def context_burst(ros, n: int = 1000) -> ScenarioResult:
     configs = ros.subscribe(CompressionConfig, topics.CONFIG, qos.reliable(2000))
     pub = ros.default_node().create_publisher(DeploymentContext, topics.CONTEXT,
                                               qos.reliable(1000))
-    start(ros, "evolution", latency_budget_ms=1000.0, accuracy_loss_threshold=3.0,
-          stale_timeout_s=600.0)
+    start_evolution(ros)
     ros.wait_for_subscribers(pub, 1, timeout=STARTUP_S)
     rng = np.random.default_rng(1)
     last = None
@@ -515,7 +465,8 @@ def context_burst(ros, n: int = 1000) -> ScenarioResult:
     final = configs.messages[-1] if configs.messages else None
     loaded = ckpt.load()
     expected = runtime3c.search(loaded.profile, conversions.msg_to_context(
-        last, latency_budget_ms=1000.0, accuracy_loss_threshold=3.0))
+        last, latency_budget_ms=EVOLUTION_DEFAULTS["latency_budget_ms"],
+        accuracy_loss_threshold=EVOLUTION_DEFAULTS["accuracy_loss_threshold"]))
     ok = final is not None and len(configs.messages) < n / 10 and \
         list(final.layer_operators) == list(expected.config)
     return ScenarioResult(

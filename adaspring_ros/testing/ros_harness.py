@@ -39,7 +39,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -313,14 +313,6 @@ class RosTestEnv:
                 + self.children_report()
             )
 
-    def wait_for_publishers(self, node: Any, topic: str, count: int = 1, timeout: float = 30.0):
-        """Wait until ``count`` publishers of ``topic`` are discovered; AssertionError if not."""
-        if not self.spin_until(lambda: node.count_publishers(topic) >= count, timeout):
-            raise AssertionError(
-                f"{topic}: {node.count_publishers(topic)} of {count} publisher(s) after "
-                f"{timeout:g} s in domain {self.domain_id}" + self.children_report()
-            )
-
     # ----- teardown --------------------------------------------------------------------------
     def close(self) -> list[str]:
         """Stop every child group, shut the context down, release the domain.
@@ -347,7 +339,3 @@ class RosTestEnv:
         self.lease.release()
         return problems
 
-
-def stopped(children: Iterable[Child]) -> bool:
-    """True when no process group of ``children`` is alive any more."""
-    return not any(c.group_alive() for c in children)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.energy import WindowEnergy
-from adaspring_ros.core.model.latency_meter import percentile
+from adaspring_ros.core.measure import percentile
 
 SETTLE_S = 10.0
 

@@ -23,16 +23,18 @@ from typing import NamedTuple
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from rclpy.node import Node
 from rclpy.parameter import Parameter as RclpyParameter
 
+from adaspring_ros.core.measure import percentile
 from adaspring_ros.core.model import checkpoint
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.scene.day_scene import DAY_END_S, format_clock
 from adaspring_ros.msg import CompressionConfig, DeploymentContext, ModelLatency, SoundEvent
 from adaspring_ros.nodes import qos, topics
+from adaspring_ros.nodes.health import status_node, status_values
+from adaspring_ros.nodes.params import set_request
 from adaspring_ros.tools import bringup, day_latency, domains, graph
 
 #: (scene time, latency budget as a multiple of the backbone's latency MEASURED in this running
@@ -123,17 +125,14 @@ class DayRecorder(Node):
 
     def on_diagnostics(self, m: DiagnosticArray) -> None:
         for status in m.status:
-            self.nodes_seen.add(status.name.rsplit("/", 1)[-1])
+            self.nodes_seen.add(status_node(status))
             if not status.name.endswith("/inference"):
                 continue
-            values = {kv.key: kv.value for kv in status.values}
+            values = status_values(status)
             self.log.lost_chunks = int(values.get("lost_chunks", self.log.lost_chunks))
 
     def set_latency_budget(self, value_ms: float):
-        request = SetParameters.Request()
-        request.parameters = [Parameter(name="latency_budget_ms", value=ParameterValue(
-            type=ParameterType.PARAMETER_DOUBLE, double_value=float(value_ms)))]
-        return self.set_params.call_async(request)
+        return self.set_params.call_async(set_request("latency_budget_ms", float(value_ms)))
 
 
 # ---------------------------------------------------------------------- analysis
@@ -166,7 +165,7 @@ def analyse(log: DayLog) -> tuple[list[dict], dict]:
         "windows_matched_to_truth": matched,
         "detection_accuracy": correct / matched if matched else math.nan,
         "event_latency_ms_p50": statistics.median(latencies) if latencies else math.nan,
-        "event_latency_ms_p95": _p95(latencies),
+        "event_latency_ms_p95": percentile(latencies, 0.95),
         "search_ms_max": max((c["search_time_ms"] for c in log.configs), default=math.nan),
         "battery_start": batteries[0] if batteries else math.nan,
         "battery_end": batteries[-1] if batteries else math.nan,
@@ -197,13 +196,6 @@ def _mean_energy(rows: list[dict]) -> float:
              if r["measured_windows_timed"]]
     total = sum(n for _, n in pairs)
     return sum(e * n for e, n in pairs) / total if total else math.nan
-
-
-def _p95(values) -> float:
-    if not values:
-        return math.nan
-    s = sorted(values)
-    return s[min(len(s) - 1, int(math.ceil(0.95 * len(s))) - 1)]
 
 
 def format_table(rows: list[dict]) -> str:

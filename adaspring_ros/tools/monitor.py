@@ -24,6 +24,7 @@ from sensor_msgs.msg import BatteryState
 from adaspring_ros.core.scene.day_scene import format_clock
 from adaspring_ros.msg import CompressionConfig, DeploymentContext, SoundEvent
 from adaspring_ros.nodes import qos, topics
+from adaspring_ros.nodes.health import status_level
 from adaspring_ros.tools import graph
 
 LEVELS = {0: "OK", 1: "WARN", 2: "ERROR", 3: "STALE"}
@@ -62,9 +63,7 @@ class MonitorNode(Node):
 
     def _diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
-            level = status.level  # a `byte` field: bytes of length 1 in rclpy
-            self.health[status.name] = (ord(level) if isinstance(level, bytes) else int(level),
-                                        status.message)
+            self.health[status.name] = (status_level(status), status.message)
 
     @property
     def complete(self) -> bool:

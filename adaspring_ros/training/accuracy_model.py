@@ -33,7 +33,7 @@ from tqdm import tqdm
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.supernet import SelfEvolutionaryNet
 from adaspring_ros.core.scene.dataset import FeatureSet
-from adaspring_ros.training.common import predict
+from adaspring_ros.training.common import correct
 
 FIT_CONFIGS = 200
 PRIOR_WEIGHT = 0.3
@@ -48,19 +48,16 @@ def sample_near_backbone(arch: ss.Architecture, n: int, seed: int,
     backbone = ss.backbone_configuration(arch)
     layers = list(range(arch.n_compressible))
     limit = ss.count_configurations(arch) - 1
-    configs: list[ss.Configuration] = []
-    seen = {backbone}
     options = [o for o in ss.OPTIONS if o != ss.UNCOMPRESSED]
-    while len(configs) < min(n, limit):
+
+    def draw() -> ss.Configuration:
         config = list(backbone)
         for layer in rng.sample(layers, rng.randint(1, len(layers))):
             weights = [1.0 / (1.0 + max(0.0, single_drops[layer + 1][o])) for o in options]
             config[layer] = rng.choices(options, weights)[0]
-        config = tuple(config)
-        if config not in seen:
-            seen.add(config)
-            configs.append(config)
-    return configs
+        return tuple(config)
+
+    return ss.distinct_configurations(draw, min(n, limit), exclude=[backbone])
 
 
 def correctness(net: SelfEvolutionaryNet, data: FeatureSet,
@@ -69,7 +66,7 @@ def correctness(net: SelfEvolutionaryNet, data: FeatureSet,
     x, y = data.tensors()
     rows = []
     for config in tqdm(configs, desc="profiling accuracy", unit="config", disable=not progress):
-        rows.append((predict(net.get_active_subnet(config), x).argmax(1) == y).numpy())
+        rows.append(correct(net.get_active_subnet(config), x, y))
     return np.stack(rows) if rows else np.zeros((0, len(y)), bool)
 
 

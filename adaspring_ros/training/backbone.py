@@ -13,7 +13,6 @@ which leaves the backbone's function unchanged.
 from __future__ import annotations
 
 import math
-import time
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +23,7 @@ from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.operators import fold_batchnorm
 from adaspring_ros.core.model.supernet import SelfEvolutionaryNet
 from adaspring_ros.core.scene.dataset import FeatureSet
-from adaspring_ros.training.common import ThreadTuner, accuracy, augment, batches, warmup_cosine
+from adaspring_ros.training.common import ThreadTuner, accuracy, run_epoch, warmup_cosine
 
 
 class BackboneNet(nn.Module):
@@ -60,25 +59,24 @@ def train_backbone(arch: ss.Architecture, train: FeatureSet, val: FeatureSet, ep
     sched = warmup_cosine(opt, steps, warmup_fraction=0.2)
     best_acc, best_state, history = -1.0, None, []
     tuner = ThreadTuner()
+
+    def step(xb, yb):
+        loss = F.cross_entropy(model(xb), yb, label_smoothing=0.05)
+        loss_l1 = slimming_l1 * sum(bn.weight.abs().sum() for bn in model.bns)
+        opt.zero_grad(set_to_none=True)
+        (loss + loss_l1).backward()
+        opt.step()
+        sched.step()
+        return float(loss.detach()), len(yb)
+
     bar = tqdm(range(epochs), desc="backbone", unit="epoch", disable=not progress)
     for _ in bar:
         model.train()
-        total, n = 0.0, 0
-        for xb, yb in batches(x, y, batch_size, gen):
-            tuner.before()
-            start = time.perf_counter()
-            loss = F.cross_entropy(model(augment(xb, gen)), yb, label_smoothing=0.05)
-            loss_l1 = slimming_l1 * sum(bn.weight.abs().sum() for bn in model.bns)
-            opt.zero_grad(set_to_none=True)
-            (loss + loss_l1).backward()
-            opt.step()
-            sched.step()
-            tuner.after(time.perf_counter() - start)
-            total, n = total + float(loss.detach()) * len(yb), n + len(yb)
+        train_loss = run_epoch(x, y, batch_size, gen, tuner, step)
         model.eval()
         val_acc = accuracy(model, val)
-        history.append({"train_loss": total / n, "val_accuracy": val_acc})
-        bar.set_postfix(loss=f"{total / n:.3f}", val=f"{val_acc:.1f}%", thr=tuner.current)
+        history.append({"train_loss": train_loss, "val_accuracy": val_acc})
+        bar.set_postfix(loss=f"{train_loss:.3f}", val=f"{val_acc:.1f}%", thr=tuner.current)
         if val_acc > best_acc:
             best_acc = val_acc
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}

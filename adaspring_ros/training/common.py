@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -39,6 +40,22 @@ def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int,
         yield x[idx], y[idx]
 
 
+def run_epoch(x: torch.Tensor, y: torch.Tensor, batch_size: int, gen: torch.Generator,
+              tuner: ThreadTuner, step: Callable) -> float:
+    """One pass over shuffled, augmented mini-batches, each step timed for the thread tuner.
+
+    ``step(xb, yb) -> (loss, weight)``; returns the weighted mean loss of the epoch.
+    """
+    total, n = 0.0, 0
+    for xb, yb in batches(x, y, batch_size, gen):
+        tuner.before()
+        start = time.perf_counter()
+        value, weight = step(augment(xb, gen), yb)
+        tuner.after(time.perf_counter() - start)
+        total, n = total + value * weight, n + weight
+    return total / max(1, n)
+
+
 def augment(x: torch.Tensor, gen: torch.Generator, max_shift: int = 8, max_freq_mask: int = 5,
             max_time_mask: int = 6) -> torch.Tensor:
     """Per-clip circular time shift plus one frequency and one time mask (SpecAugment).
@@ -68,10 +85,21 @@ def predict(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> t
     return torch.cat([model(x[i:i + EVAL_BATCH]) for i in range(0, x.shape[0], EVAL_BATCH)])
 
 
-def accuracy(model: Callable[[torch.Tensor], torch.Tensor], data: FeatureSet) -> float:
-    """Top-1 accuracy in percent."""
-    x, y = data.tensors()
+def correct(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+            y: torch.Tensor) -> np.ndarray:
+    """Per row of x: is the top-1 class the label (bool array)."""
+    return (predict(model, x).argmax(1) == y).numpy()
+
+
+def top1(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+         y: torch.Tensor) -> float:
+    """Top-1 accuracy in percent (a float32 mean, as every stored figure was computed)."""
     return float(100.0 * (predict(model, x).argmax(1) == y).float().mean())
+
+
+def accuracy(model: Callable[[torch.Tensor], torch.Tensor], data: FeatureSet) -> float:
+    """Top-1 accuracy in percent on a feature set."""
+    return top1(model, *data.tensors())
 
 
 class ThreadTuner:

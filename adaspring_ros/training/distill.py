@@ -22,7 +22,6 @@ Gradients are clipped by norm (the paper's gradient normalisation against interf
 from __future__ import annotations
 
 import random
-import time
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +30,7 @@ from tqdm import tqdm
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.supernet import SelfEvolutionaryNet
 from adaspring_ros.core.scene.dataset import FeatureSet
-from adaspring_ros.training.common import ThreadTuner, augment, batches, warmup_cosine
+from adaspring_ros.training.common import ThreadTuner, run_epoch, warmup_cosine
 
 TEMPERATURE = 2.0
 #: log σ needs to travel ~1 unit within a few hundred steps; the weights must barely move.
@@ -42,10 +41,6 @@ def kd_loss(student: torch.Tensor, teacher: torch.Tensor, t: float = TEMPERATURE
     """Hinton distillation loss (KL at temperature t, scaled by t²)."""
     return F.kl_div(F.log_softmax(student / t, dim=1), F.softmax(teacher / t, dim=1),
                     reduction="batchmean") * t * t
-
-
-def sample_configuration(arch: ss.Architecture, rng: random.Random) -> ss.Configuration:
-    return tuple(rng.choice(ss.OPTIONS) for _ in range(arch.n_compressible))
 
 
 def set_trainable(net: SelfEvolutionaryNet, fine_tune: set[tuple[int, str]]) -> list:
@@ -87,7 +82,7 @@ def train_supernet(net: SelfEvolutionaryNet, train: FeatureSet, epochs: int,
         loss = F.cross_entropy(logits, yb) + kd_loss(logits, target)
         widths_only = tuple(ss.option_id("conv", rng.choice(ss.WIDTHS))
                             for _ in range(arch.n_compressible))
-        randoms = [sample_configuration(arch, rng) for _ in range(n_random)]
+        randoms = [ss.random_configuration(arch, rng) for _ in range(n_random)]
         for config in [smallest, widths_only] + randoms:
             logits = net(xb, config)
             loss = loss + kd_loss(logits, target) + ce_weight * F.cross_entropy(logits, yb)
@@ -100,23 +95,17 @@ def train_supernet(net: SelfEvolutionaryNet, train: FeatureSet, epochs: int,
         torch.nn.utils.clip_grad_norm_(weights, 5.0)
         opt.step()
         sched.step()
-        return float(loss.detach())
+        return float(loss.detach()), 1
 
     tuner = ThreadTuner()
     log = {"epochs": [], "fine_tuned": sorted(map(list, fine_tune))}
     bar = tqdm(range(epochs), desc="distil", unit="epoch", disable=not progress)
     for _ in bar:
         net.train()
-        total, n = 0.0, 0
-        for xb, yb in batches(x, y, batch_size, gen):
-            tuner.before()
-            start = time.perf_counter()
-            total += step(augment(xb, gen), yb)
-            tuner.after(time.perf_counter() - start)
-            n += 1
+        loss = run_epoch(x, y, batch_size, gen, tuner, step)
         noise = net.channel_noise()
-        log["epochs"].append({"loss": total / max(1, n), "channel_noise": noise})
-        bar.set_postfix(loss=f"{total / max(1, n):.3f}", thr=tuner.current,
+        log["epochs"].append({"loss": loss, "channel_noise": noise})
+        bar.set_postfix(loss=f"{loss:.3f}", thr=tuner.current,
                         sigma=",".join(f"{v:.2f}" for v in noise.values()))
     log["threads"] = tuner.summary()
     net.eval()

@@ -44,7 +44,7 @@ from adaspring_ros.core.model.profile import Profile
 from adaspring_ros.core.model.supernet import SelfEvolutionaryNet
 from adaspring_ros.core.scene.dataset import FeatureSet
 from adaspring_ros.training import accuracy_model
-from adaspring_ros.training.common import predict
+from adaspring_ros.training.common import top1
 
 
 def time_modules(jobs: dict, repeats: int = LATENCY_REPEATS, rounds: int = LATENCY_ROUNDS,
@@ -89,11 +89,22 @@ def add_profile_arguments(parser) -> None:
                         help="near-backbone configurations the accuracy table is fitted to")
 
 
+def profile_options(args) -> dict:
+    """``build_profile`` keywords from the options ``add_profile_arguments`` declared."""
+    return {"latency_repeats": args.latency_repeats, "latency_rounds": args.latency_rounds,
+            "fit_configs": args.fit_configs, "accuracy_configs": args.accuracy_configs,
+            "latency_threads": args.latency_threads}
+
+
+def check_seeded(profile: Profile, net: SelfEvolutionaryNet, data: FeatureSet,
+                 seed: int) -> dict:
+    """``check_accuracy_model`` on the 40 random configurations every stored check used."""
+    return check_accuracy_model(profile, net, data, sample_configurations(net.arch, 40, seed))
+
+
 def config_accuracy(net: SelfEvolutionaryNet, data: FeatureSet, config: Sequence[str]) -> float:
     """Top-1 accuracy (%) of the deployed subnet for ``config``."""
-    x, y = data.tensors()
-    subnet = net.get_active_subnet(config)
-    return float(100.0 * (predict(subnet, x).argmax(1) == y).float().mean())
+    return top1(net.get_active_subnet(config), *data.tensors())
 
 
 def measure_accuracy_drops(net: SelfEvolutionaryNet, data: FeatureSet, progress: bool = True):

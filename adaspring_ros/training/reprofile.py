@@ -12,7 +12,6 @@ unchanged; the profile inside the checkpoint and the JSON next to it are replace
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -20,11 +19,7 @@ from adaspring_ros.core.model import checkpoint as ckpt
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.scene import dataset
 from adaspring_ros.training import profile_operators as po
-from adaspring_ros.training.profile_operators import (
-    build_profile,
-    check_accuracy_model,
-    sample_configurations,
-)
+from adaspring_ros.training.profile_operators import build_profile
 
 
 def main(argv=None) -> int:
@@ -39,24 +34,19 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     loaded = ckpt.load(args.checkpoint)
     meta = dict(loaded.meta)
-    if not str(meta.get("data", "")).startswith("synthetic"):
+    try:
+        val = dataset.checkpoint_split(meta, "val", progress=not args.no_progress)
+    except dataset.DatasetError:
         parser.error("this checkpoint was trained on a user folder; re-run train_all instead")
-    val = dataset.synthetic_split("val", int(meta["seed"]), int(meta["data_sizes"]["val"]),
-                                  progress=not args.no_progress)
     profile = build_profile(loaded.net, val, ckpt.CHECKPOINT_VERSION,
                             {"host": loaded.profile.meta.get("host", "")},
                             progress=not args.no_progress, max_load=args.max_load,
-                            max_wait_s=args.max_wait, latency_repeats=args.latency_repeats,
-                            latency_rounds=args.latency_rounds, fit_configs=args.fit_configs,
-                            accuracy_configs=args.accuracy_configs,
-                            latency_threads=args.latency_threads)
-    check = check_accuracy_model(profile, loaded.net, val,
-                                 sample_configurations(loaded.net.arch, 40, int(meta["seed"]) + 1))
+                            max_wait_s=args.max_wait, **po.profile_options(args))
+    check = po.check_seeded(profile, loaded.net, val, int(meta["seed"]) + 1)
     profile.meta["val_spearman_predicted_vs_measured"] = round(check["spearman"], 4)
     profile.meta["reprofiled"] = True
-    out = Path(args.out) if args.out else loaded.path.parent
-    path = ckpt.save(out / ckpt.CHECKPOINT_NAME, loaded.net, profile, meta)
-    (out / ckpt.PROFILE_NAME).write_text(json.dumps(profile.to_dict(), indent=1) + "\n")
+    path = ckpt.save_with_profile(Path(args.out) if args.out else loaded.path.parent,
+                                  loaded.net, profile, meta)
     backbone = profile.predict(ss.backbone_configuration(loaded.net.arch)).latency_ms
     print(f"[reprofile] {path}: backbone predicted {backbone:.3f} ms, val Spearman "
           f"{check['spearman']:.3f}, latency fit {profile.meta['latency_fit']}")

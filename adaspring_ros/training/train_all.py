@@ -35,12 +35,7 @@ from adaspring_ros.training import profile_operators as po
 from adaspring_ros.training.backbone import import_backbone, train_backbone
 from adaspring_ros.training.common import seed_everything
 from adaspring_ros.training.distill import train_supernet
-from adaspring_ros.training.profile_operators import (
-    build_profile,
-    check_accuracy_model,
-    config_accuracy,
-    sample_configurations,
-)
+from adaspring_ros.training.profile_operators import build_profile, config_accuracy
 from adaspring_ros.training.transforms import initialise_operators
 
 #: δ1/δ2 weights are fine-tuned only where the transformed operator (at full width) loses more
@@ -101,7 +96,7 @@ def transformed_drops(net: SelfEvolutionaryNet, val) -> dict[tuple[int, str], fl
     return drops
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="models", help="folder for the checkpoint and profile")
     parser.add_argument("--seed", type=int, default=0)
@@ -117,30 +112,29 @@ def main(argv=None) -> int:
     parser.add_argument("--log", default="runs/train_all.json")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    progress = not args.no_progress
-    if args.threads is not None:
-        if args.threads < 1:
-            parser.error(f"--threads must be at least 1, got {args.threads}")
-        common.FIXED_THREADS = args.threads
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
+    if args.sizes:
+        try:
+            args.sizes = dict(zip(dataset.SPLITS, (int(v) for v in args.sizes.split(",")),
+                                  strict=True))
+        except ValueError:
+            parser.error(f"--sizes must be three integers TRAIN,VAL,TEST, got {args.sizes}")
+    return args
 
-    stages = Stages()
-    gen = seed_everything(args.seed)
+
+def load_data(args, stages: Stages):
+    """(splits, class names, files skipped): the user's folder, else the synthetic set."""
     if args.data_folder:
-        data, class_names, skipped = stages.run("data (folder)", folder_splits, args.data_folder,
-                                                args.seed)
-    else:
-        sizes = None
-        if args.sizes:
-            try:
-                sizes = dict(zip(dataset.SPLITS, (int(v) for v in args.sizes.split(",")),
-                                 strict=True))
-            except ValueError:
-                parser.error(f"--sizes must be three integers TRAIN,VAL,TEST, got {args.sizes}")
-        data = stages.run("data", dataset.load_synthetic, args.seed, sizes=sizes,
-                          progress=progress)
-        class_names, skipped = dataset.sound_synth.CLASSES, 0
-    arch = ss.Architecture(n_classes=len(class_names))
+        return stages.run("data (folder)", folder_splits, args.data_folder, args.seed)
+    data = stages.run("data", dataset.load_synthetic, args.seed, sizes=args.sizes,
+                      progress=not args.no_progress)
+    return data, dataset.sound_synth.CLASSES, 0
 
+
+def train_network(arch, data, args, stages: Stages, gen) -> dict:
+    """Backbone, operator transforms, their check, distillation; what the meta and log need."""
+    progress = not args.no_progress
     model, backbone_log = stages.run("backbone", train_backbone, arch, data.train, data.val,
                                      args.backbone_epochs, gen, progress=progress)
     net = SelfEvolutionaryNet(arch)
@@ -154,8 +148,14 @@ def main(argv=None) -> int:
           f"(drop > {FINE_TUNE_TARGET_PP} pp after transformation)")
     distil_log = stages.run("distillation", train_supernet, net, data.train, args.distil_epochs,
                             gen, fine_tune, progress=progress)
+    return {"net": net, "orders": orders, "drops": drops, "fine_tune": fine_tune,
+            "backbone_log": backbone_log, "distil_log": distil_log}
 
-    meta = {
+
+def training_meta(args, data, class_names, skipped: int, trained: dict) -> dict:
+    """The checkpoint's metadata: what it was trained on and how (seed and split sizes let a
+    benchmark rebuild its held-out split, see dataset.checkpoint_split)."""
+    return {
         "seed": args.seed,
         "class_names": list(class_names),
         "classes": list(class_names),  # the key nodes/inference.py reads
@@ -167,33 +167,39 @@ def main(argv=None) -> int:
         "backbone_epochs": args.backbone_epochs,
         "distil_epochs": args.distil_epochs,
         "fine_tune_target_pp": FINE_TUNE_TARGET_PP,
-        "transformed_drop_pp": {f"{i}:{s}": round(v, 3) for (i, s), v in drops.items()},
-        "fine_tuned": sorted(f"{i}:{s}" for i, s in fine_tune),
-        "channel_order": orders,
+        "transformed_drop_pp": {f"{i}:{s}": round(v, 3) for (i, s), v in trained["drops"].items()},
+        "fine_tuned": sorted(f"{i}:{s}" for i, s in trained["fine_tune"]),
+        "channel_order": trained["orders"],
     }
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.threads is not None:
+        common.FIXED_THREADS = args.threads
+    stages = Stages()
+    gen = seed_everything(args.seed)
+    data, class_names, skipped = load_data(args, stages)
+    arch = ss.Architecture(n_classes=len(class_names))
+    trained = train_network(arch, data, args, stages, gen)
+    net = trained["net"]
+    meta = training_meta(args, data, class_names, skipped, trained)
     profile = stages.run("profile", build_profile, net, data.val, ckpt.CHECKPOINT_VERSION,
-                         {"host": platform.node()}, progress=progress,
-                         latency_repeats=args.latency_repeats,
-                         latency_rounds=args.latency_rounds, fit_configs=args.fit_configs,
-                         accuracy_configs=args.accuracy_configs,
-                         latency_threads=args.latency_threads)
-    check = stages.run("accuracy-model check", check_accuracy_model, profile, net, data.val,
-                       sample_configurations(arch, 40, args.seed + 1))
+                         {"host": platform.node()}, progress=not args.no_progress,
+                         **po.profile_options(args))
+    check = stages.run("accuracy-model check", po.check_seeded, profile, net, data.val,
+                       args.seed + 1)
     profile.meta["val_spearman_predicted_vs_measured"] = round(check["spearman"], 4)
     meta["train_seconds"] = round(stages.total, 1)
     meta["stages"] = stages.records
-
-    out = Path(args.out)
-    path = ckpt.save(out / ckpt.CHECKPOINT_NAME, net, profile, meta)
-    (out / ckpt.PROFILE_NAME).write_text(json.dumps(profile.to_dict(), indent=1) + "\n")
-    log = {"meta": meta, "backbone": backbone_log, "distillation": distil_log,
-           "accuracy_check": check}
+    path = ckpt.save_with_profile(Path(args.out), net, profile, meta)
+    log = {"meta": meta, "backbone": trained["backbone_log"],
+           "distillation": trained["distil_log"], "accuracy_check": check}
     Path(args.log).parent.mkdir(parents=True, exist_ok=True)
     Path(args.log).write_text(json.dumps(log, indent=1) + "\n")
-    size_mb = path.stat().st_size / 1e6
     print(f"[train_all] backbone val accuracy {profile.backbone_accuracy:.2f} %, "
-          f"val Spearman {check['spearman']:.3f}, checkpoint {path} ({size_mb:.2f} MB), "
-          f"total {stages.total / 60:.1f} min")
+          f"val Spearman {check['spearman']:.3f}, checkpoint {path} "
+          f"({path.stat().st_size / 1e6:.2f} MB), total {stages.total / 60:.1f} min")
     return 0
 
 

@@ -20,22 +20,29 @@ class PowerUnavailable(RuntimeError):
     """No power rail can be read on this machine (the reason says why)."""
 
 
+def start_jtop(unavailable: type[Exception]):
+    """A started jetson-stats client, or ``unavailable`` saying why there is none (not a
+    Jetson, the jtop service not running, no data)."""
+    try:
+        from jtop import jtop  # optional, only useful on a Jetson
+    except ImportError as exc:
+        raise unavailable(f"jetson-stats not importable ({exc})") from exc
+    client = jtop()
+    try:
+        client.start()
+    except Exception as exc:  # jtop raises its own JtopException when the service is absent
+        raise unavailable(f"jtop service not reachable ({exc})") from exc
+    if not client.ok():
+        client.close()
+        raise unavailable("jtop started but reports no data")
+    return client
+
+
 class JetsonPower:
     """Total board power (W) from jtop; raises PowerUnavailable where there is none."""
 
     def __init__(self) -> None:
-        try:
-            from jtop import jtop  # optional, only useful on a Jetson
-        except ImportError as exc:
-            raise PowerUnavailable(f"jetson-stats not importable ({exc})") from exc
-        self._jtop = jtop()
-        try:
-            self._jtop.start()
-        except Exception as exc:  # jtop raises its own JtopException when the service is absent
-            raise PowerUnavailable(f"jtop service not reachable ({exc})") from exc
-        if not self._jtop.ok():
-            self._jtop.close()
-            raise PowerUnavailable("jtop started but reports no data")
+        self._jtop = start_jtop(PowerUnavailable)
 
     def read_watts(self) -> float:
         """The latest total board power in W, NaN when the rail gave no number."""

@@ -15,6 +15,7 @@ the prefix this package is installed in, sys.prefix), where the ROS build instal
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import sys
@@ -126,6 +127,14 @@ def save(path, net: SelfEvolutionaryNet, profile: Profile, meta: dict | None = N
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
     os.replace(tmp, path)
+    return path
+
+
+def save_with_profile(folder: Path, net: SelfEvolutionaryNet, profile: Profile,
+                      meta: dict | None = None) -> Path:
+    """The checkpoint and, beside it, its profile as readable JSON (what models/ ships)."""
+    path = save(Path(folder) / CHECKPOINT_NAME, net, profile, meta)
+    (Path(folder) / PROFILE_NAME).write_text(json.dumps(profile.to_dict(), indent=1) + "\n")
     return path
 
 

@@ -13,6 +13,8 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
+from adaspring_ros.core.measure import percentile
+
 
 @dataclass(frozen=True)
 class Summary:
@@ -22,11 +24,6 @@ class Summary:
     windows: int
     span_s: float
     swap_ms: float  # NaN: never swapped in
-
-
-def percentile(sorted_values, q: float) -> float:
-    """Nearest-rank percentile of an already sorted, non-empty sequence."""
-    return sorted_values[min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))]
 
 
 class LatencyMeter:

@@ -192,11 +192,5 @@ def measure_latency_tables(net: SelfEvolutionaryNet, repeats: int = LATENCY_REPE
 def sample_configurations(arch: ss.Architecture, n: int, seed: int) -> list[ss.Configuration]:
     """``n`` distinct configurations: the backbone, then uniformly random ones."""
     rng = random.Random(seed)
-    configs = [ss.backbone_configuration(arch)]
-    seen = set(configs)
-    while len(configs) < n:
-        config = tuple(rng.choice(ss.OPTIONS) for _ in range(arch.n_compressible))
-        if config not in seen:
-            seen.add(config)
-            configs.append(config)
-    return configs
+    return ss.distinct_configurations(lambda: ss.random_configuration(arch, rng), n,
+                                      start=[ss.backbone_configuration(arch)])

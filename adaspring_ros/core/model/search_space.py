@@ -20,7 +20,8 @@ importance (slimmable / once-for-all style), so scaling down and back up needs n
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import random
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 BYTES_PER_VALUE = 4  # float32 weights and activations, as run by torch on the CPU
@@ -279,3 +280,25 @@ def all_configurations(arch: Architecture):
 
 def count_configurations(arch: Architecture) -> int:
     return int(math.pow(len(OPTIONS), arch.n_compressible))
+
+
+def random_configuration(arch: Architecture, rng: random.Random) -> Configuration:
+    """One operator drawn uniformly per compressible layer."""
+    return tuple(rng.choice(OPTIONS) for _ in range(arch.n_compressible))
+
+
+def distinct_configurations(draw: Callable[[], Configuration], n: int, *,
+                            start: Iterable[Configuration] = (),
+                            exclude: Iterable[Configuration] = ()) -> list[Configuration]:
+    """``start``, then distinct ``draw()`` results not in ``exclude`` until there are ``n``.
+
+    The caller bounds ``n`` by what ``draw`` can reach, or this never returns.
+    """
+    configs = list(start)
+    seen = set(configs) | set(exclude)
+    while len(configs) < n:
+        config = draw()
+        if config not in seen:
+            seen.add(config)
+            configs.append(config)
+    return configs

@@ -190,6 +190,16 @@ def _generate(split, seed, labels, workers, progress):
     return (np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results]))
 
 
+def checkpoint_split(meta: dict, split: str, progress: bool = True) -> FeatureSet:
+    """The ``split`` a checkpoint was trained and evaluated with, rebuilt from its metadata
+    (seed and split sizes); DatasetError when it was trained on a user's folder instead."""
+    if "data_sizes" not in meta or not str(meta.get("data", "")).startswith("synthetic"):
+        raise DatasetError("this checkpoint was not trained on the synthetic set; its "
+                           f"{split} split is not reproducible here")
+    return synthetic_split(split, int(meta.get("seed", 0)), int(meta["data_sizes"][split]),
+                           progress=progress)
+
+
 def load_synthetic(seed: int = 0, sizes: dict[str, int] | None = None,
                    cache_dir: Path | None = None, workers: int | None = None,
                    progress: bool = True) -> SyntheticDataset:
