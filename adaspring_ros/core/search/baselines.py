@@ -26,25 +26,10 @@ from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.profile import Profile
 from adaspring_ros.core.search.gc_pause import gc_paused
 from adaspring_ros.core.search.objective import ACCURACY_LOSS_EPSILON_PP, Evaluation, Evaluator
-from adaspring_ros.core.search.search_result import SearchResult, build_result, describe
+from adaspring_ros.core.search.search_result import Outcome, SearchResult, timed_search
 
 #: Relative importance the paper's greedy optimizer uses for both objectives (§6.1).
 GREEDY_IMPORTANCE = 0.5
-
-
-def _setup(profile: Profile, context: DeploymentContext, lambda_fn: LambdaFn | None,
-           mu1: float | None, mu2: float | None, memo: bool = True,
-           energy: dict | None = None) -> Evaluator:
-    """The shared evaluator; ``energy`` holds the optional energy_objective / window keywords."""
-    return Evaluator(profile, context.validated(lambda_fn), mu1, mu2, memo=memo, **(energy or {}))
-
-
-def _finish(evaluator: Evaluator, best: Evaluation, t0: float, method: str, why: str,
-            details: dict | None = None) -> SearchResult:
-    result = build_result(evaluator, best, method=method, elapsed_ms=0.0,
-                          reason=f"{why}; {describe(evaluator, best)}", details=details)
-    result.search_time_ms = (time.perf_counter() - t0) * 1e3
-    return result
 
 
 @gc_paused
@@ -56,8 +41,11 @@ def exhaustive(profile: Profile, context: DeploymentContext, *, mu1: float | Non
     details carries what quality measures need from the full space: the worst feasible
     objective (to normalise gaps, see runtime3c.normalised_gap) and the number feasible.
     """
-    t0 = time.perf_counter()
-    ev = _setup(profile, context, lambda_fn, mu1, mu2, memo=False, energy=energy)
+    return timed_search(profile, context, _exhaustive, mu1=mu1, mu2=mu2, lambda_fn=lambda_fn,
+                        memo=False, **energy)
+
+
+def _exhaustive(ev: Evaluator, started: float) -> Outcome:
     evaluate = ev.evaluate
     best = None
     best_key = (math.inf, math.inf)
@@ -74,8 +62,7 @@ def exhaustive(profile: Profile, context: DeploymentContext, *, mu1: float | Non
                 worst_feasible = cand.objective
     details = {"n_feasible": n_feasible,
                "worst_feasible_objective": worst_feasible if n_feasible else None}
-    return _finish(ev, best, t0, "exhaustive",
-                   f"optimum over all {ev.count} configurations", details)
+    return Outcome(best, "exhaustive", f"optimum over all {ev.count} configurations", details)
 
 
 def _greedy_score(cand: Evaluation) -> tuple[float, float]:
@@ -91,9 +78,12 @@ def greedy(profile: Profile, context: DeploymentContext, *, mu1: float | None = 
            mu2: float | None = None, lambda_fn: LambdaFn | None = None,
            **energy) -> SearchResult:
     """Layer by layer from layer 1, fix the locally best operator; later layers uncompressed."""
-    t0 = time.perf_counter()
-    ev = _setup(profile, context, lambda_fn, mu1, mu2, energy=energy)
-    config = list(ss.backbone_configuration(profile.arch))
+    return timed_search(profile, context, _greedy, mu1=mu1, mu2=mu2, lambda_fn=lambda_fn,
+                        **energy)
+
+
+def _greedy(ev: Evaluator, started: float) -> Outcome:
+    config = list(ss.backbone_configuration(ev.arch))
     best = ev.evaluate(tuple(config))
     for layer in range(ev.n_layers):
         for option in ss.OPTIONS:
@@ -103,7 +93,7 @@ def greedy(profile: Profile, context: DeploymentContext, *, mu1: float | None = 
             if _greedy_score(cand) < _greedy_score(best):
                 best = cand
         config = list(best.config)
-    return _finish(ev, best, t0, "greedy",
+    return Outcome(best, "greedy",
                    "layer-by-layer best accuracy/parameter-size trade-off at importance 0.5")
 
 
@@ -121,21 +111,24 @@ def random_search(profile: Profile, context: DeploymentContext, *, time_budget_m
                          f"got {time_budget_ms!r}")
     if max_candidates is not None and max_candidates < 1:
         raise ValueError(f"max_candidates must be >= 1 or None; got {max_candidates!r}")
-    t0 = time.perf_counter()
-    deadline = t0 + time_budget_ms / 1e3
-    ev = _setup(profile, context, lambda_fn, mu1, mu2, energy=energy)
-    rng = random.Random(seed)
-    options, n = ss.OPTIONS, ev.n_layers
-    best = ev.evaluate(tuple(rng.choice(options) for _ in range(n)))  # at least one draw
-    draws = 1
-    while time.perf_counter() < deadline and (max_candidates is None or draws < max_candidates):
-        cand = ev.evaluate(tuple(rng.choice(options) for _ in range(n)))
-        draws += 1
-        if cand.rank_key < best.rank_key:
-            best = cand
-    return _finish(ev, best, t0, "random",
-                   f"best of {draws} uniform random draws in {time_budget_ms:.3f} ms",
-                   {"draws": draws, "time_budget_ms": time_budget_ms})
+
+    def body(ev: Evaluator, started: float) -> Outcome:
+        deadline = started + time_budget_ms / 1e3
+        rng = random.Random(seed)
+        options, n = ss.OPTIONS, ev.n_layers
+        best = ev.evaluate(tuple(rng.choice(options) for _ in range(n)))  # at least one draw
+        draws = 1
+        while time.perf_counter() < deadline and (max_candidates is None
+                                                  or draws < max_candidates):
+            cand = ev.evaluate(tuple(rng.choice(options) for _ in range(n)))
+            draws += 1
+            if cand.rank_key < best.rank_key:
+                best = cand
+        return Outcome(best, "random",
+                       f"best of {draws} uniform random draws in {time_budget_ms:.3f} ms",
+                       {"draws": draws, "time_budget_ms": time_budget_ms})
+
+    return timed_search(profile, context, body, mu1=mu1, mu2=mu2, lambda_fn=lambda_fn, **energy)
 
 
 def fixed_structures(profile: Profile, **energy) -> tuple[str, ...]:
@@ -180,16 +173,18 @@ def fixed_operator(profile: Profile, context: DeploymentContext, *,
     if len(structures) != profile.arch.n_compressible or any(s not in valid for s in structures):
         raise ValueError(f"structures must name one of {valid} per compressible layer "
                          f"({profile.arch.n_compressible}); got {structures!r}")
-    t0 = time.perf_counter()
-    ev = _setup(profile, context, lambda_fn, mu1, mu2, energy=energy)
-    best = None
-    for width in ss.WIDTHS:  # widest first: the least compression that meets the budgets
-        cand = ev.evaluate(_with_width(structures, width))
-        if best is None or cand.rank_key < best.rank_key:
-            best = cand
-        if cand.feasible:
-            best = cand
-            break
-    return _finish(ev, best, t0, "fixed_operator",
-                   f"operators fixed to {'/'.join(structures)}, only the ratio scaled",
-                   {"structures": list(structures)})
+
+    def body(ev: Evaluator, started: float) -> Outcome:
+        best = None
+        for width in ss.WIDTHS:  # widest first: the least compression that meets the budgets
+            cand = ev.evaluate(_with_width(structures, width))
+            if best is None or cand.rank_key < best.rank_key:
+                best = cand
+            if cand.feasible:
+                best = cand
+                break
+        return Outcome(best, "fixed_operator",
+                       f"operators fixed to {'/'.join(structures)}, only the ratio scaled",
+                       {"structures": list(structures)})
+
+    return timed_search(profile, context, body, mu1=mu1, mu2=mu2, lambda_fn=lambda_fn, **energy)

@@ -41,16 +41,23 @@ from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.profile import Profile
 from adaspring_ros.core.search.encoding import binary_decode, binary_length
 from adaspring_ros.core.search.objective import (
-    LayerTables,
     ENERGY_OBJECTIVES,
     EnergyTerm,
+    LayerTables,
+    Sums,
     accuracy_log,
     layer_tables,
 )
 
-# (loss, latency, params, acts, ±macs, ops): the running sums of a prefix and the prefix itself.
-# The first ``axes`` of them are the Pareto axes, all minimised.
+# A prefix's label: (A loss, T, Sp, Sa, ±C, ops), its running Sums reordered so that the first
+# ``axes`` entries are the Pareto axes, all minimised, then the prefix itself. A plain tuple:
+# about 10^5 are built per Δ'; _label and _members convert from and to objective.Sums.
 _Label = tuple
+
+
+def _label(sums: Sums, sign: int, ops: tuple) -> _Label:
+    return (sums.accuracy_loss, sums.latency_ms, sums.params_bytes, sums.act_bytes,
+            sign * sums.macs, ops)
 #: Pareto axes by count: 3 = (A, T, Sp), 4 adds Sa, 5 adds -C (see the module docstring).
 AXES = (3, 4, 5)
 
@@ -60,7 +67,7 @@ class EliteMember:
     """One Pareto-optimal configuration and its exact sums (as LayerTables.sums returns them)."""
 
     config: ss.Configuration
-    sums: tuple[int, int, int, float, float]  # macs, params_bytes, act_bytes, latency_ms, loss
+    sums: Sums
 
 
 @dataclass(frozen=True)
@@ -196,17 +203,16 @@ def build_binary(profile: Profile, tables: LayerTables | None = None,
         decoded += 1
         if config not in seen:
             try:
-                macs, params, acts, lat, loss = tables.sums(config)
+                seen[config] = _label(tables.sums(config), sign, config)
             except KeyError:
                 continue
-            seen[config] = (loss, lat, params, acts, sign * macs, config)
     members = _members(_pareto(list(seen.values()), axes), tables, profile, sign)
     return EliteSpace(members, decoded, (time.perf_counter() - t0) * 1e3, f"binary-{axes}",
                       energy_objective)
 
 
 def _members(front: list[_Label], tables: LayerTables, profile: Profile, sign: int) -> tuple:
-    members = [EliteMember(ops, (sign * mac, par, act, lat, loss))
+    members = [EliteMember(ops, Sums(sign * mac, par, act, lat, loss))
                for loss, lat, par, act, mac, ops in front]
     backbone = ss.backbone_configuration(profile.arch)
     if all(m.config != backbone for m in members):

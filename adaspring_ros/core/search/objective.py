@@ -110,6 +110,17 @@ class EnergyTerm:
                          self.window.joules(macs, params, acts, latency_ms))
 
 
+class Sums(NamedTuple):
+    """The five per-configuration sums every candidate is priced from, in Profile.predict's
+    order: C, Sp, Sa, T and the accuracy loss (elite_space reorders them into its Pareto axes)."""
+
+    macs: int
+    params_bytes: int
+    act_bytes: int
+    latency_ms: float
+    accuracy_loss: float
+
+
 class Evaluation(NamedTuple):
     """One priced candidate. A tuple for speed: the exhaustive baseline makes ~10^5 of these."""
 
@@ -193,8 +204,8 @@ class LayerTables:
                 return False
         return True
 
-    def sums(self, config: Sequence[str]) -> tuple[int, int, int, float, float]:
-        """(C, Sp, Sa, T, A loss) of ``config``, summed in Profile.predict's order."""
+    def sums(self, config: Sequence[str]) -> Sums:
+        """The Sums of ``config``, added up in Profile.predict's order."""
         stem = self.stem
         macs, params, acts = stem.macs, stem.params_bytes, stem.act_bytes
         latency = self.stem_latency
@@ -209,7 +220,7 @@ class LayerTables:
             loss += d
             cin = cout
         hm, hp, ha, ht = self.head[cin]
-        return macs + hm, params + hp, acts + ha, latency + ht, loss
+        return Sums(macs + hm, params + hp, acts + ha, latency + ht, loss)
 
 
 # Tables are derived data of a profile; profiles are not hashable (mutable dataclass), so the
@@ -277,9 +288,9 @@ class Evaluator:
         self._memo: dict | None = {} if memo else None
         self.count = 0
 
-    def _sums_via_predict(self, config: Sequence[str]) -> tuple[int, int, int, float, float]:
+    def _sums_via_predict(self, config: Sequence[str]) -> Sums:
         m = self.profile.predict(config)
-        return m.macs, m.params_bytes, m.act_bytes, m.latency_ms, m.accuracy_loss
+        return Sums(m.macs, m.params_bytes, m.act_bytes, m.latency_ms, m.accuracy_loss)
 
     def evaluate(self, config: ss.Configuration) -> Evaluation:
         """Price one configuration (a tuple of valid operator ids, one per compressible layer)."""
@@ -291,7 +302,7 @@ class Evaluator:
         return self._score(config, self._sums(config))
 
     def evaluate_known(self, config: ss.Configuration,
-                       sums: tuple[int, int, int, float, float]) -> Evaluation:
+                       sums: Sums) -> Evaluation:
         """Price a configuration whose LayerTables sums are already known (elite_space members).
 
         Falls back to ``evaluate`` when this profile's tables are not trusted, so the sums
@@ -307,7 +318,7 @@ class Evaluator:
         return self._score(config, sums)
 
     def _score(self, config: ss.Configuration,
-               sums: tuple[int, int, int, float, float]) -> Evaluation:
+               sums: Sums) -> Evaluation:
         self.count += 1
         macs, params, acts, latency, loss = sums
         energy = energy_of(macs, params, acts, self.mu1, self.mu2)

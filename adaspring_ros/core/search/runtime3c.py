@@ -58,7 +58,6 @@ from __future__ import annotations
 import heapq
 import math
 import random
-import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -76,7 +75,7 @@ from adaspring_ros.core.search.objective import (
     Evaluator,
     energy_term,
 )
-from adaspring_ros.core.search.search_result import SearchResult, build_result, describe
+from adaspring_ros.core.search.search_result import Outcome, SearchResult, timed_search
 
 #: The paper's hardware-efficiency groups (§5.1.2), by structure.
 OPERATOR_GROUPS: dict[str, tuple[str, ...]] = {
@@ -160,23 +159,19 @@ def _snap_other(width: float, target: float) -> float:
     return min(others, key=lambda w: (abs(w - target), -w if target > width else w))
 
 
-class _Run:
-    """One Runtime3C search: the evaluator, the seeded noise and the ablation switches."""
+class Mutator:
+    """Algorithm 1 line 5: the seeded channel-wise and group mutations both algorithms use."""
 
     def __init__(self, profile: Profile, evaluator: Evaluator, rng: random.Random,
-                 grouping: bool, inheritance: bool, mutation: bool) -> None:
-        self.profile = profile
+                 grouping: bool) -> None:
         self.ev = evaluator
         self.rng = rng
         self.grouping = grouping
-        self.inheritance = inheritance
-        self.mutation = mutation
-        self.n = evaluator.n_layers
         self.noise = [max(0.0, float(profile.channel_noise.get(layer, 0.0)))
-                      for layer in range(1, self.n + 1)]
+                      for layer in range(1, evaluator.n_layers + 1)]
 
     def child_options(self, layer: int, option: str) -> list[str]:
-        """Algorithm 1 line 5 for one candidate at one layer: its two mutated options."""
+        """One candidate at one layer: its two mutated options."""
         structure, width = ss.parse_option(option)
         sigma = self.noise[layer]
         gauss = self.rng.gauss
@@ -201,19 +196,36 @@ class _Run:
             children.append(self.ev.evaluate(tuple(config)))
         return children
 
-    def run(self, space: EliteSpace | None) -> tuple[Evaluation, str]:
-        if space is None:
-            return self.run_literal()
+
+class _Algorithm:
+    """What both algorithms hold: the evaluator, the shared mutator, two ablation switches, and
+    the counts a SearchResult reports."""
+
+    def __init__(self, evaluator: Evaluator, mutator: Mutator, inheritance: bool,
+                 mutation: bool) -> None:
+        self.ev = evaluator
+        self.mutator = mutator
+        self.inheritance = inheritance
+        self.mutation = mutation
+        self.screened = 0  # Δ' members checked against the context (none without Δ')
+        self.priced_from_space = 0  # of those, priced by the evaluator
+
+
+class EliteSearch(_Algorithm):
+    """Runtime3C over Δ': two Pareto candidates from the screened space (line 4), then
+    mutation layer by layer with inheritance, stopping as the module docstring says."""
+
+    def run(self, space: EliteSpace) -> tuple[Evaluation, str]:
         first = self.line4(space)
         best = first[0]
         if not self.mutation:
             return best, "best elite candidate (no mutation)"
         parents = first
-        for layer in range(self.n):
+        for layer in range(self.ev.n_layers):
             base = parents if self.inheritance else first
             pool = list(base)
             for parent in base:
-                pool.extend(self.mutate(layer, parent))
+                pool.extend(self.mutator.mutate(layer, parent))
             parents = pareto_pick(pool)
             improved = parents[0].rank_key < best.rank_key
             if improved:
@@ -223,64 +235,6 @@ class _Run:
         if best.feasible:
             return best, "constraints met; mutated through the last layer"
         return best, "no configuration meets every constraint; least violating kept"
-
-    # ------------------------------------------------------------------ Algorithm 1 literally
-    def layer_members(self, width: float) -> list[str]:
-        """Options priced at a layer without Δ': each structure at the inherited width."""
-        if not self.grouping:
-            return list(ss.OPTIONS)
-        members = [ss.UNCOMPRESSED]
-        for structure in _ALL_STRUCTURES:
-            if structure == ss.SKIP:
-                members.append(ss.SKIP)
-            elif structure == "conv" and width == 1.0:  # conv@1.0 is "keep"; δ3 steps down
-                members.append(ss.option_id(structure, ss.WIDTHS[1]))
-            else:
-                members.append(ss.option_id(structure, width))
-        return members
-
-    def solve_layer(self, layer: int, incumbent: Evaluation, width: float) -> Evaluation:
-        config = list(incumbent.config)
-        priced = []
-        for option in self.layer_members(width):
-            config[layer] = option
-            priced.append(self.ev.evaluate(tuple(config)))
-        parents = pareto_pick(priced)
-        pool = [incumbent] + parents
-        if self.mutation:
-            for parent in parents:
-                pool.extend(self.mutate(layer, parent))
-        return min(pool, key=lambda e: e.rank_key)
-
-    def run_literal(self) -> tuple[Evaluation, str]:
-        """Algorithm 1 from the backbone, stopping at the first configuration that meets every
-        constraint; sweeps the layers again from the inherited configuration while that still
-        changes it."""
-        self.screened = 0
-        self.priced_from_space = 0
-        backbone = self.ev.evaluate(ss.backbone_configuration(self.profile.arch))
-        if not self.inheritance:
-            chosen, best = [], backbone
-            for layer in range(self.n):
-                survivor = self.solve_layer(layer, backbone, 1.0)
-                chosen.append(survivor.config[layer])
-                best = min(best, survivor, key=lambda e: e.rank_key)
-            best = min(best, self.ev.evaluate(tuple(chosen)), key=lambda e: e.rank_key)
-            return best, "layers solved against the backbone, not inherited"
-        current = backbone
-        for sweep in range(1, LITERAL_MAX_SWEEPS + 1):
-            start = current
-            width = 1.0
-            for layer in range(self.n):
-                if sweep > 1 or current.config[layer] != ss.UNCOMPRESSED:
-                    width = ss.parse_option(current.config[layer])[1]
-                current = self.solve_layer(layer, current, width)
-                width = ss.parse_option(current.config[layer])[1]
-                if current.feasible:
-                    return current, f"constraints met at layer {layer + 1}, sweep {sweep}"
-            if current.config == start.config:
-                break
-        return current, "no configuration meeting every constraint found; least violating kept"
 
     def line4(self, space: EliteSpace) -> list[Evaluation]:
         """Two candidates from the Pareto front of the valid part of Δ'.
@@ -314,6 +268,69 @@ class _Run:
         return pareto_pick(priced)
 
 
+class LiteralSearch(_Algorithm):
+    """Algorithm 1 as written, without Δ': from the backbone, at each layer price the group
+    members at the inherited width, two Pareto candidates, six after mutation, one survivor."""
+
+    def layer_members(self, width: float) -> list[str]:
+        """Options priced at a layer without Δ': each structure at the inherited width."""
+        if not self.mutator.grouping:
+            return list(ss.OPTIONS)
+        members = [ss.UNCOMPRESSED]
+        for structure in _ALL_STRUCTURES:
+            if structure == ss.SKIP:
+                members.append(ss.SKIP)
+            elif structure == "conv" and width == 1.0:  # conv@1.0 is "keep"; δ3 steps down
+                members.append(ss.option_id(structure, ss.WIDTHS[1]))
+            else:
+                members.append(ss.option_id(structure, width))
+        return members
+
+    def solve_layer(self, layer: int, incumbent: Evaluation, width: float) -> Evaluation:
+        config = list(incumbent.config)
+        priced = []
+        for option in self.layer_members(width):
+            config[layer] = option
+            priced.append(self.ev.evaluate(tuple(config)))
+        parents = pareto_pick(priced)
+        pool = [incumbent] + parents
+        if self.mutation:
+            for parent in parents:
+                pool.extend(self.mutator.mutate(layer, parent))
+        return min(pool, key=lambda e: e.rank_key)
+
+    def run(self, space: EliteSpace | None = None) -> tuple[Evaluation, str]:
+        """Stop at the first configuration that meets every constraint; sweep the layers again
+        from the inherited configuration while that still changes it."""
+        backbone = self.ev.evaluate(ss.backbone_configuration(self.ev.arch))
+        if not self.inheritance:
+            return self._independent_layers(backbone)
+        current = backbone
+        for sweep in range(1, LITERAL_MAX_SWEEPS + 1):
+            start = current
+            width = 1.0
+            for layer in range(self.ev.n_layers):
+                if sweep > 1 or current.config[layer] != ss.UNCOMPRESSED:
+                    width = ss.parse_option(current.config[layer])[1]
+                current = self.solve_layer(layer, current, width)
+                width = ss.parse_option(current.config[layer])[1]
+                if current.feasible:
+                    return current, f"constraints met at layer {layer + 1}, sweep {sweep}"
+            if current.config == start.config:
+                break
+        return current, "no configuration meeting every constraint found; least violating kept"
+
+    def _independent_layers(self, backbone: Evaluation) -> tuple[Evaluation, str]:
+        """Without inheritance: every layer solved against the backbone, then combined."""
+        chosen, best = [], backbone
+        for layer in range(self.ev.n_layers):
+            survivor = self.solve_layer(layer, backbone, 1.0)
+            chosen.append(survivor.config[layer])
+            best = min(best, survivor, key=lambda e: e.rank_key)
+        best = min(best, self.ev.evaluate(tuple(chosen)), key=lambda e: e.rank_key)
+        return best, "layers solved against the backbone, not inherited"
+
+
 def _search(profile: Profile, context: DeploymentContext, *, seed: int = 0,
            mu1: float | None = None, mu2: float | None = None,
            lambda_fn: LambdaFn | None = None, grouping: bool = True, inheritance: bool = True,
@@ -334,31 +351,28 @@ def _search(profile: Profile, context: DeploymentContext, *, seed: int = 0,
     call for a profile and objective also builds its Δ' (0.3-4 s here) unless ``prepare``
     was called.
     """
-    if elite and space is None:
-        space = elite_space(profile, energy_objective or ENERGY_OBJECTIVES[0])
-    elif not elite:
+    if not elite:
         space = None
-    t0 = time.perf_counter()
-    ev = Evaluator(profile, context.validated(lambda_fn), mu1, mu2,
-                   energy_objective=energy_objective, window=window)
-    run = _Run(profile, ev, random.Random(seed), grouping, inheritance, mutation)
-    best, how = run.run(space)
-    method = "runtime3c"
+    elif space is None:
+        space = elite_space(profile, energy_objective or ENERGY_OBJECTIVES[0])
     off = [name for name, on in (("elite", elite), ("grouping", grouping),
                                  ("inheritance", inheritance), ("mutation", mutation)) if not on]
-    if off:
-        method += "-no-" + "-no-".join(off)
-    reason = f"{_summary(best.config)}: {how}; {describe(ev, best)}"
-    children = ev.count - run.priced_from_space
-    result = build_result(ev, best, method=method, elapsed_ms=0.0, reason=reason,
-                          details={"elite_size": len(space.members) if space else 0,
-                                   "screened": run.screened,
-                                   "mutation_children": children,
-                                   "encoding_length": len(progressive_encode(best.config))})
-    # every Δ' member was checked against the context, plus each distinct mutated child
-    result.candidates_evaluated = run.screened + children
-    result.search_time_ms = (time.perf_counter() - t0) * 1e3
-    return result
+    method = "runtime3c" + "".join("-no-" + name for name in off)
+
+    def body(ev: Evaluator, started: float) -> Outcome:
+        mutator = Mutator(profile, ev, random.Random(seed), grouping)
+        algorithm = (EliteSearch if elite else LiteralSearch)(ev, mutator, inheritance, mutation)
+        best, how = algorithm.run(space)
+        children = ev.count - algorithm.priced_from_space
+        details = {"elite_size": len(space.members) if space else 0,
+                   "screened": algorithm.screened, "mutation_children": children,
+                   "encoding_length": len(progressive_encode(best.config))}
+        # every Δ' member was checked against the context, plus each distinct mutated child
+        return Outcome(best, method, f"{_summary(best.config)}: {how}", details,
+                       candidates=algorithm.screened + children)
+
+    return timed_search(profile, context, body, mu1=mu1, mu2=mu2, lambda_fn=lambda_fn,
+                        energy_objective=energy_objective, window=window)
 
 
 search = gc_paused(_search)  # the public entry point; see gc_pause for why

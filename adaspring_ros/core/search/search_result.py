@@ -7,10 +7,14 @@ and so a result can be logged or published without knowing which search produced
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
+from adaspring_ros.core.context.deployment_context import DeploymentContext, LambdaFn
 from adaspring_ros.core.model import search_space as ss
-from adaspring_ros.core.model.profile import Metrics
+from adaspring_ros.core.model.profile import Metrics, Profile
 from adaspring_ros.core.search.encoding import progressive_encode
 from adaspring_ros.core.search.objective import Evaluation, Evaluator
 
@@ -62,26 +66,50 @@ class SearchResult:
         return d
 
 
-def build_result(evaluator: Evaluator, best: Evaluation, *, method: str, elapsed_ms: float,
-                 reason: str, details: dict | None = None) -> SearchResult:
-    """Package the winning candidate; metrics come from Profile.predict, the contract's source."""
+class Outcome(NamedTuple):
+    """What a search's body found, before it is packaged into a SearchResult."""
+
+    best: Evaluation
+    method: str
+    why: str  # the reason's head; describe() adds what the choice achieves
+    details: dict | None = None
+    candidates: int | None = None  # default: the evaluator's count of priced configurations
+
+
+def timed_search(profile: Profile, context: DeploymentContext,
+                 body: Callable[[Evaluator, float], Outcome], *, mu1: float | None = None,
+                 mu2: float | None = None, lambda_fn: LambdaFn | None = None,
+                 memo: bool = True, **energy) -> SearchResult:
+    """Every search's frame: ``body(evaluator, started)`` on a fresh Evaluator, packaged.
+
+    The search time runs from before the evaluator's set-up to the packaged result, the same
+    span for Runtime3C and every baseline; what is built once per profile (layer tables, Δ')
+    is outside it. ``started`` (perf_counter seconds) lets a body keep a time budget.
+    ``energy``: the evaluator's energy_objective and window keywords.
+    """
+    started = time.perf_counter()
+    evaluator = Evaluator(profile, context.validated(lambda_fn), mu1, mu2, memo=memo, **energy)
+    return build_result(evaluator, body(evaluator, started), started)
+
+
+def build_result(evaluator: Evaluator, outcome: Outcome, started: float) -> SearchResult:
+    """Package the winning candidate; metrics come from Profile.predict, the contract's source.
+    The search time is taken last, so it includes this packaging."""
+    best = outcome.best
     violated = evaluator.violated(best)
-    return SearchResult(
-        config=best.config,
-        metrics=evaluator.profile.predict(best.config, evaluator.mu1, evaluator.mu2),
-        search_time_ms=elapsed_ms,
-        candidates_evaluated=evaluator.count,
-        feasible=not violated,
-        violated=violated,
-        constraints=evaluator.constraints(best),
-        objective=best.objective,
-        reason=reason,
-        encoding=progressive_encode(best.config),
-        method=method,
-        details=dict(details or {}),
-        energy_per_window_j=best.joules,
-        energy_objective=evaluator.term.kind,
-    )
+    fields = {
+        "config": best.config,
+        "metrics": evaluator.profile.predict(best.config, evaluator.mu1, evaluator.mu2),
+        "candidates_evaluated": evaluator.count if outcome.candidates is None
+        else outcome.candidates,
+        "feasible": not violated, "violated": violated,
+        "constraints": evaluator.constraints(best), "objective": best.objective,
+        "reason": f"{outcome.why}; {describe(evaluator, best)}",
+        "encoding": progressive_encode(best.config), "method": outcome.method,
+        "details": dict(outcome.details or {}), "energy_per_window_j": best.joules,
+        "energy_objective": evaluator.term.kind,
+    }
+    return SearchResult(search_time_ms=(time.perf_counter() - started) * 1e3, **fields)
 
 
 def describe(evaluator: Evaluator, best: Evaluation) -> str:
