@@ -170,20 +170,22 @@ if [ -f "$CACHE" ] && ! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$SOURCE_LINK" "$
   echo "-- build folder was configured from another source path: reconfiguring"
   rm -rf "$BUILD/adaspring_ros"
 fi
+# colcon build of one source folder ($1) with BUILD_TESTING=$2, in a subshell that sees only
+# this venv: nothing from a sourced /opt/ros or another workspace may leak into the build.
+colcon_build() {
+  (
+    unset PYTHONPATH COLCON_PREFIX_PATH LD_LIBRARY_PATH
+    export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" VIRTUAL_ENV="$VENV"
+    export PATH="$VENV/bin:$PATH"
+    cd "$ROOT"
+    colcon --log-base "$LOGS" build --paths "$1" --build-base "$BUILD" \
+      --install-base "$INSTALL" \
+      --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING="$2"
+  )
+}
 T="$(now)"
 echo "-- colcon build -> $INSTALL"
-(
-  # Only this venv: nothing from a sourced /opt/ros or another workspace may leak into the build.
-  unset PYTHONPATH COLCON_PREFIX_PATH LD_LIBRARY_PATH
-  export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" VIRTUAL_ENV="$VENV"
-  export PATH="$VENV/bin:$PATH"
-  cd "$ROOT"
-  colcon --log-base "$LOGS" build \
-    --paths "$SOURCE_LINK" \
-    --build-base "$BUILD" \
-    --install-base "$INSTALL" \
-    --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=ON
-)
+colcon_build "$SOURCE_LINK" ON
 echo "-- colcon build done in $(elapsed "$T")"
 
 # --- 4. launch_ros and ros2cli from source (optional) -----------------------------------------
@@ -226,17 +228,7 @@ if [ -n "$ROS2_SOURCES" ]; then
     echo "$WANT_ROS2_STAMP" > "$ROS2_STAMP"
   fi
   echo "-- colcon build composition_interfaces (rosidl) -> $INSTALL"
-  (
-    unset PYTHONPATH COLCON_PREFIX_PATH LD_LIBRARY_PATH
-    export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" VIRTUAL_ENV="$VENV"
-    export PATH="$VENV/bin:$PATH"
-    cd "$ROOT"
-    colcon --log-base "$LOGS" build \
-      --paths "$ROS2_SOURCES/composition_interfaces" \
-      --build-base "$BUILD" \
-      --install-base "$INSTALL" \
-      --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF
-  )
+  colcon_build "$ROS2_SOURCES/composition_interfaces" OFF
   echo "-- launch/ros2cli ready in $(elapsed "$T")"
 fi
 echo "== setup_env.sh ($DISTRO) done in $(elapsed "$T0")"
