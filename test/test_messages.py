@@ -72,6 +72,8 @@ def build_sample(name: str):
         msg.params_bytes = 123_456
         msg.activation_bytes = U64_MAX - 1
         msg.energy = 2.0**-10  # exactly representable in float32
+        msg.energy_per_window_mj = 3.890625
+        msg.energy_objective = "joules"
         msg.search_time_ms = 0.0625
         msg.candidates_evaluated = 65_536
         msg.feasible = False
@@ -264,8 +266,10 @@ def test_interfaces_have_the_designed_fields():
     assert cc["context"] == "adaspring_ros/DeploymentContext"
     for f in ("macs", "params_bytes", "activation_bytes"):
         assert cc[f] == "uint64"
-    for f in ("predicted_accuracy_loss", "predicted_latency_ms", "energy", "search_time_ms"):
+    for f in ("predicted_accuracy_loss", "predicted_latency_ms", "energy",
+              "energy_per_window_mj", "search_time_ms"):
         assert cc[f] == "float"
+    assert cc["energy_objective"] == "string"
     assert cc["feasible"] == "boolean"
     assert cc["violated_constraints"] == "sequence<string>"
     assert {"config_id", "checkpoint_version", "trigger", "reason"} <= cc.keys()

@@ -5,15 +5,19 @@ Each test gets its own ROS domain (the ``ros`` fixture) and every process it sta
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from adaspring_ros.msg import AudioChunk, CompressionConfig, DeploymentContext, SoundEvent
 from std_msgs.msg import UInt32
 
+from adaspring_ros.core.model.energy import WindowEnergy
 from adaspring_ros.core.scene import sound_synth
 from adaspring_ros.nodes import qos, topics
 from adaspring_ros.testing.node_kit import (
     STARTUP_S,
+    Diagnostics,
     context_msg,
     get_parameter,
     set_parameter,
@@ -122,3 +126,61 @@ def test_audio_events_are_detected_with_the_right_labels(ros):
     ros.spin_until(lambda: len(notifications.messages) >= len(flagged), 10)
     assert {e.audio_sequence for e in notifications.messages} == flagged
     assert all(by_seq[s].label in sound_synth.EMERGENCY_CLASSES for s in flagged)
+
+
+def test_configuration_carries_its_energy_per_window_and_constants_apply_at_run_time(ros):
+    node = ros.node("energy_operator")
+    pub = node.create_publisher(DeploymentContext, topics.CONTEXT, qos.reliable())
+    configs = ros.subscribe(CompressionConfig, topics.CONFIG, qos.latched())
+    start(ros, "evolution", latency_budget_ms=1000.0, accuracy_loss_threshold=3.0,
+          stale_timeout_s=600.0)
+    ros.wait_for_subscribers(pub, 1, timeout=STARTUP_S)
+    pub.publish(context_msg(battery=0.2))
+    first = configs.wait_for(1, timeout=STARTUP_S)[-1]
+    assert first.energy_objective == "joules"
+    window = WindowEnergy()
+    expected_mj = 1e3 * window.joules(first.macs, first.params_bytes, first.activation_bytes,
+                                      first.predicted_latency_ms)
+    assert first.energy_per_window_mj == pytest.approx(expected_mj, rel=1e-5)
+
+    result = set_parameter(ros, node, "evolution", "active_power_w", 50.0)
+    assert result.successful, result.reason
+    second = configs.wait_for(2, timeout=30)[-1]
+    assert "active_power_w" in second.trigger
+    assert second.energy_per_window_mj > first.energy_per_window_mj
+    assert not set_parameter(ros, node, "evolution", "joules_per_mac", -1e-9).successful
+    refused = set_parameter(ros, node, "evolution", "energy_objective", "paper")
+    assert not refused.successful  # read-only: its Δ' is built at start
+
+
+def test_the_paper_objective_is_selectable_at_start(ros):
+    node = ros.node("paper_operator")
+    pub = node.create_publisher(DeploymentContext, topics.CONTEXT, qos.reliable())
+    configs = ros.subscribe(CompressionConfig, topics.CONFIG, qos.latched())
+    start(ros, "evolution", energy_objective="paper", latency_budget_ms=1000.0,
+          accuracy_loss_threshold=3.0, stale_timeout_s=600.0)
+    ros.wait_for_subscribers(pub, 1, timeout=STARTUP_S)
+    pub.publish(context_msg(battery=0.2))
+    config = configs.wait_for(1, timeout=STARTUP_S)[-1]
+    assert config.energy_objective == "paper" and config.energy_per_window_mj > 0.0
+    # Eq. (2)'s E is largest at the backbone, which no budget here forbids
+    assert list(config.layer_operators) == ["conv@1.0"] * len(config.layer_operators)
+
+
+def test_simulated_battery_charges_the_energy_the_configuration_carries(ros):
+    diags = Diagnostics(ros)
+    pub = ros.default_node().create_publisher(CompressionConfig, topics.CONFIG, qos.latched())
+    monitor = start(ros, "context_monitor", battery_source="simulated")
+    ros.wait_for_subscribers(pub, 1, timeout=STARTUP_S)
+    pub.publish(CompressionConfig(config_id=1, energy_per_window_mj=5.0, macs=10**9))
+    assert ros.spin_until(
+        lambda: diags.values("context_monitor").get("energy_per_window_mj") == "5.000", 30)
+    # no usable figure (NaN, or an older evolution node's 0): priced locally, and counted
+    pub.publish(CompressionConfig(config_id=2, energy_per_window_mj=math.nan, macs=10**9,
+                                  predicted_latency_ms=2.0))
+    assert ros.spin_until(
+        lambda: diags.counter("context_monitor", "config_energy_missing") == 1, 30)
+    local_mj = 1e3 * WindowEnergy().joules(10**9, 0, 0, 2.0)
+    assert ros.spin_until(lambda: diags.values("context_monitor").get(
+        "energy_per_window_mj") == f"{local_mj:.3f}", 30)
+    assert monitor.running

@@ -34,6 +34,7 @@ from adaspring_ros.core.context import ina219
 from adaspring_ros.core.context.cache_budget import CacheContention, detect_l2_cache_bytes
 from adaspring_ros.core.context.evolution_policy import EventRateMeter
 from adaspring_ros.core.context.power_rails import JetsonPower, PowerUnavailable
+from adaspring_ros.core.model.energy import JOULES_PER_BYTE, JOULES_PER_MAC
 from adaspring_ros.msg import CompressionConfig, DeploymentContext, SoundEvent
 from adaspring_ros.nodes import conversions, node_main, qos, topics
 from adaspring_ros.nodes.health import Health
@@ -44,9 +45,10 @@ from adaspring_ros.nodes.scene_clock import clock_started, scene_seconds, wall_t
 ENERGY_PARAMETERS = {
     "capacity_wh": ("capacity_wh", 80.0, "Pack energy, Wh (every source).", 1e4),
     "base_power_w": ("base_power_w", 2.5, "Robot base load, W.", 100.0),
-    "joules_per_mac": ("joules_per_mac", 1e-9, "Energy per MAC, J.", 1e-6),
-    "joules_per_byte": ("joules_per_byte", 0.5e-9,
-                        "Energy per parameter/activation byte moved, J.", 1e-6),
+    "joules_per_mac": ("joules_per_mac", JOULES_PER_MAC, "Energy per MAC, J (only for a "
+                       "configuration that carries no energy_per_window_mj).", 1e-6),
+    "joules_per_byte": ("joules_per_byte", JOULES_PER_BYTE,
+                        "Energy per parameter/activation byte moved, J (same fallback).", 1e-6),
     "joules_per_notification": ("joules_per_notification", 2.0,
                                 "Energy per notified detection, J.", 1000.0),
 }
@@ -72,7 +74,8 @@ class ContextMonitorNode(Node):
         self.battery = self._open_battery()
         self.power_meter = self._open_power_meter()
         self.live = not self.get_parameter("use_sim_time").value
-        self._config_costs = (0, 0, 0)  # MACs, parameter bytes, activation bytes in force
+        self._config_costs = (0, 0, 0, 0.0)  # MACs, parameter and activation bytes, T pred (ms)
+        self._carried_j: float | None = None  # energy per window the configuration carries
         self._energy_per_window = 0.0
         self._last_scene = None
         self.pub_battery = self.create_publisher(BatteryState, topics.BATTERY, qos.reliable())
@@ -152,7 +155,14 @@ class ContextMonitorNode(Node):
 
     # ------------------------------------------------------------------ inputs
     def on_config(self, msg: CompressionConfig) -> None:
-        self._config_costs = (msg.macs, msg.params_bytes, msg.activation_bytes)
+        """Charge what the evolution node predicted for a window (the energy its objective
+        priced); a configuration without a usable figure is priced here, and counted."""
+        self._config_costs = (msg.macs, msg.params_bytes, msg.activation_bytes,
+                              msg.predicted_latency_ms)
+        mj = float(msg.energy_per_window_mj)
+        self._carried_j = mj * 1e-3 if math.isfinite(mj) and mj > 0.0 else None
+        if self._carried_j is None:
+            self.health.count("config_energy_missing")
 
     def on_event(self, msg: SoundEvent) -> None:
         if msg.label == "background":
@@ -173,7 +183,8 @@ class ContextMonitorNode(Node):
         if not clock_started(self):
             return  # use_sim_time and no /clock yet: the day has not begun
         self._sync_energy_model()
-        self._energy_per_window = self.model.inference_joules(*self._config_costs)
+        self._energy_per_window = (self._carried_j if self._carried_j is not None
+                                   else self.model.inference_joules(*self._config_costs))
         now = scene_seconds(self)
         if self._last_scene is not None and now < self._last_scene:
             self.health.count("clock_went_back")

@@ -177,7 +177,8 @@ def result_to_msg(result, *, config_id: int, checkpoint_version: str, trigger: s
         encoding=[int(x) for x in result.encoding],
         predicted_accuracy_loss=float(m.accuracy_loss), predicted_latency_ms=float(m.latency_ms),
         macs=int(m.macs), params_bytes=int(m.params_bytes), activation_bytes=int(m.act_bytes),
-        energy=float(m.energy), search_time_ms=float(result.search_time_ms),
+        energy=float(m.energy), energy_per_window_mj=float(result.energy_per_window_j * 1e3),
+        energy_objective=result.energy_objective, search_time_ms=float(result.search_time_ms),
         candidates_evaluated=int(result.candidates_evaluated), feasible=bool(result.feasible),
         violated_constraints=list(result.violated), trigger=trigger, reason=result.reason,
         context=context)

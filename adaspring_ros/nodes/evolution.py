@@ -5,6 +5,10 @@ parameters (the application's latency budget and accuracy-loss threshold, μ1/μ
 thresholds). Output: ``compression_config``, transient-local, so a late or restarted inference
 node gets the configuration in force at once.
 
+The search trades accuracy loss against the predicted energy of one window (``energy_objective``
+joules, core/model/energy.py, constants as parameters) or, selectable at start, against the
+paper's Eq. (2) E; every configuration published carries both.
+
 Setting a parameter at run time (`ros2 param set`) re-evolves immediately; values outside their
 declared range are refused by rclpy with the range as the reason. If no context arrives for
 ``stale_timeout_s`` the node reports it and holds a conservative configuration (worst plausible
@@ -36,16 +40,24 @@ from adaspring_ros.core.context.evolution_scheduler import (
 )
 from adaspring_ros.core.model import checkpoint
 from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.energy import (
+    ACTIVE_POWER_W,
+    JOULES_PER_BYTE,
+    JOULES_PER_MAC,
+    WindowEnergy,
+)
 from adaspring_ros.core.search import runtime3c
+from adaspring_ros.core.search.objective import ENERGY_OBJECTIVES
 from adaspring_ros.msg import CompressionConfig, DeploymentContext
 from adaspring_ros.nodes import conversions, node_main, qos, topics
 from adaspring_ros.nodes.health import Health
 from adaspring_ros.nodes.measured_latency import MeasuredLatency
-from adaspring_ros.nodes.params import declare
+from adaspring_ros.nodes.params import check_choice, declare
 from adaspring_ros.nodes.scene_clock import wall_timer
 
 #: Parameters whose change re-runs the search (the others only affect when it runs).
-SEARCH_PARAMETERS = ("latency_budget_ms", "accuracy_loss_threshold", "mu1", "mu2", "seed")
+SEARCH_PARAMETERS = ("latency_budget_ms", "accuracy_loss_threshold", "mu1", "mu2", "seed",
+                     "joules_per_mac", "joules_per_byte", "active_power_w")
 TRIGGER_PARAMETERS = ("battery_delta", "storage_delta_bytes", "event_rate_rel", "period_s")
 
 
@@ -63,6 +75,7 @@ class EvolutionNode(Node):
         declare(self, "mu1", 0.4, "Energy proxy weight of C/Sp (paper Eq. 2).", low=0.0, high=1.0)
         declare(self, "mu2", 0.6, "Energy proxy weight of C/Sa (paper Eq. 2).", low=0.0, high=1.0)
         declare(self, "seed", 0, "Seed of Runtime3C's channel-noise mutation.", low=0, high=2**31)
+        self.energy_objective = self._declare_energy()
         declare(self, "battery_delta", 0.05, "Battery change that triggers evolution (0-1).",
                 low=0.0, high=1.0)
         declare(self, "storage_delta_bytes", 65536, "Storage budget change that triggers "
@@ -84,7 +97,9 @@ class EvolutionNode(Node):
         self.profile = loaded.profile
         self.version = loaded.version
         del loaded  # the search needs the profile only, not the weights
-        runtime3c.prepare(self.profile)  # context-free part of the search, built once at start
+        # context-free part of the search (Δ' of the chosen objective), built once at start
+        runtime3c.prepare(self.profile, self.energy_objective, self._window(),
+                          self.get_parameter("mu1").value, self.get_parameter("mu2").value)
         self.scheduler = EvolutionScheduler(self._thresholds(), stale_timeout_s=stale_timeout_s,
                                             min_interval_s=min_interval_ms / 1000.0)
         self.config_id = 0
@@ -99,6 +114,27 @@ class EvolutionNode(Node):
         self.add_on_set_parameters_callback(self.on_parameters)
         wall_timer(self, 0.01, self.tick)
         wall_timer(self, 1.0, self.publish_health)
+
+    def _declare_energy(self) -> str:
+        """The energy term of Eq. (1) (read-only: its Δ' is built at start) and the per-window
+        energy constants (core/model/energy.py gives their sources; they apply at run time)."""
+        objective = declare(self, "energy_objective", ENERGY_OBJECTIVES[0], "Energy term of "
+                            "Eq. (1): joules = predicted energy per window, paper = Eq. (2)'s E.",
+                            choices=ENERGY_OBJECTIVES, read_only=True)
+        if not check_choice("energy_objective", objective, ENERGY_OBJECTIVES).successful:
+            raise ValueError(check_choice("energy_objective", objective, ENERGY_OBJECTIVES).reason)
+        declare(self, "joules_per_mac", JOULES_PER_MAC, "Energy per multiply-accumulate, J.",
+                low=0.0, high=1e-6)
+        declare(self, "joules_per_byte", JOULES_PER_BYTE,
+                "Energy per parameter/activation byte moved, J.", low=0.0, high=1e-6)
+        declare(self, "active_power_w", ACTIVE_POWER_W, "Busy-core power that does not scale "
+                "with its work, W (python -m adaspring_ros.tools.calibrate_energy on a Jetson).",
+                low=0.0, high=100.0)
+        return objective
+
+    def _window(self) -> WindowEnergy:
+        return WindowEnergy(*(self.get_parameter(n).value
+                              for n in ("joules_per_mac", "joules_per_byte", "active_power_w")))
 
     # ------------------------------------------------------------------ inputs
     def _thresholds(self, **changed) -> TriggerThresholds:
@@ -210,7 +246,8 @@ class EvolutionNode(Node):
         result = runtime3c.search(self.profile, self.latency.search_context(ctx),
                                   seed=self.get_parameter("seed").value,
                                   mu1=self.get_parameter("mu1").value,
-                                  mu2=self.get_parameter("mu2").value)
+                                  mu2=self.get_parameter("mu2").value,
+                                  energy_objective=self.energy_objective, window=self._window())
         self.config_id += 1
         effective = conversions.context_to_msg(
             ctx, battery_source=ctx_msg.battery_source, scene_time_s=ctx_msg.scene_time_s,
@@ -232,6 +269,7 @@ class EvolutionNode(Node):
         self.health.count("evolutions")
         self.health.values["last_search_ms"] = f"{result.search_time_ms:.3f}"
         self.health.values["config"] = " ".join(result.config)
+        self.health.values["energy_per_window_mj"] = f"{result.energy_per_window_j * 1e3:.3f}"
         if result.feasible:
             self.health.clear("infeasible")
         else:

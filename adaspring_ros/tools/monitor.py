@@ -92,6 +92,7 @@ class MonitorNode(Node):
                 f"              A loss {g.predicted_accuracy_loss:.2f} pp  "
                 f"T {g.predicted_latency_ms:.2f} ms (budget {g.context.latency_budget_ms:.2f})  "
                 f"Sp {g.params_bytes / 2**20:.2f} MiB  E {g.energy:.1f}  "
+                f"{g.energy_per_window_mj:.2f} mJ/window ({g.energy_objective or '?'})  "
                 f"search {g.search_time_ms:.2f} ms")
             lines.append(f"              trigger: {g.trigger}")
         lines.append(f"events        last {len(self.events)} (notifications: {self.notifications})")
