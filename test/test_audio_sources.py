@@ -51,8 +51,41 @@ def test_open_source_falls_back_and_says_why():
     source, passed = sources.open_source("auto", {"alsa": broken, "scene": _Fixed})
     assert source.name == "scene"
     assert [(n, str(e)) for n, e in passed] == [("alsa", "no microphone")]
-    with pytest.raises(RuntimeError, match="source=alsa"):
-        sources.open_source("alsa", {"alsa": broken, "scene": broken})
+    with pytest.raises(RuntimeError, match="source=files"):
+        sources.open_source("files", {"files": broken})
+
+
+class _Capture(sources.AudioSource):
+    name = "alsa"
+
+    def read(self, scene_s, idle):
+        return [sources.Clip(np.zeros(1600, np.float32), stamp_ns=1, label="captured")]
+
+
+def test_live_capture_never_falls_back_to_the_script_and_waits_for_a_device():
+    now = [0.0]
+    attempts = []
+
+    def opener():
+        attempts.append(now[0])
+        if len(attempts) < 3:
+            raise OSError("no default input device")
+        return _Capture()
+
+    source, passed = sources.open_source("alsa", {"alsa": opener, "scene": _Fixed})
+    assert isinstance(source, sources.AwaitingMicrophone) and source.name == "alsa"
+    assert [n for n, _ in passed] == ["alsa"]
+    source._clock, source._next_try = (lambda: now[0]), 5.0
+    assert source.read(None, idle=True) == [] and len(attempts) == 1  # not before retry_s
+    assert "no capture device (no default input device)" in source.problem()
+    assert "alsa_device" in source.problem() and "simulated_audio:=true" in source.problem()
+    now[0] = 5.0
+    source.read(None, idle=True)
+    assert len(attempts) == 2 and source.problem()
+    now[0] = 10.0
+    source.read(None, idle=True)
+    assert len(attempts) == 3 and source.problem() == ""  # plugged in: picked up
+    assert source.read(None, idle=True)[0].label == "captured"
 
 
 def test_pacer_pads_each_clip_to_whole_chunks_within_the_tick_budget():

@@ -13,6 +13,8 @@ pytestmark = pytest.mark.ros
 
 def test_bringup_composes_the_graph_in_one_process_and_the_monitor_sees_it(ros):
     bringup = ros.spawn(module="adaspring_ros.tools.bringup", args=["--namespace", "robot1",
+                                                                    "--simulated-day",
+                                                                    "--simulated-audio",
                                                                     "--duration", "90"])
     monitor = ros.spawn(module="adaspring_ros.tools.monitor",
                         args=["--namespace", "robot1", "--once", "--timeout", "80"])

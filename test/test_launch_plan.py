@@ -17,6 +17,7 @@ import pytest
 from adaspring_ros.tools import bringup, graph
 
 LAUNCH_FILE = Path(__file__).resolve().parents[1] / "launch" / "sound_assistant.launch.py"
+SHIPPED_YAML = str(Path(__file__).resolve().parents[1] / "config" / "sound_assistant.yaml")
 
 
 class _Recorded:
@@ -83,9 +84,11 @@ def test_every_launch_argument_is_documented(monkeypatch):
 @pytest.mark.parametrize("launch_args, bringup_argv", [
     ({}, []),
     ({"namespace": "robot1"}, ["--namespace", "robot1"]),
-    ({"simulated_day": "false", "simulated_audio": "false"}, ["--live"]),
-    ({"params_file": "/tmp/x.yaml", "scene_file": "/rec"},
-     ["--params-file", "/tmp/x.yaml", "--scene-file", "/rec"]),
+    ({"simulated_day": "true", "simulated_audio": "true"},
+     ["--simulated-day", "--simulated-audio"]),
+    ({"simulated_audio": "true"}, ["--simulated-audio"]),
+    ({"params_file": SHIPPED_YAML, "scene_file": str(LAUNCH_FILE)},
+     ["--params-file", SHIPPED_YAML, "--scene-file", str(LAUNCH_FILE)]),
 ])
 def test_launch_file_and_bringup_start_the_same_graph(monkeypatch, launch_args, bringup_argv):
     _, nodes = _launched(monkeypatch, **launch_args)
@@ -115,3 +118,40 @@ def test_yaml_documents_every_declared_parameter():
         line = next((ln for ln in text.splitlines() if ln.strip().startswith(name + ":")), None)
         assert line is not None, f"{name} missing from the YAML"
         assert "#" in line, f"{name} has no comment in the YAML"
+
+
+@pytest.mark.parametrize("launch_args, reason", [
+    ({"simulated_day": "true"}, "live capture cannot follow"),
+    ({"simulated_audio": "ture"}, "neither true nor false"),
+    ({"namespace": "robot 1"}, "not a valid ROS name"),
+    ({"namespace": "1robot"}, "not a valid ROS name"),
+    ({"params_file": "/nonexistent.yaml"}, "does not exist"),
+    ({"scene_file": "/nonexistent/recordings"}, "does not exist"),
+])
+def test_combinations_that_cannot_work_are_refused_with_the_reason(monkeypatch, launch_args,
+                                                                    reason):
+    with pytest.raises(graph.PlanError, match=reason):
+        _launched(monkeypatch, **launch_args)
+
+
+def test_bare_launch_is_the_live_assistant(monkeypatch):
+    _, nodes = _launched(monkeypatch)
+    names = [n["name"] for n in nodes]
+    assert "scene_clock" not in names  # wall clock
+    assert all("use_sim_time" not in n["parameters"][1] for n in nodes)
+    mic = next(n for n in nodes if n["name"] == "microphone")
+    assert mic["parameters"][1] == {"source": "alsa"}  # capture, never the script
+
+
+def test_scripted_scene_on_the_wall_clock_plays_in_real_time(monkeypatch):
+    _, nodes = _launched(monkeypatch, simulated_audio="true")
+    mic = next(n for n in nodes if n["name"] == "microphone")
+    assert mic["parameters"][1] == {"source": "scene", "playback_speed": 1.0}
+    _, nodes = _launched(monkeypatch, simulated_audio="true", simulated_day="true")
+    mic = next(n for n in nodes if n["name"] == "microphone")
+    assert mic["parameters"][1] == {"source": "scene", "use_sim_time": True}
+
+
+def test_bringup_refuses_with_the_reason_and_status_2(capsys):
+    assert bringup.main(["--simulated-day"]) == 2
+    assert "live capture cannot follow" in capsys.readouterr().err

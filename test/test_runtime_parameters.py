@@ -8,6 +8,9 @@ enumerated parameter outside its choices stops the node at start with the choice
 
 from __future__ import annotations
 
+import importlib
+from pathlib import Path
+
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import DescribeParameters, ListParameters, SetParameters
@@ -15,6 +18,11 @@ from sensor_msgs.msg import BatteryState
 
 from adaspring_ros.nodes.context_monitor import ENERGY_PARAMETERS
 from adaspring_ros.testing.fault_scenarios import start
+from adaspring_ros.tools import graph
+
+YAML = Path(graph.default_params_file()).read_text()
+#: declared by rclpy itself on every node
+BUILTIN = {"use_sim_time", "start_type_description_service"}
 
 
 def _call(ros, srv_type, name: str, request, timeout: float = 30.0):
@@ -44,7 +52,7 @@ def test_context_monitor_parameters_apply_at_run_time_or_are_read_only(ros):
                   ListParameters.Request()).result.names
     described = _call(ros, DescribeParameters, "/context_monitor/describe_parameters",
                       DescribeParameters.Request(names=list(names))).descriptors
-    writable = {d.name for d in described if not d.read_only} - {"use_sim_time"}
+    writable = {d.name for d in described if not d.read_only} - BUILTIN
     assert writable == set(ENERGY_PARAMETERS), writable  # the others are read-only
 
     result = _set(ros, "context_monitor", "capacity_wh", 40.0)
@@ -66,3 +74,24 @@ def test_enumerated_parameter_outside_its_choices_is_refused_at_start(ros):
     assert monitor.wait(timeout=60) == 1, monitor.output()
     out = monitor.output()
     assert "battery_pack='4S' is not one of 3S, 2S" in out and "Traceback" not in out, out
+
+
+def _writable(ros, node: str) -> set[str]:
+    names = _call(ros, ListParameters, f"/{node}/list_parameters",
+                  ListParameters.Request(), timeout=120).result.names
+    for name in set(names) - BUILTIN:  # every parameter the node declares is documented
+        assert any(ln.strip().startswith(name + ":") for ln in YAML.splitlines()), name
+    described = _call(ros, DescribeParameters, f"/{node}/describe_parameters",
+                      DescribeParameters.Request(names=list(names))).descriptors
+    return {d.name for d in described if not d.read_only} - BUILTIN
+
+
+@pytest.mark.ros
+def test_every_node_declares_only_its_run_time_parameters_writable(ros):
+    """A parameter `ros2 param set` accepts must take effect; all others are read-only."""
+    params = {"microphone": {"source": "scene"}}
+    for spec in (*graph.NODES, graph.SCENE_CLOCK):
+        start(ros, spec.name, **params.get(spec.name, {}))
+    for spec in (*graph.NODES, graph.SCENE_CLOCK):
+        runtime = importlib.import_module(spec.module).RUNTIME_PARAMETERS
+        assert _writable(ros, spec.name) == set(runtime), spec.name

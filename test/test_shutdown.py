@@ -21,6 +21,7 @@ from adaspring_ros.tools import graph
 SIGNALS = [signal.SIGINT, signal.SIGTERM]
 EXIT_WITHIN_S = 5.0
 NS = "/shut"
+DAY = ["--simulated-day", "--simulated-audio"]
 
 
 def _wait_for_events(ros, timeout: float = 120.0) -> None:
@@ -48,7 +49,8 @@ def _spawn_node(ros, planned):
 @pytest.mark.ros
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
 def test_every_node_process_exits_0_on_the_signal_while_audio_flows(ros, sig):
-    children = [_spawn_node(ros, p) for p in graph.plan(namespace=NS)]
+    children = [_spawn_node(ros, p) for p in graph.plan(namespace=NS, simulated_day=True,
+                                                                simulated_audio=True)]
     _wait_for_events(ros)
     for child in children:
         os.kill(child.pid, sig)
@@ -60,7 +62,7 @@ def test_every_node_process_exits_0_on_the_signal_while_audio_flows(ros, sig):
 @pytest.mark.ros
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
 def test_composed_bringup_exits_0_and_a_second_signal_during_cleanup_is_quiet(ros, sig):
-    bringup = ros.spawn(module="adaspring_ros.tools.bringup", args=["--namespace", NS])
+    bringup = ros.spawn(module="adaspring_ros.tools.bringup", args=["--namespace", NS, *DAY])
     _wait_for_events(ros)
     os.kill(bringup.pid, sig)
     time.sleep(0.02)  # the second signal lands while the nodes are being destroyed
@@ -77,7 +79,7 @@ def test_composed_bringup_exits_0_and_a_second_signal_during_cleanup_is_quiet(ro
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
 def test_bringup_processes_stops_every_node_process(ros, sig):
     bringup = ros.spawn(module="adaspring_ros.tools.bringup",
-                        args=["--namespace", NS, "--processes"])
+                        args=["--namespace", NS, "--processes", *DAY])
     _wait_for_events(ros)
     nodes = psutil.Process(bringup.pid).children(recursive=True)
     assert len(nodes) == 5, [p.cmdline() for p in nodes]  # scene clock + four nodes

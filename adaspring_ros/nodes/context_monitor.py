@@ -52,6 +52,8 @@ ENERGY_PARAMETERS = {
     "joules_per_notification": ("joules_per_notification", 2.0,
                                 "Energy per notified detection, J.", 1000.0),
 }
+#: the parameters `ros2 param set` may change (the others are read-only)
+RUNTIME_PARAMETERS = tuple(ENERGY_PARAMETERS)
 PACK_VOLTS = {"3S": 11.1, "2S": 7.4}  # nominal Li-ion pack voltage, for Wh -> Ah
 
 

@@ -59,6 +59,8 @@ from adaspring_ros.nodes.scene_clock import wall_timer
 SEARCH_PARAMETERS = ("latency_budget_ms", "accuracy_loss_threshold", "mu1", "mu2", "seed",
                      "joules_per_mac", "joules_per_byte", "active_power_w")
 TRIGGER_PARAMETERS = ("battery_delta", "storage_delta_bytes", "event_rate_rel", "period_s")
+#: the parameters `ros2 param set` may change (the others are read-only)
+RUNTIME_PARAMETERS = SEARCH_PARAMETERS + TRIGGER_PARAMETERS
 
 
 class EvolutionNode(Node):
@@ -84,14 +86,17 @@ class EvolutionNode(Node):
                 low=0.0, high=100.0)
         declare(self, "period_s", 7200.0, "Evolve at least this often, scene seconds (paper: 2 h).",
                 low=1.0, high=864000.0)
+        # read once into the scheduler: read-only (the search and trigger ones apply at once)
         stale_timeout_s = declare(self, "stale_timeout_s", 3.0,
                                   "No context for this long (real seconds) = stale.",
-                                  low=0.1, high=3600.0)
+                                  low=0.1, high=3600.0, read_only=True)
         min_interval_ms = declare(self, "min_interval_ms", 5.0,
-                                  "Least time between two searches, ms.", low=0.0, high=60000.0)
+                                  "Least time between two searches, ms.", low=0.0, high=60000.0,
+                                  read_only=True)
         self.conservative_storage = declare(
             self, "conservative_storage_bytes", 1024 * 1024,
-            "Storage budget assumed while the context is stale, bytes.", low=0, high=2**40)
+            "Storage budget assumed while the context is stale, bytes.", low=0, high=2**40,
+            read_only=True)
         self.health = Health(self)
         loaded = checkpoint.load(path or None)  # CheckpointError: node_main reports it
         self.profile = loaded.profile

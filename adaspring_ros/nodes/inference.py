@@ -41,6 +41,9 @@ from adaspring_ros.nodes.health import Health
 from adaspring_ros.nodes.params import declare
 from adaspring_ros.nodes.scene_clock import wall_now_ns, wall_timer
 
+#: the parameters `ros2 param set` may change: none (model, threads, queue are set up at start)
+RUNTIME_PARAMETERS = ()
+
 
 class InferenceNode(Node):
     """Audio and configurations in, detections out; the model itself lives in a ModelSlot."""
@@ -91,7 +94,8 @@ class InferenceNode(Node):
                         low=1, high=100000, read_only=True)
         self.emergency = tuple(declare(self, "emergency_classes",
                                        list(sound_synth.EMERGENCY_CLASSES),
-                                       "Labels that also go to notifications."))
+                                       "Labels that also go to notifications.",
+                                       read_only=True))
         threads = declare(self, "torch_threads", 1, "torch intra-op threads; 0 = as many as "
                           "the profile's latencies were measured with. 1 suits a robot whose "
                           "cores are shared by the other nodes.", low=0, high=64, read_only=True)

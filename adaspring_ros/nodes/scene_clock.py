@@ -39,6 +39,8 @@ def wall_timer(node: Node, period_s: float, callback, callback_group=None):
 def wall_now_ns() -> int:
     return time.time_ns()
 
+#: the parameters `ros2 param set` may change: none (the day's clock is fixed at start)
+RUNTIME_PARAMETERS = ()
 
 class SceneClockNode(Node):
     """Publishes /clock from ``start_time_s`` at ``time_scale`` x real time until ``end_time_s``."""
@@ -47,15 +49,15 @@ class SceneClockNode(Node):
         super().__init__("scene_clock", **kwargs)
         self.start_s = declare(self, "start_time_s", float(day_scene.DAY_START_S),
                                "Scene time at start, seconds since 00:00 (09:00 = 32400).",
-                               low=0.0, high=86400.0 * 7)
+                               low=0.0, high=86400.0 * 7, read_only=True)
         self.end_s = declare(self, "end_time_s", float(day_scene.DAY_END_S),
                              "Scene time at which the clock stops advancing.",
-                             low=0.0, high=86400.0 * 7)
+                             low=0.0, high=86400.0 * 7, read_only=True)
         self.scale = declare(self, "time_scale", 150.0,
                              "Scene seconds per real second (150: the 8 h day in 192 s).",
-                             low=1.0, high=10000.0)
+                             low=1.0, high=10000.0, read_only=True)
         rate = declare(self, "publish_rate_hz", 100.0, "How often /clock is published (real Hz).",
-                       low=1.0, high=1000.0)
+                       low=1.0, high=1000.0, read_only=True)
         self._pub = self.create_publisher(ClockMsg, topics.CLOCK, 10)
         self._t0 = time.monotonic()
         wall_timer(self, 1.0 / rate, self._tick)

@@ -1,8 +1,11 @@
 """Start the sound-assistant graph without launch_ros, from the same YAML as the launch file.
 
-    bringup [--namespace NS] [--params-file FILE] [--live] [--scene-file PATH] [--processes]
+    bringup [--namespace NS] [--params-file FILE] [--simulated-day] [--simulated-audio]
+            [--scene-file PATH] [--processes]
 
-Default: all nodes composed in ONE process on one single-threaded executor (what an integrator
+Defaults as the launch file's: the live assistant (microphone capture, wall clock, live
+battery); `--simulated-day --simulated-audio` is the accelerated scripted day.
+All nodes are composed in ONE process by default on one single-threaded executor (what an integrator
 does in their own process: instantiate the node classes with a namespace and parameter
 overrides). ``--processes`` starts one process per node instead, as launch_ros would.
 """
@@ -32,8 +35,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--namespace", default="", help="namespace for every node and topic")
     p.add_argument("--params-file", default=None,
                    help="parameter YAML (default: the installed config/sound_assistant.yaml)")
-    p.add_argument("--live", action="store_true",
-                   help="real time, real microphone first (default: the simulated day)")
+    p.add_argument("--simulated-day", action="store_true",
+                   help="a scene clock drives the accelerated 09:00-17:00 day (needs "
+                        "--simulated-audio or --scene-file)")
+    p.add_argument("--simulated-audio", action="store_true",
+                   help="the microphone plays the scripted UbiEar scene (default: capture)")
     p.add_argument("--scene-file", default="", help="file or folder of recordings to play")
     p.add_argument("--processes", action="store_true", help="one process per node")
     p.add_argument("--duration", type=float, default=0.0,
@@ -43,7 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def planned_nodes(args: argparse.Namespace):
     return graph.plan(namespace=args.namespace, params_file=args.params_file,
-                      simulated_day=not args.live, simulated_audio=not args.live,
+                      simulated_day=args.simulated_day, simulated_audio=args.simulated_audio,
                       scene_file=args.scene_file)
 
 
@@ -137,7 +143,11 @@ def stop(procs, timeout: float = 4.0) -> list[int]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    planned = planned_nodes(args)
+    try:
+        planned = planned_nodes(args)
+    except graph.PlanError as exc:
+        print(f"bringup: {exc}", file=sys.stderr)
+        return 2
     if args.processes:
         return run_processes(planned, args.duration)
     from adaspring_ros.nodes.node_main import exit_now

@@ -8,6 +8,7 @@ test suite checks the launch file against this plan.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -55,9 +56,33 @@ def _yaml_scalar(value) -> str:
     return str(value)
 
 
+class PlanError(ValueError):
+    """A combination of launch arguments that cannot work; the message says why and the fix."""
+
+
+_NAME_TOKEN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 def normalise_namespace(namespace: str) -> str:
+    """'/robot1' from 'robot1' or '/robot1/'; PlanError for a name ROS would refuse."""
     namespace = namespace.strip().strip("/")
+    for token in namespace.split("/") if namespace else ():
+        if not _NAME_TOKEN.match(token):
+            raise PlanError(f"namespace {namespace!r}: {token!r} is not a valid ROS name token "
+                            "(letters, digits and _, not starting with a digit)")
     return f"/{namespace}" if namespace else ""
+
+
+def parse_flag(name: str, value) -> bool:
+    """A launch argument's true/false; PlanError for anything else (a typo is not 'false')."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise PlanError(f"{name}:={value!r} is neither true nor false")
 
 
 def default_params_file() -> str:
@@ -73,27 +98,52 @@ def default_params_file() -> str:
     return str(Path(__file__).resolve().parents[2] / "config" / "sound_assistant.yaml")
 
 
-def plan(*, namespace: str = "", params_file: str | None = None, simulated_day: bool = True,
-         simulated_audio: bool = True, scene_file: str = "") -> list[PlannedNode]:
+def plan(*, namespace: str = "", params_file: str | None = None, simulated_day: bool = False,
+         simulated_audio: bool = False, scene_file: str = "") -> list[PlannedNode]:
     """Which nodes start, in which namespace, with which parameter file and overrides.
 
-    simulated_day: add the scene clock and run every node on its /clock (use_sim_time).
-    simulated_audio: the microphone plays the scripted scene instead of trying ALSA first.
-    scene_file: a file or folder of recordings for the microphone to play instead.
+    Default (every flag false): the live assistant, microphone capture first, wall clock, the
+    live battery chain. simulated_day: add the scene clock and run every node on its /clock
+    (use_sim_time); it needs the scripted scene or a scene file, since live capture cannot be
+    accelerated. simulated_audio: the microphone plays the scripted scene (in real time on the
+    wall clock when simulated_day is false). scene_file: a recording or folder of recordings
+    the microphone plays instead (it takes precedence over simulated_audio).
+    Raises PlanError, with the reason, for a combination that cannot work.
     """
     ns = normalise_namespace(namespace)
     params = params_file or default_params_file()
+    _check_inputs(params, scene_file, simulated_day, simulated_audio)
     common = {"use_sim_time": True} if simulated_day else {}
     planned = [PlannedNode(SCENE_CLOCK, ns, params, dict(common))] if simulated_day else []
     for spec in NODES:
         overrides = dict(common)
         if spec.name == "microphone":
-            if scene_file:
-                overrides.update(source="files", audio_path=scene_file)
-            elif simulated_audio:
-                overrides["source"] = "scene"
+            overrides.update(_microphone_overrides(simulated_day, simulated_audio, scene_file))
         planned.append(PlannedNode(spec, ns, params, overrides))
     return planned
+
+
+def _microphone_overrides(simulated_day: bool, simulated_audio: bool, scene_file: str) -> dict:
+    """Capture when live (never the script: fake alarms must not reach the user); played-back
+    audio at the YAML's accelerated speed for the simulated day, at 1x on the wall clock."""
+    if not (scene_file or simulated_audio):
+        return {"source": "alsa"}
+    overrides = {"source": "files", "audio_path": scene_file} if scene_file else {"source": "scene"}
+    if not simulated_day:
+        overrides["playback_speed"] = 1.0
+    return overrides
+
+
+def _check_inputs(params: str, scene_file: str, simulated_day: bool,
+                  simulated_audio: bool) -> None:
+    if not Path(params).is_file():
+        raise PlanError(f"params_file {params!r} does not exist")
+    if scene_file and not Path(scene_file).exists():
+        raise PlanError(f"scene_file {scene_file!r} does not exist")
+    if simulated_day and not (simulated_audio or scene_file):
+        raise PlanError("simulated_day:=true accelerates scene time 150x, which live capture "
+                        "cannot follow: add simulated_audio:=true or a scene_file, or drop "
+                        "simulated_day")
 
 
 def spawn(planned: PlannedNode, *, env=None, stdout=None, stderr=None,

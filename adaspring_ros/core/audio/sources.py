@@ -10,6 +10,7 @@ whole chunks. The node only publishes what these return; none of this needs ROS.
 from __future__ import annotations
 
 import queue
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -22,9 +23,14 @@ from adaspring_ros.core.scene import day_scene, sound_synth
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 
-#: the sources tried, in order, for each preference
-FALLBACK_ORDER = {"auto": ("alsa", "scene"), "alsa": ("alsa", "scene"), "scene": ("scene",),
+#: the sources tried, in order, for each preference. "alsa" (the live assistant) never falls
+#: back to the script: its fake alarms must not reach a user; it waits for a device instead.
+FALLBACK_ORDER = {"auto": ("alsa", "scene"), "alsa": ("alsa",), "scene": ("scene",),
                   "files": ("files",)}
+#: said once, with the reason, when live capture finds no device
+NO_DEVICE_FIX = ("connect a microphone (a USB one on the Jetbot) or name it with alsa_device "
+                 "(`python3 -m sounddevice` lists them); the node keeps retrying; for the "
+                 "scripted scene instead: simulated_audio:=true")
 
 
 class Clip(NamedTuple):
@@ -48,6 +54,10 @@ class AudioSource:
     def take_counts(self) -> Counter:
         """Problems seen since the last call (e.g. capture overflows), for diagnostics."""
         return Counter()
+
+    def problem(self) -> str:
+        """A standing condition that stops this source giving audio ("" = none)."""
+        return ""
 
     def close(self) -> None:
         """Release the device, if any."""
@@ -148,15 +158,55 @@ class FileLoop(AudioSource):
         return [Clip(piece)]
 
 
+class AwaitingMicrophone(AudioSource):
+    """Live capture with no device yet: gives no audio, retries opening it every ``retry_s``.
+
+    The assistant keeps running with what works (context, evolution, inference on whatever
+    comes later), and a microphone plugged in later is picked up without a restart.
+    """
+
+    name = "alsa"
+
+    def __init__(self, opener: Callable[[], AudioSource], error: Exception,
+                 retry_s: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._opener, self.error, self.retry_s, self._clock = opener, error, retry_s, clock
+        self._next_try = clock() + retry_s
+        self.live: AudioSource | None = None
+
+    def read(self, scene_s: float | None, idle: bool) -> list[Clip]:
+        if self.live is None and self._clock() >= self._next_try:
+            self._next_try = self._clock() + self.retry_s
+            try:
+                self.live = self._opener()
+            except Exception as exc:  # still no device: keep waiting
+                self.error = exc
+        return self.live.read(scene_s, idle) if self.live is not None else []
+
+    def take_counts(self) -> Counter:
+        return self.live.take_counts() if self.live is not None else Counter()
+
+    def problem(self) -> str:
+        if self.live is not None:
+            return ""
+        return f"no capture device ({self.error}); fix: {NO_DEVICE_FIX}"
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.close()
+
+
 def open_source(preference: str, openers: dict[str, Callable[[], AudioSource]]):
     """(source, passed_over): the first of ``FALLBACK_ORDER[preference]`` that opens, and
-    ("name", exception) for each that did not. RuntimeError when none opens."""
+    ("name", exception) for each that did not. With "alsa" and no device: an
+    AwaitingMicrophone. RuntimeError when none opens."""
     passed_over = []
     for name in FALLBACK_ORDER[preference]:
         try:
             return openers[name](), passed_over
         except Exception as exc:  # a missing device must not stop the assistant
             passed_over.append((name, exc))
+    if preference == "alsa":
+        return AwaitingMicrophone(openers["alsa"], passed_over[-1][1]), passed_over
     raise RuntimeError(f"no audio source could be opened for source={preference}")
 
 
