@@ -23,9 +23,13 @@ The output shape (n_mels, n_frames) = (40, 51) matches `search_space.Architectur
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import librosa
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where a tensor is made: the microphone never needs it
+    import torch
 
 SAMPLE_RATE = 16000
 WINDOW_SECONDS = 1.0
@@ -153,5 +157,7 @@ def log_mel(audio_16k_mono: np.ndarray) -> np.ndarray:
 
 def to_model_input(samples: np.ndarray, sample_rate: int) -> torch.Tensor:
     """(1, 1, N_MELS, N_FRAMES) tensor for the network from raw samples at any rate."""
+    import torch  # here, not at import: see TYPE_CHECKING above (2.5-3 s of node start-up)
+
     patch = log_mel(prepare_audio(samples, sample_rate))
     return torch.from_numpy(patch).reshape(1, 1, N_MELS, N_FRAMES)
