@@ -181,23 +181,29 @@ def test_an_unreachable_budget_does_not_cause_a_stream_of_searches():
     fired = run_reports(gov, 2, 2.0, 0.0, 30.0, budget=0.1)  # 4x the table, budget far below
     assert len(fired) == 1
 
-
-def test_a_small_model_that_hides_the_load_is_probed_with_backoff():
-    """Preemption hurts the big model's tail only: the small one cannot see the load end."""
-    fb, gov = governed(over_hold_s=1.0, min_dwell_s=2.0, fall_hold_s=2.0, probe_s=10.0)
-    fb.floor_ms = 0.1
-    fired, t = [], 0.0
-    current = 1
-    for _ in range(100):  # 100 s of a lasting hog
+def _run_hog(fb, gov, *, seconds, small_p95):
+    """One report a second under a lasting hog: the big model (config 1) misses a 2 ms budget
+    (p95 4 ms), the small one (config 2) reports small_p95(t); returns the governor's
+    (time, reason) decisions, switching configuration as the evolution node would."""
+    fired, current = [], 1
+    for t in map(float, range(seconds)):
         big = current == 1
-        fb.add(report(config_id=current, p50=1.0 if big else 0.5, p95=4.0 if big else 0.6, t=t))
+        p95 = 4.0 if big else small_p95(t)
+        fb.add(report(config_id=current, p50=1.0 if big else 0.5, p95=p95, t=t))
         reason = gov.decide(current, 2.0, t)
         if reason:
             fired.append((t, reason))
             gov.mark_searched(t)
             current = 2 if reason.startswith(OVER) else 1
             fb.register(current, 1.0 if current == 1 else 0.5)
-        t += 1.0
+    return fired
+
+
+def test_a_small_model_that_hides_the_load_is_probed_with_backoff():
+    """Preemption hurts the big model's tail only: the small one cannot see the load end."""
+    fb, gov = governed(over_hold_s=1.0, min_dwell_s=2.0, fall_hold_s=2.0, probe_s=10.0)
+    fb.floor_ms = 0.1
+    fired = _run_hog(fb, gov, seconds=100, small_p95=lambda t: 0.6)  # 100 s of a lasting hog
     kinds = [r.split(":")[0] for _, r in fired]
     assert kinds[0] == OVER and PROBE in kinds
     assert len(fired) <= 8  # over, probe, over, probe (20 s), over, probe (40 s), ...
@@ -258,20 +264,9 @@ def test_a_fluctuating_load_makes_scale_ups_exponentially_rarer():
     """Each scale-up that goes over budget again doubles the hold before the next one."""
     fb, gov = governed(over_hold_s=1.0, min_dwell_s=2.0, fall_hold_s=2.0, probe_s=1000.0)
     fb.floor_ms = 0.1
-    fired, t, current = [], 0.0, 1
-    for _ in range(120):
-        big = current == 1
-        # the big model always misses under this load; the small one looks fine half the time
-        busy = int(t) % 10 < 5
-        p95 = 4.0 if big else (1.5 if busy else 0.6)
-        fb.add(report(config_id=current, p50=1.0 if big else 0.5, p95=p95, t=t))
-        reason = gov.decide(current, 2.0, t)
-        if reason:
-            fired.append((t, reason))
-            gov.mark_searched(t)
-            current = 2 if reason.startswith(OVER) else 1
-            fb.register(current, 1.0 if current == 1 else 0.5)
-        t += 1.0
+    # the big model always misses under this load; the small one looks fine half the time
+    fired = _run_hog(fb, gov, seconds=120,
+                     small_p95=lambda t: 1.5 if int(t) % 10 < 5 else 0.6)
     ups = [t for t, r in fired if not r.startswith(OVER)]
     gaps = [b - a for a, b in zip(ups, ups[1:], strict=False)]
     assert len(fired) <= 10 and gov.backoff >= 2
