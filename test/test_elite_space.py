@@ -146,3 +146,23 @@ def test_the_paper_front_misses_joules_optima_so_each_objective_has_its_own():
     assert elite_space(profile, "paper") is elite_space(profile, "paper")
     with pytest.raises(ValueError, match="energy objective"):
         build_progressive(profile, energy_objective="watts")
+
+
+def test_fastest_within_is_the_fastest_configuration_of_the_whole_space():
+    """Δ' holds the fastest configuration within A_thr and Sp_bgt (the latency floor the
+    evolution node compares a measured budget with), checked against every configuration."""
+    profile = make_profile(7, arch=small_arch(3))
+    tables = layer_tables(profile)
+    space = elite_space(profile)
+    everything = [tables.sums(c) for c in ss.all_configurations(profile.arch)]
+    rng = random.Random(3)
+    for _ in range(30):
+        a_thr = rng.uniform(0.0, 8.0)
+        storage = rng.uniform(0.2, 1.2) * max(s.params_bytes for s in everything)
+        fits = [s.latency_ms for s in everything
+                if s.accuracy_loss <= a_thr and s.params_bytes <= storage]
+        want = min(fits) if fits else None
+        got = space.fastest_within(a_thr, storage)
+        assert (got is None) == (want is None)
+        if want is not None:
+            assert got == pytest.approx(want)

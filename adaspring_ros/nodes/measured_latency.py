@@ -22,8 +22,6 @@ import math
 import threading
 import time
 
-import numpy as np
-
 from adaspring_ros.core.model import checkpoint, device_table
 from adaspring_ros.core.model.latency_feedback import (
     FeedbackSettings,
@@ -60,7 +58,6 @@ class MeasuredLatency:
         self.configs: dict[int, tuple] = {}
         self._ready = None
         self._unreachable: tuple[float, float] | None = None
-        self._columns = None  # (profile, Δ' members' (A loss, T, Sp) rows)
         self.table_source = "profile"
         node.create_subscription(ModelLatency, topics.LATENCY, self.on_latency, qos.reliable(50))
         if self.mode == "auto":
@@ -128,14 +125,9 @@ class MeasuredLatency:
         return dataclasses.replace(ctx, latency_budget_ms=max(budget, floor))
 
     def _fastest_within(self, ctx) -> float:
-        """Lowest table latency among configurations meeting A_thr and the storage budget (Δ'
-        holds one: it is Pareto-optimal in A loss, T and Sp)."""
-        if self._columns is None or self._columns[0] is not self.profile:
-            sums = [m.sums for m in elite_space(self.profile).members]
-            self._columns = (self.profile, np.array([(s[4], s[3], s[1]) for s in sums]))
-        loss, latency, params = self._columns[1].T
-        ok = (loss <= ctx.accuracy_loss_threshold) & (params <= ctx.storage_budget_bytes)
-        return float(latency[ok].min()) if ok.any() else self.feedback.floor_ms
+        fastest = elite_space(self.profile).fastest_within(ctx.accuracy_loss_threshold,
+                                                           ctx.storage_budget_bytes)
+        return self.feedback.floor_ms if fastest is None else fastest
 
     def reason(self, config_id: int, budget_ms: float) -> str | None:
         if not self.enabled:

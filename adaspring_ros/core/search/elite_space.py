@@ -90,6 +90,15 @@ class EliteSpace:
     energy_objective: str = ENERGY_OBJECTIVES[0]  # the objective whose optima it holds
     _screens: dict = field(default_factory=dict, compare=False, repr=False)
 
+    def fastest_within(self, accuracy_loss_pp: float, storage_bytes: float) -> float | None:
+        """Lowest table latency among members within the accuracy-loss and storage limits, or
+        None. Δ' is Pareto-optimal in (A loss, T, Sp), so it holds the fastest such configuration
+        of the whole space: the floor below which no latency budget can be met."""
+        fits = [m.sums.latency_ms for m in self.members
+                if m.sums.accuracy_loss <= accuracy_loss_pp
+                and m.sums.params_bytes <= storage_bytes]
+        return min(fits) if fits else None
+
     def screen(self, term: EnergyTerm) -> Screen:
         """The context-free columns a context check needs, cached per energy term.
 
