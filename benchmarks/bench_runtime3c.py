@@ -17,9 +17,9 @@ A_thr 0.3-2 pp), prints and writes (JSON, default out/bench_runtime3c.json):
   runtime3c.normalised_gap (0 = optimum, 1 = worst feasible), mean gap vs greedy;
 - §6.5.3: candidates priced to build Δ' with the progressive shortest encoding vs the classic
   binary encoding, and candidates per search vs exhaustive;
-- §6.5 ablations: no grouping, no inheritance, no mutation, on reduced Δ' (4 and 3 Pareto
-  axes; on the exact 5-axis Δ' they cannot change the result), and Algorithm 1 run literally
-  (no Δ') with its own ablations;
+- Runtime3C without mutation and Algorithm 1 run literally (no Δ') beside it; the §6.5
+  ablation table (each mechanism off, on reduced Δ' and in the literal mode) is
+  benchmarks/bench_ablation.py's, on the same contexts;
 - a Table-2-shaped table: backbone, stand-alone operators, greedy, random, fixed-operator,
   exhaustive, Algorithm 1 literal and Runtime3C, with A and T MEASURED on the held-out split
   for the configurations each method chose (averaged over the contexts), C/Sp, C/Sa, E and
@@ -60,26 +60,16 @@ from adaspring_ros.core.search import baselines, runtime3c
 from adaspring_ros.core.search.elite_space import build_binary, build_progressive
 from adaspring_ros.core.search.objective import ENERGY_OBJECTIVES, Evaluator, layer_tables
 from adaspring_ros.testing import energy_sweeps
+from adaspring_ros.testing.held_out import measure_configs
+from adaspring_ros.testing.search_contexts import make_contexts
+from adaspring_ros.testing.search_quality import quality
 
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = WindowEnergy()  # the search's default energy constants
 MIB = 1 << 20
-WITHIN = 0.05
 
 
 # ----------------------------------------------------------------------------- inputs
-def make_contexts(profile, n: int, seed: int) -> list[DeploymentContext]:
-    """The fixed context set: the paper's ranges, latency relative to the profiled backbone."""
-    rng = random.Random(seed)
-    backbone_ms = profile.predict(ss.backbone_configuration(profile.arch)).latency_ms
-    return [DeploymentContext(
-        battery=rng.uniform(0.38, 0.86),
-        storage_budget_bytes=int((2.0 - rng.uniform(0.0, 1.2)) * MIB),
-        latency_budget_ms=backbone_ms * rng.uniform(0.3, 1.3),
-        accuracy_loss_threshold=rng.uniform(0.3, 2.0),
-        stamp_s=float(i)) for i in range(n)]
-
-
 def load_inputs(args):
     """(profile, net or None, held-out split or None, label)."""
     if args.fixture:
@@ -109,32 +99,14 @@ def timed_runtime3c(profile, ctx, repeats, **kw):
     return first, first.search_time_ms, statistics.median(warm) if warm else math.nan
 
 
-def gap_of(result, exact) -> float:
-    if not exact.feasible:
-        return math.nan
-    if not result.feasible:
-        return math.inf
-    return runtime3c.normalised_gap(result.objective, exact.objective,
-                                    exact.details["worst_feasible_objective"])
-
-
-VARIANTS = {  # "space": N = search a reduced Δ' of N Pareto axes instead of the exact one
+VARIANTS = {  # the mechanism ablations and reduced Δ' are bench_ablation.py's table
     "runtime3c": {},
     "no mutation (exact Δ')": {"mutation": False},
-    "Δ' 4 axes (no -C)": {"space": 4},
-    "Δ' 4 axes, no grouping": {"space": 4, "grouping": False},
-    "Δ' 4 axes, no inheritance": {"space": 4, "inheritance": False},
-    "Δ' 4 axes, no mutation": {"space": 4, "mutation": False},
-    "Δ' 3 axes (A, T, Sp)": {"space": 3},
-    "Δ' 3 axes, no mutation": {"space": 3, "mutation": False},
     "Algorithm 1 literal (no Δ')": {"elite": False},
-    "literal, no grouping": {"elite": False, "grouping": False},
-    "literal, no inheritance": {"elite": False, "inheritance": False},
-    "literal, no mutation": {"elite": False, "mutation": False},
 }
 
 
-def run_searches(profile, contexts, repeats, reduced, structures):
+def run_searches(profile, contexts, repeats, structures):
     rows = []
     warm_times = []
     for ctx in tqdm(contexts, desc="contexts", unit="ctx", file=sys.stderr):
@@ -144,9 +116,6 @@ def run_searches(profile, contexts, repeats, reduced, structures):
         row["profile"], row["validated"] = profile, ctx.validated()
         results = {}
         for name, kw in VARIANTS.items():
-            kw = dict(kw)
-            if "space" in kw:
-                kw["space"] = reduced[kw["space"]]
             r, _, warm = timed_runtime3c(profile, ctx, repeats if name == "runtime3c" else 0,
                                          **kw)
             results[name] = r
@@ -273,20 +242,19 @@ def summarise(rows, warm_times, space, binary, build_ms):
     for name in list(VARIANTS) + ["greedy", "random", "fixed_operator"]:
         pick = (lambda r, n=name: r["variants"][n]) if name in VARIANTS else (
             lambda r, n=name: r[n])
-        gaps = [gap_of(pick(r), r["exhaustive"]) for r in feasible_rows]
-        finite = [g for g in gaps if math.isfinite(g)]
-        capped = [min(g, 1.0) for g in gaps]  # an infeasible answer counts as the worst
+        results = [pick(r) for r in rows]
+        q = quality(results, [r["exhaustive"] for r in rows])
         both = [(pick(r).objective, r["exhaustive"].objective) for r in feasible_rows
                 if pick(r).feasible]
         variants[name] = {
-            "missed_feasible": sum(1 for g in gaps if g == math.inf),
-            "within_5pct_share": sum(1 for g in gaps if g <= WITHIN) / max(1, len(gaps)),
-            "mean_gap_infeasible_as_1": statistics.mean(capped) if capped else math.nan,
-            "mean_gap_feasible_only": statistics.mean(finite) if finite else math.nan,
+            "missed_feasible": q["missed_feasible"],
+            "within_5pct_share": q["within_5pct_share"],
+            "mean_gap_infeasible_as_1": q["mean_gap"],
+            "mean_gap_feasible_only": q["mean_gap_feasible_only"],
             "mean_objective_when_feasible": statistics.mean(o for o, _ in both) if both
             else math.nan,
-            "median_ms": statistics.median(pick(r).search_time_ms for r in rows),
-            "mean_candidates": statistics.mean(pick(r).candidates_evaluated for r in rows),
+            "median_ms": q["median_ms"],
+            "mean_candidates": statistics.mean(r.candidates_evaluated for r in results),
         }
     summary["variants"] = variants
     return summary
@@ -313,25 +281,6 @@ def table2_rows(rows, arch):
         chosen[name] = [(r["variants"][variant].config, r["variants"][variant].search_time_ms)
                         for r in rows]
     return chosen
-
-
-def measure_configs(net, test, configs, threads: int):
-    """Held-out accuracy (%) and batch-1 latency (ms) of each configuration's subnet."""
-    import torch
-
-    from adaspring_ros.training.common import top1
-    from adaspring_ros.training.profile_operators import time_modules
-    torch.set_num_threads(threads)
-    x, y = test.tensors()
-    accuracy, jobs = {}, {}
-    sample = torch.rand(1, 1, net.arch.n_mels, net.arch.n_frames)
-    for c in tqdm(configs, desc="held-out accuracy", unit="config", file=sys.stderr):
-        subnet = net.get_active_subnet(c)
-        accuracy[c] = top1(subnet, x, y)
-        jobs[c] = (subnet, sample)
-    load = os.getloadavg()[0]
-    latency = time_modules(jobs, progress=True, desc="latency")
-    return accuracy, latency, load
 
 
 def window_mj(profile, config) -> float:
@@ -563,14 +512,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def prepare_spaces(profile) -> tuple:
-    """(Δ', its build time in ms, the 3- and 4-axis spaces, the binary-encoded Δ', the fixed
-    operator structures): everything built once per profile, outside the timed searches."""
+    """(Δ', its build time in ms, the binary-encoded Δ', the fixed operator structures): everything built once per profile, outside the timed searches."""
     layer_tables(profile)
     t0 = time.perf_counter()
     space = runtime3c.prepare(profile)
     build_ms = (time.perf_counter() - t0) * 1e3
-    reduced = {axes: build_progressive(profile, axes=axes) for axes in (3, 4)}
-    return (space, build_ms, reduced, build_binary(profile),
+    return (space, build_ms, build_binary(profile),
             baselines.fixed_structures(profile))
 
 
@@ -597,9 +544,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     load_start = os.getloadavg()
     profile, net, test, source = load_inputs(args)
-    space, build_ms, reduced, binary, structures = prepare_spaces(profile)
+    space, build_ms, binary, structures = prepare_spaces(profile)
     contexts = make_contexts(profile, args.contexts, args.seed)
-    rows, warm_times = run_searches(profile, contexts, args.repeats, reduced, structures)
+    rows, warm_times = run_searches(profile, contexts, args.repeats, structures)
     summary = summarise(rows, warm_times, space, binary, build_ms)
     idle = idle_times(profile, contexts, max(0, args.idle_samples))
     chosen = table2_rows(rows, profile.arch)

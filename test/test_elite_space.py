@@ -166,3 +166,25 @@ def test_fastest_within_is_the_fastest_configuration_of_the_whole_space():
         assert (got is None) == (want is None)
         if want is not None:
             assert got == pytest.approx(want)
+
+
+def test_random_subset_is_a_seeded_fraction_that_keeps_the_backbone():
+    from adaspring_ros.core.search.elite_space import random_subset
+    profile = make_profile(4, arch=small_arch(3))
+    space = build_progressive(profile)
+    backbone = ss.backbone_configuration(profile.arch)
+    full = {m.config for m in space.members}
+    a = random_subset(space, 0.1, seed=1)
+    again = random_subset(space, 0.1, seed=1)
+    other = random_subset(space, 0.1, seed=2)
+    configs = [m.config for m in a.members]
+    assert set(configs) <= full and len(set(configs)) == len(configs)
+    assert backbone in configs
+    assert round(0.1 * len(full)) <= len(configs) <= round(0.1 * len(full)) + 1
+    assert configs == [m.config for m in again.members]
+    assert configs != [m.config for m in other.members]
+    assert a.energy_objective == space.energy_objective and "random0.1" in a.encoding
+    assert len(random_subset(space, 1.0).members) == len(space.members)
+    for bad in (0.0, -0.5, 1.5):
+        with pytest.raises(ValueError, match="fraction"):
+            random_subset(space, bad)

@@ -198,3 +198,33 @@ def test_never_raises_on_a_valid_context(battery, latency_x, storage_x, threshol
     assert r.feasible == (not r.violated)
     assert all(op in ss.OPTION_INDEX for op in r.config)
     assert math.isfinite(r.objective)
+
+
+def test_without_early_stop_every_layer_is_mutated_and_nothing_gets_worse():
+    """Over a reduced Δ' the stop ends a feasible search at layer 1; without it the later
+    layers' mutations are tried too, from the same seeded noise, so the result can only
+    improve, and on some contexts it does."""
+    from adaspring_ros.core.search.elite_space import elite_space, random_subset
+    space = random_subset(elite_space(PROFILE), 0.1, seed=0)
+    improved = 0
+    for i, c in enumerate(random_contexts(30, 7, BB)):
+        stopped = runtime3c.search(PROFILE, c, seed=i, space=space)
+        full = runtime3c.search(PROFILE, c, seed=i, space=space, stop_early=False)
+        assert full.method == "runtime3c-no-early-stop"
+        assert (full.feasible, -full.objective) >= (stopped.feasible, -stopped.objective) \
+            or math.isclose(full.objective, stopped.objective)
+        assert full.details["mutation_children"] >= stopped.details["mutation_children"]
+        if stopped.feasible and "layer 1 mutation" in stopped.reason:
+            assert full.details["mutation_children"] > stopped.details["mutation_children"]
+        improved += full.feasible and stopped.feasible and full.objective < stopped.objective
+    assert improved >= 1
+
+
+def test_literal_without_early_stop_keeps_sweeping_past_the_first_feasible_layer():
+    c = context(latency_x=0.8, storage_x=1.2, threshold=2.0)
+    stopped = runtime3c.search(PROFILE, c, elite=False)
+    full = runtime3c.search(PROFILE, c, elite=False, stop_early=False)
+    assert full.method == "runtime3c-no-elite-no-early-stop"
+    assert full.feasible and "swept until nothing changed" in full.reason
+    assert full.objective <= stopped.objective + 1e-12
+    assert full.details["mutation_children"] > stopped.details["mutation_children"]

@@ -15,7 +15,9 @@ enough to search at run time:
   and C/Sa, hence at least the E, for every μ1, μ2 >= 0. Some member is therefore an optimum
   of every context. (A latency correction that scales the whole table keeps this true.)
 Dropping axes gives smaller fronts that keep the first property only (``axes`` 3 or 4; the
-benchmark measures what they miss). The backbone is always kept, so the search can scale back
+benchmark measures what they miss); ``random_subset`` keeps neither, so the optimum is not
+guaranteed to be inside and Runtime3C's mutation and inheritance have something to find (the
+ablation benchmark's reduced Δ'). The backbone is always kept, so the search can scale back
 up to it.
 
 How it is built: progressively, as the progressive shortest encoding grows (§5.2.1). Layer by
@@ -31,6 +33,7 @@ and must decode all 2^(N(1+b)) strings (``build_binary``, §6.5.3).
 from __future__ import annotations
 
 import itertools
+import random
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -227,6 +230,27 @@ def _members(front: list[_Label], tables: LayerTables, profile: Profile, sign: i
     if all(m.config != backbone for m in members):
         members.append(EliteMember(backbone, tables.sums(backbone)))
     return tuple(members)
+
+
+def random_subset(space: EliteSpace, fraction: float, seed: int = 0) -> EliteSpace:
+    """A seeded random ``fraction`` of Δ' (at least one member), backbone always kept.
+
+    Neither property of the module docstring survives: a context's optimum, even every
+    feasible configuration, may be missing, which is the point. It measures what Runtime3C's
+    per-context mechanisms recover when line 4 starts from a poorer front (bench_ablation).
+    Build cost and encoding are inherited; the screen cache is not.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1]; got {fraction!r}")
+    members = list(space.members)
+    keep = max(1, round(fraction * len(members)))
+    chosen = sorted(random.Random(seed).sample(range(len(members)), keep))
+    subset = [members[i] for i in chosen]
+    backbone = [m for m in members if all(op == ss.UNCOMPRESSED for op in m.config)]
+    if backbone and backbone[0] not in subset:
+        subset.append(backbone[0])
+    return EliteSpace(tuple(subset), space.candidates_priced, space.build_ms,
+                      f"{space.encoding}-random{fraction:g}", space.energy_objective)
 
 
 _CACHE: dict[tuple[int, str], tuple[weakref.ref, EliteSpace]] = {}

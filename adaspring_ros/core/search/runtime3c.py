@@ -48,7 +48,11 @@ Ablations (§6.5; the benchmark measures them with a reduced Δ' and in the lite
 with the exact Δ' they cannot change the result): ``grouping=False`` lets mutation (and, with
 ``elite=False``, the per-layer pricing) pick any structure (blind combination);
 ``inheritance=False`` starts every layer from the line-4 candidates (or the backbone) instead
-of the previous layer's survivors; ``mutation=False`` drops the children.
+of the previous layer's survivors; ``mutation=False`` drops the children. ``stop_early=False``
+drops lines 10-12's stop: over Δ' every layer is mutated (the stop otherwise ends every feasible
+search at layer 1 when that layer's mutation brings no gain, so the later layers' mutations are
+never tried); in the literal mode the sweeps go on past the first feasible configuration until
+they change nothing, and the best configuration seen is kept.
 
 Quality against the exhaustive optimum is measured with ``normalised_gap``.
 """
@@ -198,15 +202,16 @@ class Mutator:
 
 
 class _Algorithm:
-    """What both algorithms hold: the evaluator, the shared mutator, two ablation switches, and
+    """What both algorithms hold: the evaluator, the shared mutator, the ablation switches, and
     the counts a SearchResult reports."""
 
     def __init__(self, evaluator: Evaluator, mutator: Mutator, inheritance: bool,
-                 mutation: bool) -> None:
+                 mutation: bool, stop_early: bool = True) -> None:
         self.ev = evaluator
         self.mutator = mutator
         self.inheritance = inheritance
         self.mutation = mutation
+        self.stop_early = stop_early
         self.screened = 0  # Δ' members checked against the context (none without Δ')
         self.priced_from_space = 0  # of those, priced by the evaluator
 
@@ -230,7 +235,7 @@ class EliteSearch(_Algorithm):
             improved = parents[0].rank_key < best.rank_key
             if improved:
                 best = parents[0]
-            if best.feasible and not improved:
+            if best.feasible and not improved and self.stop_early:
                 return best, f"constraints met; layer {layer + 1} mutation brought no gain"
         if best.feasible:
             return best, "constraints met; mutated through the last layer"
@@ -314,10 +319,12 @@ class LiteralSearch(_Algorithm):
                     width = ss.parse_option(current.config[layer])[1]
                 current = self.solve_layer(layer, current, width)
                 width = ss.parse_option(current.config[layer])[1]
-                if current.feasible:
+                if current.feasible and self.stop_early:
                     return current, f"constraints met at layer {layer + 1}, sweep {sweep}"
             if current.config == start.config:
                 break
+        if current.feasible:  # only without the early stop: every sweep ran
+            return current, f"constraints met; swept until nothing changed ({sweep} sweeps)"
         return current, "no configuration meeting every constraint found; least violating kept"
 
     def _independent_layers(self, backbone: Evaluation) -> tuple[Evaluation, str]:
@@ -334,7 +341,7 @@ class LiteralSearch(_Algorithm):
 def _search(profile: Profile, context: DeploymentContext, *, seed: int = 0,
            mu1: float | None = None, mu2: float | None = None,
            lambda_fn: LambdaFn | None = None, grouping: bool = True, inheritance: bool = True,
-           mutation: bool = True, elite: bool = True,
+           mutation: bool = True, elite: bool = True, stop_early: bool = True,
            space: EliteSpace | None = None, energy_objective: str | None = None,
            window: WindowEnergy | None = None) -> SearchResult:
     """Runtime3C: the configuration for ``context``; never raises on a valid context.
@@ -343,6 +350,7 @@ def _search(profile: Profile, context: DeploymentContext, *, seed: int = 0,
     mu1, mu2: Eq. (2) aggregation coefficients (default: the profile's).
     lambda_fn: battery -> (λ1, λ2) when the context has none (default lambdas_from_battery).
     grouping, inheritance, mutation: switch off one mechanism each (the §6.5 ablations).
+    stop_early: False drops Algorithm 1's stop (lines 10-12) (an ablation, see the module).
     elite: False runs Algorithm 1 literally, from the backbone, without Δ'.
     space: a Δ' to search instead of the profile's cached one (e.g. a 3-axis one).
     energy_objective: "joules" (default: energy per window) or "paper" (Eq. 2's E); window:
@@ -356,12 +364,14 @@ def _search(profile: Profile, context: DeploymentContext, *, seed: int = 0,
     elif space is None:
         space = elite_space(profile, energy_objective or ENERGY_OBJECTIVES[0])
     off = [name for name, on in (("elite", elite), ("grouping", grouping),
-                                 ("inheritance", inheritance), ("mutation", mutation)) if not on]
+                                 ("inheritance", inheritance), ("mutation", mutation),
+                                 ("early-stop", stop_early)) if not on]
     method = "runtime3c" + "".join("-no-" + name for name in off)
 
     def body(ev: Evaluator, started: float) -> Outcome:
         mutator = Mutator(profile, ev, random.Random(seed), grouping)
-        algorithm = (EliteSearch if elite else LiteralSearch)(ev, mutator, inheritance, mutation)
+        algorithm = (EliteSearch if elite else LiteralSearch)(ev, mutator, inheritance, mutation,
+                                                              stop_early)
         best, how = algorithm.run(space)
         children = ev.count - algorithm.priced_from_space
         details = {"elite_size": len(space.members) if space else 0,
