@@ -115,13 +115,13 @@ def table(results, exacts, spaces) -> list[dict]:
 
 def print_table(rows, header: str) -> None:
     print(header)
-    print(f"{'variant':46} {'Δ size':>6} {'opt in':>6} {'missed':>6} {'<=5%':>6} "
+    print(f"{'variant':50} {'Δ size':>6} {'opt in':>6} {'missed':>6} {'<=5%':>6} "
           f"{'mean gap':>8} {'median ms':>9} {'differs':>7}")
     for r in rows:
         size = "-" if r["space_members"] is None else str(r["space_members"])
         inside = ("-" if r["optimum_in_space_share"] is None
                   else f"{100 * r['optimum_in_space_share']:5.0f}%")
-        print(f"{r['variant']:46} {size:>6} {inside:>6} {r['missed_feasible']:6d} "
+        print(f"{r['variant']:50} {size:>6} {inside:>6} {r['missed_feasible']:6d} "
               f"{100 * r['within_5pct_share']:5.1f}% {r['mean_gap']:8.4f} "
               f"{r['median_ms']:9.3f} {r['differs_from_all_on']:7d}")
     print("(Δ size: members of the space; opt in: share of the feasible contexts whose "

@@ -43,7 +43,6 @@ import json
 import math
 import os
 import platform
-import random
 import resource
 import statistics
 import sys
@@ -52,12 +51,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from adaspring_ros.core.context.deployment_context import DeploymentContext
 from adaspring_ros.core.measure import percentile
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.energy import WindowEnergy
 from adaspring_ros.core.search import baselines, runtime3c
-from adaspring_ros.core.search.elite_space import build_binary, build_progressive
+from adaspring_ros.core.search.elite_space import build_binary
 from adaspring_ros.core.search.objective import ENERGY_OBJECTIVES, Evaluator, layer_tables
 from adaspring_ros.testing import energy_sweeps
 from adaspring_ros.testing.held_out import measure_configs
@@ -512,7 +510,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def prepare_spaces(profile) -> tuple:
-    """(Δ', its build time in ms, the binary-encoded Δ', the fixed operator structures): everything built once per profile, outside the timed searches."""
+    """(Δ', its build time in ms, the binary-encoded Δ', the fixed operator structures):
+    everything built once per profile, outside the timed searches."""
     layer_tables(profile)
     t0 = time.perf_counter()
     space = runtime3c.prepare(profile)

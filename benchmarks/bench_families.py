@@ -1,0 +1,273 @@
+"""Does each operator family earn its place beside width-only (δ3) compression? Measured.
+
+    python benchmarks/bench_families.py [--checkpoint PATH] [--width-configs 24]
+                                        [--family-configs 16] [--contexts 120] [--json PATH]
+
+Issue 14's per-family figures, on the real torch model: held-out (test split) accuracy and
+batch-1 latency MEASURED for every configuration below, all timed in the same interleaved
+rounds (testing/held_out, as bench_runtime3c measures), parameter bytes Sp exact.
+- Configurations: for δ3 alone and for each family (δ1 fire, δ2 svd/dws, δ4 skip, each combined
+  with δ3 only), its best candidates by the profile's PREDICTION (testing/operator_families.
+  predicted_front: Pareto-optimal in predicted (A loss, T) or (A loss, Sp), spread along the
+  predicted latency), plus the four uniform widths, Runtime3C's choices on the contexts and, per
+  context, the best δ3-only configuration by the same Eq. (1) objective (exhaustive over the
+  4^N width-only configurations). The δ3 set is a sample: a width-only configuration outside it
+  could do better, which can only flatter the families.
+- Per family: its most accurate configuration at matched measured latency (the best margin
+  over the most accurate δ3-only configuration no slower) and at matched Sp; how many of its
+  configurations beat δ3 there; how many sit on the measured Pareto front of everything
+  measured, in (accuracy, latency) and (accuracy, Sp).
+- Per family, over the contexts of bench_runtime3c (testing/search_contexts): the share where
+  Runtime3C's choice uses it and, there, the measured accuracy difference, latency ratio and
+  Sp ratio against that context's best δ3-only configuration.
+Other processes share these cores: the load average is printed beside the timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.search import runtime3c
+from adaspring_ros.core.search.objective import Evaluator
+from adaspring_ros.testing.held_out import measure_configs
+from adaspring_ros.testing.operator_families import (
+    FAMILIES,
+    WIDTH_ONLY,
+    families_used,
+    is_width_only,
+    matched,
+    pareto_front,
+    predicted_front,
+)
+from adaspring_ros.testing.search_contexts import DEFAULT_CONTEXTS, DEFAULT_SEED, make_contexts
+
+
+def width_only_configurations(arch) -> list[ss.Configuration]:
+    import itertools
+    widths = [ss.option_id("conv", w) for w in ss.WIDTHS]
+    return list(itertools.product(widths, repeat=arch.n_compressible))
+
+
+def best_width_only(profile, ctx, width_all) -> ss.Configuration:
+    """The width-only configuration Eq. (1) ranks first for ``ctx`` (Deb's rule, as every
+    search): what Runtime3C would deploy if δ3 were the only operator."""
+    ev = Evaluator(profile, ctx.validated())
+    return min((ev.evaluate(c) for c in width_all), key=lambda e: e.rank_key).config
+
+
+def choose(profile, contexts, k_width: int, k_family: int) -> dict:
+    """Every configuration to measure, by role (a configuration may have several)."""
+    arch = profile.arch
+    width_all = width_only_configurations(arch)
+    uniform = [(ss.option_id("conv", w),) * arch.n_compressible for w in ss.WIDTHS]
+    chosen = [runtime3c.search(profile, ctx, seed=i).config
+              for i, ctx in enumerate(tqdm(contexts, desc="Runtime3C", unit="ctx",
+                                           file=sys.stderr))]
+    width_chosen = [best_width_only(profile, ctx, width_all) for ctx in contexts]
+    width = set(predicted_front(profile, WIDTH_ONLY, k_width)) | set(uniform) | set(width_chosen)
+    families = {name: set(predicted_front(profile, WIDTH_ONLY | members, k_family,
+                                          require=members))
+                for name, members in FAMILIES.items()}
+    for config in chosen:  # Runtime3C's choices join the sets of what they use
+        if is_width_only(config):
+            width.add(config)
+        for name in families_used(config):
+            families[name].add(config)
+    return {"width": sorted(width), "families": {k: sorted(v) for k, v in families.items()},
+            "chosen": chosen, "width_chosen": width_chosen}
+
+
+def family_report(sets, accuracy, latency, sp) -> dict:
+    """Matched comparisons and Pareto membership per family, on the measured numbers."""
+    everything = set(sets["width"]).union(*sets["families"].values())
+    front_t = pareto_front({c: (accuracy[c], latency[c]) for c in everything})
+    front_p = pareto_front({c: (accuracy[c], sp[c]) for c in everything})
+    width_t = {c: (accuracy[c], latency[c]) for c in sets["width"]}
+    width_p = {c: (accuracy[c], sp[c]) for c in sets["width"]}
+    out = {"width_only": {"measured": len(sets["width"]),
+                          "on_front_latency": len(front_t & set(sets["width"])),
+                          "on_front_sp": len(front_p & set(sets["width"]))}}
+    for name, configs in sets["families"].items():
+        by_t = matched({c: (accuracy[c], latency[c]) for c in configs}, width_t)
+        by_p = matched({c: (accuracy[c], sp[c]) for c in configs}, width_p)
+        out[name] = {
+            "measured": len(configs),
+            "on_front_latency": sorted(list(c) for c in front_t & set(configs)),
+            "on_front_sp": sorted(list(c) for c in front_p & set(configs)),
+            "matched_latency": [_matched_json(m) for m in by_t],
+            "matched_sp": [_matched_json(m) for m in by_p],
+            "beats_width_at_matched_latency": sum(1 for m in by_t if m.margin_pp > 0),
+            "beats_width_at_matched_sp": sum(1 for m in by_p if m.margin_pp > 0),
+        }
+    return out
+
+
+def _matched_json(m) -> dict:
+    return {"config": list(m.config), "accuracy_pct": m.accuracy, "cost": m.cost,
+            "width_config": list(m.width_config) if m.width_config else None,
+            "width_accuracy_pct": m.width_accuracy if m.width_config else None,
+            "margin_pp": m.margin_pp if m.width_config else None}
+
+
+def choice_report(sets, accuracy, latency, sp) -> dict:
+    """Per family: share of contexts whose Runtime3C choice uses it, and there the measured
+    difference to that context's best width-only configuration."""
+    n = len(sets["chosen"])
+    out = {}
+    for name in list(FAMILIES) + ["width only"]:
+        pairs = [(c, w) for c, w in zip(sets["chosen"], sets["width_chosen"], strict=True)
+                 if (is_width_only(c) if name == "width only" else name in families_used(c))]
+        entry = {"contexts": len(pairs), "share": len(pairs) / max(1, n),
+                 "distinct_configs": len({c for c, _ in pairs})}
+        if pairs and name != "width only":
+            entry |= {
+                "accuracy_diff_pp_mean": statistics.mean(accuracy[c] - accuracy[w]
+                                                         for c, w in pairs),
+                "latency_ratio_median": statistics.median(latency[c] / latency[w]
+                                                          for c, w in pairs),
+                "sp_ratio_median": statistics.median(sp[c] / sp[w] for c, w in pairs),
+                "as_accurate_and_no_slower": sum(1 for c, w in pairs
+                                                 if accuracy[c] >= accuracy[w]
+                                                 and latency[c] <= latency[w]),
+            }
+        out[name] = entry
+    return out
+
+
+def print_report(rep) -> None:
+    print(f"{rep['source']}; {rep['configs_measured']} configurations measured (held-out "
+          f"accuracy, batch-1 latency, {rep['threads']} torch thread(s), interleaved rounds); "
+          f"load average {rep['loadavg_1min']['start']:.2f} at start, "
+          f"{rep['loadavg_1min']['latency']:.2f} when timing started, "
+          f"{rep['loadavg_1min']['end']:.2f} at the end on {rep['cpus']} CPUs; "
+          f"{rep['wall_s']:.0f} s wall")
+    b = rep["backbone"]
+    print(f"backbone: {b['accuracy_pct']:.2f} % held-out, {b['latency_ms']:.3f} ms, "
+          f"Sp {b['sp_bytes'] / 1e3:.0f} kB")
+    fam = rep["families"]
+    w = fam["width_only"]
+    print(f"\nδ3 only: {w['measured']} configurations measured, {w['on_front_latency']} on the "
+          f"measured (accuracy, latency) front, {w['on_front_sp']} on the (accuracy, Sp) front")
+    print(f"\n{'family':12} {'n':>3} {'front A,T':>9} {'front A,Sp':>10} "
+          f"{'beats δ3 @T':>11} {'best margin @T':>15} {'beats δ3 @Sp':>12} "
+          f"{'best margin @Sp':>16}")
+    for name in FAMILIES:
+        f = fam[name]
+        print(f"{name:12} {f['measured']:3d} {len(f['on_front_latency']):9d} "
+              f"{len(f['on_front_sp']):10d} {f['beats_width_at_matched_latency']:5d}/"
+              f"{f['measured']:<5d} {_margin(f['matched_latency']):>15} "
+              f"{f['beats_width_at_matched_sp']:6d}/{f['measured']:<5d} "
+              f"{_margin(f['matched_sp']):>16}")
+    print("(front: configurations of the family on the Pareto front of everything measured; "
+          "beats δ3 @T: family configurations more accurate than every measured δ3-only one "
+          "that is no slower; best margin: the largest such difference in pp, or "
+          "'no δ3 as fast' when no measured δ3-only configuration is that fast or small)")
+    for name in FAMILIES:
+        for key, unit, label in (("matched_latency", "ms", "latency"), ("matched_sp", "B", "Sp")):
+            m = _best_with_width(fam[name][key])
+            if m is None:
+                continue
+            cost = f"{m['cost']:.3f} ms" if unit == "ms" else f"{m['cost'] / 1e3:.0f} kB"
+            print(f"  {name} best at matched {label}: [{' '.join(m['config'])}] "
+                  f"{m['accuracy_pct']:.2f} % at {cost} vs δ3 [{' '.join(m['width_config'])}] "
+                  f"{m['width_accuracy_pct']:.2f} % ({m['margin_pp']:+.2f} pp)")
+    ch = rep["choices"]
+    print(f"\nRuntime3C's choices over {rep['contexts']} contexts (bench_runtime3c's, seed "
+          f"{rep['seed']}), against each context's best δ3-only configuration (same Eq. (1)):")
+    print(f"{'family':12} {'share':>6} {'distinct':>8} {'Δ acc pp':>9} {'T ratio':>8} "
+          f"{'Sp ratio':>8} {'>=acc & <=T':>11}")
+    for name, e in ch.items():
+        if "accuracy_diff_pp_mean" in e:
+            print(f"{name:12} {100 * e['share']:5.1f}% {e['distinct_configs']:8d} "
+                  f"{e['accuracy_diff_pp_mean']:+9.2f} {e['latency_ratio_median']:8.3f} "
+                  f"{e['sp_ratio_median']:8.3f} {e['as_accurate_and_no_slower']:5d}/"
+                  f"{e['contexts']:<5d}")
+        else:
+            print(f"{name:12} {100 * e['share']:5.1f}% {e['distinct_configs']:8d} "
+                  f"{'-':>9} {'-':>8} {'-':>8} {'-':>11}")
+    print("(Δ acc: measured held-out accuracy of the choice minus that of the context's best "
+          "δ3-only configuration, mean; T and Sp ratio: choice / δ3-only, median; "
+          ">=acc & <=T: contexts where the choice is at least as accurate and no slower, "
+          "measured. Shares add to more than 100 % when a choice mixes families)")
+
+
+def _margin(rows) -> str:
+    best = _best_with_width(rows)
+    faster = any(r["width_config"] is None for r in rows)
+    text = f"{best['margin_pp']:+.2f} pp" if best else "-"
+    return text + (" (+ no δ3 as fast)" if faster else "")
+
+
+def _best_with_width(rows):
+    with_width = [r for r in rows if r["width_config"] is not None]
+    return max(with_width, key=lambda r: r["margin_pp"]) if with_width else None
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default=None, help="default: the shipped checkpoint")
+    parser.add_argument("--width-configs", type=int, default=24,
+                        help="δ3-only configurations from the predicted front")
+    parser.add_argument("--family-configs", type=int, default=16,
+                        help="configurations per family from its predicted front")
+    parser.add_argument("--contexts", type=int, default=DEFAULT_CONTEXTS)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--json", default="out/bench_families.json")
+    args = parser.parse_args(argv)
+    if min(args.width_configs, args.family_configs, args.contexts) < 1:
+        parser.error("--width-configs, --family-configs and --contexts must be >= 1")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from adaspring_ros.core.model import checkpoint as ckpt
+    from adaspring_ros.core.scene import dataset
+    load_start = os.getloadavg()[0]
+    wall = time.perf_counter()
+    try:
+        loaded = ckpt.load(args.checkpoint)
+        test = dataset.checkpoint_split(loaded.meta, "test")
+    except (ckpt.CheckpointError, dataset.DatasetError) as exc:
+        raise SystemExit(str(exc)) from None
+    profile, arch = loaded.profile, loaded.profile.arch
+    contexts = make_contexts(profile, args.contexts, args.seed)
+    runtime3c.prepare(profile)
+    sets = choose(profile, contexts, args.width_configs, args.family_configs)
+    backbone = ss.backbone_configuration(arch)
+    configs = sorted(set(sets["width"]).union(*sets["families"].values()) | {backbone})
+    threads = int(profile.meta.get("latency_threads", 1))
+    accuracy, latency, load_latency = measure_configs(loaded.net, test, configs, threads)
+    sp = {c: ss.configuration_cost(arch, c).params_bytes for c in configs}
+    report = {
+        "source": f"checkpoint {loaded.path}", "seed": args.seed, "contexts": len(contexts),
+        "threads": threads, "cpus": os.cpu_count(), "configs_measured": len(configs),
+        "backbone": {"accuracy_pct": accuracy[backbone], "latency_ms": latency[backbone],
+                     "sp_bytes": sp[backbone]},
+        "families": family_report(sets, accuracy, latency, sp),
+        "choices": choice_report(sets, accuracy, latency, sp),
+        "measured": [{"config": list(c), "accuracy_pct": accuracy[c], "latency_ms": latency[c],
+                      "sp_bytes": sp[c], "families": families_used(c)} for c in configs],
+        "loadavg_1min": {"start": load_start, "latency": load_latency,
+                         "end": os.getloadavg()[0]},
+        "wall_s": time.perf_counter() - wall,
+    }
+    print_report(report)
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"\nwrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
