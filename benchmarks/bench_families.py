@@ -1,25 +1,26 @@
 """Does each operator family earn its place beside width-only (δ3) compression? Measured.
 
-    python benchmarks/bench_families.py [--checkpoint PATH] [--width-configs 24]
+    python benchmarks/bench_families.py [--checkpoint PATH] [--width-configs 0]
                                         [--family-configs 16] [--contexts 120] [--json PATH]
 
 Issue 14's per-family figures, on the real torch model: held-out (test split) accuracy and
 batch-1 latency MEASURED for every configuration below, all timed in the same interleaved
 rounds (testing/held_out, as bench_runtime3c measures), parameter bytes Sp exact.
-- Configurations: for δ3 alone and for each family (δ1 fire, δ2 svd/dws, δ4 skip, each combined
-  with δ3 only), its best candidates by the profile's PREDICTION (testing/operator_families.
-  predicted_front: Pareto-optimal in predicted (A loss, T) or (A loss, Sp), spread along the
-  predicted latency), plus the four uniform widths, Runtime3C's choices on the contexts and, per
-  context, the best δ3-only configuration by the same Eq. (1) objective (exhaustive over the
-  4^N width-only configurations). The δ3 set is a sample: a width-only configuration outside it
-  could do better, which can only flatter the families.
+- Configurations: every width-only (δ3) configuration (4^N; ``--width-configs K`` measures only
+  K from the predicted front instead, plus the uniform widths, which can only flatter the
+  families); for each family (δ1 fire, δ2 svd/dws, δ4 skip, each combined with δ3 only) its
+  best candidates by the profile's PREDICTION (testing/operator_families.predicted_front:
+  Pareto-optimal in predicted (A loss, T) or (A loss, Sp), spread along the predicted
+  latency); Runtime3C's choices on the contexts and, per context, the best δ3-only
+  configuration by the same Eq. (1) objective (exhaustive over the width-only ones).
 - Per family: its most accurate configuration at matched measured latency (the best margin
   over the most accurate δ3-only configuration no slower) and at matched Sp; how many of its
   configurations beat δ3 there; how many sit on the measured Pareto front of everything
   measured, in (accuracy, latency) and (accuracy, Sp).
 - Per family, over the contexts of bench_runtime3c (testing/search_contexts): the share where
-  Runtime3C's choice uses it and, there, the measured accuracy difference, latency ratio and
-  Sp ratio against that context's best δ3-only configuration.
+  Runtime3C's choice uses it and, there, the measured accuracy difference, latency ratio, Sp
+  ratio and energy-per-window ratio (core/model/energy.py's model evaluated at the MEASURED
+  latency) against that context's best δ3-only configuration.
 Other processes share these cores: the load average is printed beside the timings.
 """
 
@@ -36,6 +37,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.energy import WindowEnergy
 from adaspring_ros.core.search import runtime3c
 from adaspring_ros.core.search.objective import Evaluator
 from adaspring_ros.testing.held_out import measure_configs
@@ -49,6 +51,8 @@ from adaspring_ros.testing.operator_families import (
     predicted_front,
 )
 from adaspring_ros.testing.search_contexts import DEFAULT_CONTEXTS, DEFAULT_SEED, make_contexts
+
+WINDOW = WindowEnergy()  # the search's default energy constants
 
 
 def width_only_configurations(arch) -> list[ss.Configuration]:
@@ -73,7 +77,8 @@ def choose(profile, contexts, k_width: int, k_family: int) -> dict:
               for i, ctx in enumerate(tqdm(contexts, desc="Runtime3C", unit="ctx",
                                            file=sys.stderr))]
     width_chosen = [best_width_only(profile, ctx, width_all) for ctx in contexts]
-    width = set(predicted_front(profile, WIDTH_ONLY, k_width)) | set(uniform) | set(width_chosen)
+    width = (set(predicted_front(profile, WIDTH_ONLY, k_width)) | set(uniform) if k_width
+             else set(width_all)) | set(width_chosen)
     families = {name: set(predicted_front(profile, WIDTH_ONLY | members, k_family,
                                           require=members))
                 for name, members in FAMILIES.items()}
@@ -105,8 +110,12 @@ def family_report(sets, accuracy, latency, sp) -> dict:
             "on_front_sp": sorted(list(c) for c in front_p & set(configs)),
             "matched_latency": [_matched_json(m) for m in by_t],
             "matched_sp": [_matched_json(m) for m in by_p],
-            "beats_width_at_matched_latency": sum(1 for m in by_t if m.margin_pp > 0),
-            "beats_width_at_matched_sp": sum(1 for m in by_p if m.margin_pp > 0),
+            "beats_width_at_matched_latency": sum(1 for m in by_t if m.width_config
+                                                  and m.margin_pp > 0),
+            "beats_width_at_matched_sp": sum(1 for m in by_p if m.width_config
+                                             and m.margin_pp > 0),
+            "faster_than_every_width": sum(1 for m in by_t if m.width_config is None),
+            "smaller_than_every_width": sum(1 for m in by_p if m.width_config is None),
         }
     return out
 
@@ -118,7 +127,13 @@ def _matched_json(m) -> dict:
             "margin_pp": m.margin_pp if m.width_config else None}
 
 
-def choice_report(sets, accuracy, latency, sp) -> dict:
+def window_mj(arch, config, latency_ms: float) -> float:
+    """Energy of one window by core/model/energy.py's model at a measured latency, mJ."""
+    cost = ss.configuration_cost(arch, config)
+    return WINDOW.joules(cost.macs, cost.params_bytes, cost.act_bytes, latency_ms) * 1e3
+
+
+def choice_report(sets, accuracy, latency, sp, mj) -> dict:
     """Per family: share of contexts whose Runtime3C choice uses it, and there the measured
     difference to that context's best width-only configuration."""
     n = len(sets["chosen"])
@@ -135,6 +150,7 @@ def choice_report(sets, accuracy, latency, sp) -> dict:
                 "latency_ratio_median": statistics.median(latency[c] / latency[w]
                                                           for c, w in pairs),
                 "sp_ratio_median": statistics.median(sp[c] / sp[w] for c, w in pairs),
+                "energy_ratio_median": statistics.median(mj[c] / mj[w] for c, w in pairs),
                 "as_accurate_and_no_slower": sum(1 for c, w in pairs
                                                  if accuracy[c] >= accuracy[w]
                                                  and latency[c] <= latency[w]),
@@ -157,20 +173,22 @@ def print_report(rep) -> None:
     w = fam["width_only"]
     print(f"\nδ3 only: {w['measured']} configurations measured, {w['on_front_latency']} on the "
           f"measured (accuracy, latency) front, {w['on_front_sp']} on the (accuracy, Sp) front")
-    print(f"\n{'family':12} {'n':>3} {'front A,T':>9} {'front A,Sp':>10} "
-          f"{'beats δ3 @T':>11} {'best margin @T':>15} {'beats δ3 @Sp':>12} "
-          f"{'best margin @Sp':>16}")
+    print(f"\n{'':16} {'on front':>10} {'at matched latency':>33} {'at matched Sp':>33}")
+    print(f"{'family':12} {'n':>3} {'A,T':>4} {'A,Sp':>5} {'beats δ3':>9} {'best margin':>12} "
+          f"{'faster':>8} {'beats δ3':>9} {'best margin':>12} {'smaller':>8}")
     for name in FAMILIES:
         f = fam[name]
-        print(f"{name:12} {f['measured']:3d} {len(f['on_front_latency']):9d} "
-              f"{len(f['on_front_sp']):10d} {f['beats_width_at_matched_latency']:5d}/"
-              f"{f['measured']:<5d} {_margin(f['matched_latency']):>15} "
-              f"{f['beats_width_at_matched_sp']:6d}/{f['measured']:<5d} "
-              f"{_margin(f['matched_sp']):>16}")
-    print("(front: configurations of the family on the Pareto front of everything measured; "
-          "beats δ3 @T: family configurations more accurate than every measured δ3-only one "
-          "that is no slower; best margin: the largest such difference in pp, or "
-          "'no δ3 as fast' when no measured δ3-only configuration is that fast or small)")
+        n = f["measured"]
+        print(f"{name:12} {n:3d} {len(f['on_front_latency']):4d} {len(f['on_front_sp']):5d} "
+              f"{f['beats_width_at_matched_latency']:5d}/{n:<3d} "
+              f"{_margin(f['matched_latency']):>12} {f['faster_than_every_width']:8d} "
+              f"{f['beats_width_at_matched_sp']:5d}/{n:<3d} {_margin(f['matched_sp']):>12} "
+              f"{f['smaller_than_every_width']:8d}")
+    print("(on front: the family's configurations on the Pareto front of everything measured, "
+          "in (accuracy, latency) and (accuracy, Sp); beats δ3: configurations more accurate "
+          "than every measured δ3-only one that is no slower (no larger); best margin: the "
+          "largest accuracy difference to that δ3-only configuration, pp; faster / smaller: "
+          "configurations faster (smaller) than every measured δ3-only one, so unmatched)")
     for name in FAMILIES:
         for key, unit, label in (("matched_latency", "ms", "latency"), ("matched_sp", "B", "Sp")):
             m = _best_with_width(fam[name][key])
@@ -180,31 +198,48 @@ def print_report(rep) -> None:
             print(f"  {name} best at matched {label}: [{' '.join(m['config'])}] "
                   f"{m['accuracy_pct']:.2f} % at {cost} vs δ3 [{' '.join(m['width_config'])}] "
                   f"{m['width_accuracy_pct']:.2f} % ({m['margin_pp']:+.2f} pp)")
+    measured = {tuple(r["config"]): r for r in rep["measured"]}
+    width = [r for r in rep["measured"] if not r["families"]]
+    for name in FAMILIES:
+        for key, field, label in (("matched_latency", "latency_ms", "faster"),
+                                  ("matched_sp", "sp_bytes", "smaller")):
+            edge = min(width, key=lambda r, f=field: (r[f], -r["accuracy_pct"]))
+            for m in (r for r in fam[name][key] if r["width_config"] is None):
+                r = measured[tuple(m["config"])]
+                print(f"  {name} {label} than every δ3-only configuration: "
+                      f"[{' '.join(m['config'])}] {r['accuracy_pct']:.2f} % at "
+                      f"{_cost(r, field)} vs the {'fastest' if label == 'faster' else 'smallest'}"
+                      f" δ3 [{' '.join(edge['config'])}] {edge['accuracy_pct']:.2f} % at "
+                      f"{_cost(edge, field)}")
     ch = rep["choices"]
     print(f"\nRuntime3C's choices over {rep['contexts']} contexts (bench_runtime3c's, seed "
           f"{rep['seed']}), against each context's best δ3-only configuration (same Eq. (1)):")
     print(f"{'family':12} {'share':>6} {'distinct':>8} {'Δ acc pp':>9} {'T ratio':>8} "
-          f"{'Sp ratio':>8} {'>=acc & <=T':>11}")
+          f"{'Sp ratio':>8} {'E ratio':>8} {'>=acc & <=T':>11}")
     for name, e in ch.items():
         if "accuracy_diff_pp_mean" in e:
             print(f"{name:12} {100 * e['share']:5.1f}% {e['distinct_configs']:8d} "
                   f"{e['accuracy_diff_pp_mean']:+9.2f} {e['latency_ratio_median']:8.3f} "
-                  f"{e['sp_ratio_median']:8.3f} {e['as_accurate_and_no_slower']:5d}/"
+                  f"{e['sp_ratio_median']:8.3f} {e['energy_ratio_median']:8.3f} "
+                  f"{e['as_accurate_and_no_slower']:5d}/"
                   f"{e['contexts']:<5d}")
         else:
             print(f"{name:12} {100 * e['share']:5.1f}% {e['distinct_configs']:8d} "
-                  f"{'-':>9} {'-':>8} {'-':>8} {'-':>11}")
+                  f"{'-':>9} {'-':>8} {'-':>8} {'-':>8} {'-':>11}")
     print("(Δ acc: measured held-out accuracy of the choice minus that of the context's best "
-          "δ3-only configuration, mean; T and Sp ratio: choice / δ3-only, median; "
+          "δ3-only configuration, mean; T, Sp and E ratio: choice / δ3-only, median, E = "
+          "energy per window by the energy model at the measured latency; "
           ">=acc & <=T: contexts where the choice is at least as accurate and no slower, "
           "measured. Shares add to more than 100 % when a choice mixes families)")
 
 
+def _cost(row, field: str) -> str:
+    return f"{row[field]:.3f} ms" if field == "latency_ms" else f"{row[field] / 1e3:.0f} kB"
+
+
 def _margin(rows) -> str:
     best = _best_with_width(rows)
-    faster = any(r["width_config"] is None for r in rows)
-    text = f"{best['margin_pp']:+.2f} pp" if best else "-"
-    return text + (" (+ no δ3 as fast)" if faster else "")
+    return f"{best['margin_pp']:+.2f} pp" if best else "-"
 
 
 def _best_with_width(rows):
@@ -215,16 +250,16 @@ def _best_with_width(rows):
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=None, help="default: the shipped checkpoint")
-    parser.add_argument("--width-configs", type=int, default=24,
-                        help="δ3-only configurations from the predicted front")
+    parser.add_argument("--width-configs", type=int, default=0,
+                        help="δ3-only configurations from the predicted front (0: all)")
     parser.add_argument("--family-configs", type=int, default=16,
                         help="configurations per family from its predicted front")
     parser.add_argument("--contexts", type=int, default=DEFAULT_CONTEXTS)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--json", default="out/bench_families.json")
     args = parser.parse_args(argv)
-    if min(args.width_configs, args.family_configs, args.contexts) < 1:
-        parser.error("--width-configs, --family-configs and --contexts must be >= 1")
+    if min(args.family_configs, args.contexts) < 1 or args.width_configs < 0:
+        parser.error("--family-configs and --contexts must be >= 1, --width-configs >= 0")
     return args
 
 
@@ -248,13 +283,14 @@ def main(argv=None) -> int:
     threads = int(profile.meta.get("latency_threads", 1))
     accuracy, latency, load_latency = measure_configs(loaded.net, test, configs, threads)
     sp = {c: ss.configuration_cost(arch, c).params_bytes for c in configs}
+    mj = {c: window_mj(arch, c, latency[c]) for c in configs}
     report = {
         "source": f"checkpoint {loaded.path}", "seed": args.seed, "contexts": len(contexts),
         "threads": threads, "cpus": os.cpu_count(), "configs_measured": len(configs),
         "backbone": {"accuracy_pct": accuracy[backbone], "latency_ms": latency[backbone],
                      "sp_bytes": sp[backbone]},
         "families": family_report(sets, accuracy, latency, sp),
-        "choices": choice_report(sets, accuracy, latency, sp),
+        "choices": choice_report(sets, accuracy, latency, sp, mj),
         "measured": [{"config": list(c), "accuracy_pct": accuracy[c], "latency_ms": latency[c],
                       "sp_bytes": sp[c], "families": families_used(c)} for c in configs],
         "loadavg_1min": {"start": load_start, "latency": load_latency,
