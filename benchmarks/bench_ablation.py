@@ -1,22 +1,22 @@
 """Runtime3C's paper mechanisms (§6.5), each switched off, against the exhaustive optimum.
 
-    python benchmarks/bench_ablation.py [--contexts 120] [--seed 4] [--subset-seed 0]
+    python benchmarks/bench_ablation.py [--contexts 120] [--seed 4] [--subset-seeds 5]
                                         [--json PATH] [--checkpoint PATH | --fixture]
 
 On the contexts of bench_runtime3c (testing/search_contexts, same seed), one table: for each
-search space (the exact Δ', Δ' of 4 and 3 Pareto axes, a seeded random 25 % and 10 % of Δ', and
-no Δ' at all = Algorithm 1 literal) Runtime3C with every mechanism on, then with grouping,
-inheritance and mutation switched off one at a time, and without Algorithm 1's early stop
-(lines 10-12: over Δ' it ends a feasible search at the first layer whose mutation brings no
-gain, so later layers are never mutated), and the paper's three again without the early stop
-(what each is worth when the search reaches every layer). Columns: missed feasible contexts (the
-exhaustive search finds one, the variant returns an infeasible configuration), share within
-5 % of the optimum and mean normalised objective gap (testing/search_quality: 0 = optimum,
-1 = worst feasible, a miss counts 1), median search time (one run per context, so cold-ish;
-bench_runtime3c times warm reruns), contexts whose result differs from the same space with
-every mechanism on, and the share of feasible contexts whose exhaustive optimum is a member
-of the space (always 100 % for the exact Δ', by construction; what makes the reduced ones the
-place where mutation can matter).
+search space (the exact Δ', Δ' of 4 and 3 Pareto axes, seeded random 25 % and 10 % subsets of
+Δ' (--subset-seeds of each, pooled), and no Δ' at all = Algorithm 1 literal) Runtime3C with
+every mechanism on, then with grouping, inheritance and mutation switched off one at a time,
+and without Algorithm 1's early stop (lines 10-12: over Δ' it ends a feasible search at the
+first layer whose mutation brings no gain, so later layers are never mutated), and the paper's
+three again without the early stop (what each is worth when the search reaches every layer).
+Columns: missed feasible contexts (the exhaustive search finds one, the variant returns an
+infeasible configuration), share within 5 % of the optimum and mean normalised objective gap
+(testing/search_quality: 0 = optimum, 1 = worst feasible, a miss counts 1), median search time
+(one run per context, so cold-ish; bench_runtime3c times warm reruns), contexts whose result
+differs from the same space with every mechanism on, and the share of feasible contexts whose
+exhaustive optimum is a member of the space (always 100 % for the exact Δ', by construction;
+what makes the reduced ones the place where mutation can matter).
 
 Why the reduced spaces: the exact Δ' holds an optimum for every context (elite_space), so
 line 4 already returns it and no mechanism can change the result there. The mutation noise
@@ -42,33 +42,34 @@ from adaspring_ros.core.search.objective import layer_tables
 from adaspring_ros.testing.search_contexts import DEFAULT_CONTEXTS, DEFAULT_SEED, make_contexts
 from adaspring_ros.testing.search_quality import quality
 
-#: Search spaces of the table: name -> how to build it from the exact Δ' (None: literal mode).
-SPACES = ("exact Δ'", "Δ' 4 axes", "Δ' 3 axes", "random 25 % of Δ'", "random 10 % of Δ'",
-          "literal (no Δ')")
 #: The mechanisms switched off one at a time: row label -> runtime3c.search keyword. The
 #: paper's three, then Algorithm 1's stop rule (lines 10-12), which decides how many layers
 #: the mutation step ever reaches.
 MECHANISMS = {"no grouping": "grouping", "no inheritance": "inheritance",
               "no mutation": "mutation", "no early stop": "stop_early"}
+#: Random subsets of Δ' measured: label -> fraction of the members kept.
+SUBSETS = {"random 25 % of Δ'": 0.25, "random 10 % of Δ'": 0.10}
 
 
-def build_spaces(profile, subset_seed: int) -> dict:
-    """Every space of the table, built once outside the timed searches."""
+def build_spaces(profile, subset_seeds: int) -> dict[str, list]:
+    """Every space of the table (a list: one per subset seed for the random subsets; [None]
+    for the literal mode), built once outside the timed searches."""
     layer_tables(profile)
     exact = runtime3c.prepare(profile)
-    return {"exact Δ'": exact,
-            "Δ' 4 axes": build_progressive(profile, axes=4),
-            "Δ' 3 axes": build_progressive(profile, axes=3),
-            "random 25 % of Δ'": random_subset(exact, 0.25, subset_seed),
-            "random 10 % of Δ'": random_subset(exact, 0.10, subset_seed),
-            "literal (no Δ')": None}
+    spaces = {"exact Δ'": [exact],
+              "Δ' 4 axes": [build_progressive(profile, axes=4)],
+              "Δ' 3 axes": [build_progressive(profile, axes=3)]}
+    for label, fraction in SUBSETS.items():
+        spaces[label] = [random_subset(exact, fraction, seed) for seed in range(subset_seeds)]
+    spaces["literal (no Δ')"] = [None]
+    return spaces
 
 
 def variants(spaces: dict) -> dict[str, tuple[str, dict]]:
-    """Row name -> (space name, runtime3c.search keywords)."""
+    """Row name -> (space name, runtime3c.search keywords other than the space)."""
     rows = {}
-    for name, space in spaces.items():
-        base = {"elite": False} if space is None else {"space": space}
+    for name, members in spaces.items():
+        base = {"elite": False} if members == [None] else {}
         rows[f"{name}: all on"] = (name, base)
         for label, keyword in MECHANISMS.items():
             rows[f"{name}: {label}"] = (name, base | {keyword: False})
@@ -79,36 +80,44 @@ def variants(spaces: dict) -> dict[str, tuple[str, dict]]:
 
 
 def run(profile, contexts, spaces) -> tuple[dict, list]:
-    """Every variant on every context, then the exhaustive optimum (last, so its ~10^5
-    short-lived objects do not disturb the millisecond timings)."""
+    """Every variant on every context (and every subset of its space), then the exhaustive
+    optimum (last, so its ~10^5 short-lived objects do not disturb the millisecond timings).
+
+    results[row][j][i]: the row's search over its j-th space on context i.
+    """
     rows = variants(spaces)
-    results = {name: [] for name in rows}
+    results = {name: [[] for _ in spaces[space]] for name, (space, _) in rows.items()}
     exacts = []
     for i, ctx in enumerate(tqdm(contexts, desc="contexts", unit="ctx", file=sys.stderr)):
-        for name, (_, kw) in rows.items():
-            results[name].append(runtime3c.search(profile, ctx, seed=i, **kw))
+        for name, (space_name, kw) in rows.items():
+            for j, space in enumerate(spaces[space_name]):
+                extra = {} if space is None else {"space": space}
+                results[name][j].append(runtime3c.search(profile, ctx, seed=i, **kw, **extra))
         exacts.append(baselines.exhaustive(profile, ctx))
     return results, exacts
 
 
 def table(results, exacts, spaces) -> list[dict]:
+    """One row per variant, pooled over its space's subsets: shares and gaps over every
+    (subset, context) pair, counts (missed, differs) as the mean per subset."""
+    feasible = [e for e in exacts if e.feasible]
     out = []
-    for name, rs in results.items():
+    for name, per_space in results.items():
         space_name = name.split(": ")[0]
-        q = quality(rs, exacts)
+        n = len(per_space)
+        q = quality([r for rs in per_space for r in rs], exacts * n)
+        q["missed_feasible"] /= n
+        q["feasible_contexts"] //= n
         reference = results[f"{space_name}: all on"]  # differs: from all on, stop included
-        q["differs_from_all_on"] = sum(1 for a, b in zip(rs, reference, strict=True)
-                                       if a.config != b.config)
-        space = spaces[space_name]
-        feasible = [e for e in exacts if e.feasible]
-        if space is None:
-            q["optimum_in_space_share"] = None
-            q["space_members"] = None
-        else:
-            members = {m.config for m in space.members}
-            q["optimum_in_space_share"] = (sum(1 for e in feasible if e.config in members)
-                                           / max(1, len(feasible)))
-            q["space_members"] = len(space.members)
+        q["differs_from_all_on"] = sum(1 for rs, ref in zip(per_space, reference, strict=True)
+                                       for a, b in zip(rs, ref, strict=True)
+                                       if a.config != b.config) / n
+        q["subsets"] = n
+        members = [{m.config for m in sp.members} for sp in spaces[space_name] if sp]
+        q["space_members"] = (sum(len(m) for m in members) / n) if members else None
+        q["optimum_in_space_share"] = (sum(1 for m in members for e in feasible
+                                           if e.config in m) / max(1, len(feasible) * n)
+                                       if members else None)
         out.append({"variant": name} | q)
     return out
 
@@ -118,16 +127,18 @@ def print_table(rows, header: str) -> None:
     print(f"{'variant':50} {'Δ size':>6} {'opt in':>6} {'missed':>6} {'<=5%':>6} "
           f"{'mean gap':>8} {'median ms':>9} {'differs':>7}")
     for r in rows:
-        size = "-" if r["space_members"] is None else str(r["space_members"])
+        size = "-" if r["space_members"] is None else f"{r['space_members']:.0f}"
         inside = ("-" if r["optimum_in_space_share"] is None
                   else f"{100 * r['optimum_in_space_share']:5.0f}%")
-        print(f"{r['variant']:50} {size:>6} {inside:>6} {r['missed_feasible']:6d} "
+        print(f"{r['variant']:50} {size:>6} {inside:>6} {r['missed_feasible']:6.1f} "
               f"{100 * r['within_5pct_share']:5.1f}% {r['mean_gap']:8.4f} "
-              f"{r['median_ms']:9.3f} {r['differs_from_all_on']:7d}")
+              f"{r['median_ms']:9.3f} {r['differs_from_all_on']:7.1f}")
     print("(Δ size: members of the space; opt in: share of the feasible contexts whose "
           "exhaustive optimum is a member; missed: feasible contexts answered infeasible; "
           "<=5%: normalised gap <= 0.05; mean gap: a miss counts 1; differs: contexts whose "
-          "configuration differs from the same space with every mechanism on)")
+          "configuration differs from the same space with every mechanism on; random "
+          "subsets: shares and gaps pooled over the subsets, counts and sizes per subset, "
+          "mean)")
 
 
 def load_profile(args):
@@ -150,8 +161,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--contexts", type=int, default=DEFAULT_CONTEXTS)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help="context set seed (bench_runtime3c's default)")
-    parser.add_argument("--subset-seed", type=int, default=0,
-                        help="seed of the random subsets of Δ'")
+    parser.add_argument("--subset-seeds", type=int, default=5,
+                        help="random subsets of Δ' drawn per fraction (seeds 0..N-1), pooled")
     parser.add_argument("--json", default="out/bench_ablation.json")
     args = parser.parse_args(argv)
     if args.contexts < 1:
@@ -164,20 +175,21 @@ def main(argv=None) -> int:
     load_start = os.getloadavg()
     wall = time.perf_counter()
     profile, source = load_profile(args)
-    spaces = build_spaces(profile, args.subset_seed)
+    spaces = build_spaces(profile, args.subset_seeds)
     contexts = make_contexts(profile, args.contexts, args.seed)
     results, exacts = run(profile, contexts, spaces)
     rows = table(results, exacts, spaces)
     load_end = os.getloadavg()
     feasible = sum(1 for e in exacts if e.feasible)
-    print_table(rows, f"{source}; {len(contexts)} contexts (seed {args.seed}), {feasible} with a "
-                      f"feasible configuration; random subsets seed {args.subset_seed}; load "
-                      f"average {load_start[0]:.2f} -> {load_end[0]:.2f} on {os.cpu_count()} "
-                      f"CPUs; {time.perf_counter() - wall:.0f} s wall")
+    header = (f"{source}; {len(contexts)} contexts (seed {args.seed}), {feasible} with a "
+              f"feasible configuration; {args.subset_seeds} random subsets per fraction, "
+              f"pooled; load average {load_start[0]:.2f} -> {load_end[0]:.2f} on "
+              f"{os.cpu_count()} CPUs; {time.perf_counter() - wall:.0f} s wall")
+    print_table(rows, header)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"source": source, "seed": args.seed,
-                               "subset_seed": args.subset_seed, "contexts": len(contexts),
+                               "subset_seeds": args.subset_seeds, "contexts": len(contexts),
                                "feasible_contexts": feasible,
                                "loadavg_1min": {"start": load_start[0], "end": load_end[0]},
                                "rows": rows}, indent=1) + "\n")
