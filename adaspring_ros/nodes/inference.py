@@ -26,6 +26,7 @@ from collections import deque
 
 import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from std_msgs.msg import UInt32
 
@@ -36,13 +37,13 @@ from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.latency_meter import LatencyMeter
 from adaspring_ros.core.scene import sound_synth
 from adaspring_ros.msg import AudioChunk, CompressionConfig, ModelLatency, SoundEvent
-from adaspring_ros.nodes import conversions, node_main, qos, topics
+from adaspring_ros.nodes import conversions, node_main, qos, scheduling, topics
 from adaspring_ros.nodes.health import Health
 from adaspring_ros.nodes.params import declare
 from adaspring_ros.nodes.scene_clock import wall_now_ns, wall_timer
 
-#: the parameters `ros2 param set` may change: none (model, threads, queue are set up at start)
-RUNTIME_PARAMETERS = ()
+#: the parameters `ros2 param set` may change (model, threads, queue are set up at start)
+RUNTIME_PARAMETERS = ("realtime_priority",)
 
 
 class InferenceNode(Node):
@@ -81,6 +82,9 @@ class InferenceNode(Node):
                                  callback_group=MutuallyExclusiveCallbackGroup())
         wall_timer(self, 1.0, self.publish_health, MutuallyExclusiveCallbackGroup())
         wall_timer(self, report_s, self.publish_latency, MutuallyExclusiveCallbackGroup())
+        # the priority belongs to the thread that runs the callbacks: ask from inside one
+        self._priority_timer = wall_timer(self, 0.001, self._apply_initial_priority)
+        self.add_on_set_parameters_callback(self.on_parameters)
 
     def _declare_parameters(self) -> tuple:
         """(checkpoint path, hop, audio queue depth, torch threads, latency window, latency
@@ -103,7 +107,39 @@ class InferenceNode(Node):
                            "latency covers, real s.", low=0.2, high=600.0, read_only=True)
         report_s = declare(self, "latency_report_period_s", 1.0, "How often inference/latency "
                            "is published, real s.", low=0.05, high=60.0, read_only=True)
+        declare(self, "realtime_priority", 0, "SCHED_FIFO priority of the thread that runs "
+                "this node's callbacks (1-98), 0 = the normal scheduler. Keeps the measured "
+                "forward time the model's own when other processes compete for the cores; "
+                "refused without rtprio rights (the node says how to grant them and runs on).",
+                low=0, high=scheduling.MAX_PRIORITY)
         return path, hop, depth, threads, window_s, report_s
+
+    # ------------------------------------------------------------------ scheduling
+    def _apply_initial_priority(self) -> None:
+        self._priority_timer.cancel()
+        self.destroy_timer(self._priority_timer)
+        state = self._apply_priority(self.get_parameter("realtime_priority").value)
+        if not state.granted:
+            self.get_logger().warning(state.reason)
+
+    def _apply_priority(self, priority: int) -> scheduling.SchedulingState:
+        state = scheduling.set_realtime_priority(priority)
+        self.health.values["scheduling"] = state.policy
+        if state.granted:
+            self.health.clear("scheduling")
+        else:
+            self.health.count("realtime_refused")
+            self.health.warn("scheduling", state.reason)
+        return state
+
+    def on_parameters(self, params) -> SetParametersResult:
+        """realtime_priority applies at once (this callback runs on the executor thread)."""
+        for p in params:
+            if p.name == "realtime_priority":
+                state = self._apply_priority(int(p.value))
+                if not state.granted:
+                    return SetParametersResult(successful=False, reason=state.reason)
+        return SetParametersResult(successful=True)
 
     # ------------------------------------------------------------------ configuration
     def on_config(self, msg: CompressionConfig) -> None:

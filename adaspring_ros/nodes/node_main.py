@@ -21,6 +21,8 @@ import sys
 import threading
 import time
 
+from adaspring_ros.nodes.scheduling import freeze_startup_objects
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -138,6 +140,7 @@ def run(node_class, args=None) -> None:
         rclpy.logging.get_logger(node_class.__name__).fatal(f"cannot start: {exc}")
         rclpy.try_shutdown()
         raise SystemExit(1) from None
+    freeze_startup_objects()  # what exists now lives until exit: keep full collections short
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:

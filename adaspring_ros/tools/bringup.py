@@ -72,6 +72,7 @@ def run_composed(planned, duration: float) -> int:
     from rclpy.executors import SingleThreadedExecutor
 
     from adaspring_ros.nodes import node_main
+    from adaspring_ros.nodes.scheduling import freeze_startup_objects
 
     node_main.limit_blas_threads()
     # the YAML applies to every node of this process, as --params-file does for a launch
@@ -80,6 +81,7 @@ def run_composed(planned, duration: float) -> int:
     executor = SingleThreadedExecutor()  # see node_main.run for why not multi-threaded
     try:
         nodes = compose(planned)
+        freeze_startup_objects()
         for node in nodes:
             executor.add_node(node)
         node_main.spin_until_stopped(executor, stop, duration)
