@@ -9,7 +9,8 @@ search space (the exact Δ', Δ' of 4 and 3 Pareto axes, seeded random 25 % and 
 every mechanism on, then with grouping, inheritance and mutation switched off one at a time,
 and without Algorithm 1's early stop (lines 10-12: over Δ' it ends a feasible search at the
 first layer whose mutation brings no gain, so later layers are never mutated), and the paper's
-three again without the early stop (what each is worth when the search reaches every layer).
+three again without the early stop (what each is worth when the search reaches every layer),
+and, where mutation can matter, the trained channel noise σ scaled x0.1 and x10.
 Columns: missed feasible contexts (the exhaustive search finds one, the variant returns an
 infeasible configuration), share within 5 % of the optimum and mean normalised objective gap
 (testing/search_quality: 0 = optimum, 1 = worst feasible, a miss counts 1), median search time
@@ -28,6 +29,7 @@ Other processes share these cores: the load average is printed beside the timing
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -49,6 +51,12 @@ MECHANISMS = {"no grouping": "grouping", "no inheritance": "inheritance",
               "no mutation": "mutation", "no early stop": "stop_early"}
 #: Random subsets of Δ' measured: label -> fraction of the members kept.
 SUBSETS = {"random 25 % of Δ'": 0.25, "random 10 % of Δ'": 0.10}
+#: The trained channel noise σ scaled by these factors (without the early stop, where mutation
+#: reaches every layer), on the spaces where mutation can change the result: does the noise's
+#: size matter on the 0.25 width grid? (x0.1 and x1 move one grid step either way; x10, σ about
+#: 0.3, can jump two.)
+NOISE_SCALES = (0.1, 10.0)
+NOISE_SPACES = tuple(SUBSETS) + ("literal (no Δ')",)
 
 
 def build_spaces(profile, subset_seeds: int) -> dict[str, list]:
@@ -76,7 +84,20 @@ def variants(spaces: dict) -> dict[str, tuple[str, dict]]:
         for label, keyword in list(MECHANISMS.items())[:3]:  # the paper's three, all layers
             rows[f"{name}: no early stop, {label}"] = (name, base | {"stop_early": False,
                                                                    keyword: False})
+        if name in NOISE_SPACES:
+            for scale in NOISE_SCALES:
+                rows[f"{name}: no early stop, σ x{scale:g}"] = (
+                    name, base | {"stop_early": False, "noise_scale": scale})
     return rows
+
+
+def noise_scaled(profile, scale: float):
+    """The profile with its channel noise σ scaled (a new object: searched profiles are
+    treated as immutable), its layer tables built now, outside the timed searches."""
+    scaled = dataclasses.replace(profile, channel_noise={layer: sigma * scale for layer, sigma
+                                                         in profile.channel_noise.items()})
+    layer_tables(scaled)
+    return scaled
 
 
 def run(profile, contexts, spaces) -> tuple[dict, list]:
@@ -86,13 +107,16 @@ def run(profile, contexts, spaces) -> tuple[dict, list]:
     results[row][j][i]: the row's search over its j-th space on context i.
     """
     rows = variants(spaces)
+    profiles = {1.0: profile} | {scale: noise_scaled(profile, scale) for scale in NOISE_SCALES}
     results = {name: [[] for _ in spaces[space]] for name, (space, _) in rows.items()}
     exacts = []
     for i, ctx in enumerate(tqdm(contexts, desc="contexts", unit="ctx", file=sys.stderr)):
         for name, (space_name, kw) in rows.items():
+            kw = dict(kw)
+            searched = profiles[kw.pop("noise_scale", 1.0)]
             for j, space in enumerate(spaces[space_name]):
                 extra = {} if space is None else {"space": space}
-                results[name][j].append(runtime3c.search(profile, ctx, seed=i, **kw, **extra))
+                results[name][j].append(runtime3c.search(searched, ctx, seed=i, **kw, **extra))
         exacts.append(baselines.exhaustive(profile, ctx))
     return results, exacts
 
@@ -108,7 +132,9 @@ def table(results, exacts, spaces) -> list[dict]:
         q = quality([r for rs in per_space for r in rs], exacts * n)
         q["missed_feasible"] /= n
         q["feasible_contexts"] //= n
-        reference = results[f"{space_name}: all on"]  # differs: from all on, stop included
+        # differs: from all on (the σ rows: from the same space without the early stop)
+        reference = results[f"{space_name}: no early stop" if ", σ x" in name
+                            else f"{space_name}: all on"]
         q["differs_from_all_on"] = sum(1 for rs, ref in zip(per_space, reference, strict=True)
                                        for a, b in zip(rs, ref, strict=True)
                                        if a.config != b.config) / n
@@ -136,9 +162,9 @@ def print_table(rows, header: str) -> None:
     print("(Δ size: members of the space; opt in: share of the feasible contexts whose "
           "exhaustive optimum is a member; missed: feasible contexts answered infeasible; "
           "<=5%: normalised gap <= 0.05; mean gap: a miss counts 1; differs: contexts whose "
-          "configuration differs from the same space with every mechanism on; random "
-          "subsets: shares and gaps pooled over the subsets, counts and sizes per subset, "
-          "mean)")
+          "configuration differs from the same space with every mechanism on (σ rows: from "
+          "no early stop); random subsets: shares and gaps pooled over the subsets, counts and "
+          "sizes per subset, mean)")
 
 
 def load_profile(args):
