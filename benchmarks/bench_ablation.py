@@ -1,7 +1,8 @@
 """Runtime3C's paper mechanisms (§6.5), each switched off, against the exhaustive optimum.
 
     python benchmarks/bench_ablation.py [--contexts 120] [--seed 4] [--subset-seeds 5]
-                                        [--json PATH] [--checkpoint PATH | --fixture]
+                                        [--energy-objective joules|paper] [--json PATH]
+                                        [--checkpoint PATH | --fixture]
 
 On the contexts of bench_runtime3c (testing/search_contexts, same seed), one table: for each
 search space (the exact Δ', Δ' of 4 and 3 Pareto axes, seeded random 25 % and 10 % subsets of
@@ -40,7 +41,7 @@ from tqdm import tqdm
 
 from adaspring_ros.core.search import baselines, runtime3c
 from adaspring_ros.core.search.elite_space import build_progressive, random_subset
-from adaspring_ros.core.search.objective import layer_tables
+from adaspring_ros.core.search.objective import ENERGY_OBJECTIVES, layer_tables
 from adaspring_ros.testing.search_contexts import DEFAULT_CONTEXTS, DEFAULT_SEED, make_contexts
 from adaspring_ros.testing.search_quality import quality
 
@@ -59,14 +60,14 @@ NOISE_SCALES = (0.1, 10.0)
 NOISE_SPACES = tuple(SUBSETS) + ("literal (no Δ')",)
 
 
-def build_spaces(profile, subset_seeds: int) -> dict[str, list]:
+def build_spaces(profile, subset_seeds: int, objective: str) -> dict[str, list]:
     """Every space of the table (a list: one per subset seed for the random subsets; [None]
     for the literal mode), built once outside the timed searches."""
     layer_tables(profile)
-    exact = runtime3c.prepare(profile)
+    exact = runtime3c.prepare(profile, objective)
     spaces = {"exact Δ'": [exact],
-              "Δ' 4 axes": [build_progressive(profile, axes=4)],
-              "Δ' 3 axes": [build_progressive(profile, axes=3)]}
+              "Δ' 4 axes": [build_progressive(profile, axes=4, energy_objective=objective)],
+              "Δ' 3 axes": [build_progressive(profile, axes=3, energy_objective=objective)]}
     for label, fraction in SUBSETS.items():
         spaces[label] = [random_subset(exact, fraction, seed) for seed in range(subset_seeds)]
     spaces["literal (no Δ')"] = [None]
@@ -100,7 +101,7 @@ def noise_scaled(profile, scale: float):
     return scaled
 
 
-def run(profile, contexts, spaces) -> tuple[dict, list]:
+def run(profile, contexts, spaces, objective: str) -> tuple[dict, list]:
     """Every variant on every context (and every subset of its space), then the exhaustive
     optimum (last, so its ~10^5 short-lived objects do not disturb the millisecond timings).
 
@@ -116,8 +117,9 @@ def run(profile, contexts, spaces) -> tuple[dict, list]:
             searched = profiles[kw.pop("noise_scale", 1.0)]
             for j, space in enumerate(spaces[space_name]):
                 extra = {} if space is None else {"space": space}
-                results[name][j].append(runtime3c.search(searched, ctx, seed=i, **kw, **extra))
-        exacts.append(baselines.exhaustive(profile, ctx))
+                results[name][j].append(runtime3c.search(searched, ctx, seed=i, **kw, **extra,
+                                                         energy_objective=objective))
+        exacts.append(baselines.exhaustive(profile, ctx, energy_objective=objective))
     return results, exacts
 
 
@@ -189,6 +191,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="context set seed (bench_runtime3c's default)")
     parser.add_argument("--subset-seeds", type=int, default=5,
                         help="random subsets of Δ' drawn per fraction (seeds 0..N-1), pooled")
+    parser.add_argument("--energy-objective", choices=ENERGY_OBJECTIVES,
+                        default=ENERGY_OBJECTIVES[0],
+                        help="Eq. (1)'s energy term, for every search and the optimum")
     parser.add_argument("--json", default="out/bench_ablation.json")
     args = parser.parse_args(argv)
     if args.contexts < 1:
@@ -201,13 +206,14 @@ def main(argv=None) -> int:
     load_start = os.getloadavg()
     wall = time.perf_counter()
     profile, source = load_profile(args)
-    spaces = build_spaces(profile, args.subset_seeds)
+    spaces = build_spaces(profile, args.subset_seeds, args.energy_objective)
     contexts = make_contexts(profile, args.contexts, args.seed)
-    results, exacts = run(profile, contexts, spaces)
+    results, exacts = run(profile, contexts, spaces, args.energy_objective)
     rows = table(results, exacts, spaces)
     load_end = os.getloadavg()
     feasible = sum(1 for e in exacts if e.feasible)
-    header = (f"{source}; {len(contexts)} contexts (seed {args.seed}), {feasible} with a "
+    header = (f"{source}; {args.energy_objective} energy objective; {len(contexts)} contexts "
+              f"(seed {args.seed}), {feasible} with a "
               f"feasible configuration; {args.subset_seeds} random subsets per fraction, "
               f"pooled; load average {load_start[0]:.2f} -> {load_end[0]:.2f} on "
               f"{os.cpu_count()} CPUs; {time.perf_counter() - wall:.0f} s wall")
@@ -216,6 +222,7 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"source": source, "seed": args.seed,
                                "subset_seeds": args.subset_seeds, "contexts": len(contexts),
+                               "energy_objective": args.energy_objective,
                                "feasible_contexts": feasible,
                                "loadavg_1min": {"start": load_start[0], "end": load_end[0]},
                                "rows": rows}, indent=1) + "\n")

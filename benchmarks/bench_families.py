@@ -1,7 +1,8 @@
 """Does each operator family earn its place beside width-only (δ3) compression? Measured.
 
     python benchmarks/bench_families.py [--checkpoint PATH] [--width-configs 0]
-                                        [--family-configs 16] [--contexts 120] [--json PATH]
+                                        [--family-configs 16] [--contexts 120]
+                                        [--energy-objective joules|paper] [--json PATH]
 
 Issue 14's per-family figures, on the real torch model: held-out (test split) accuracy and
 batch-1 latency MEASURED for every configuration below, all timed in the same interleaved
@@ -39,7 +40,7 @@ from tqdm import tqdm
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.energy import WindowEnergy
 from adaspring_ros.core.search import runtime3c
-from adaspring_ros.core.search.objective import Evaluator
+from adaspring_ros.core.search.objective import ENERGY_OBJECTIVES, Evaluator
 from adaspring_ros.testing.held_out import measure_configs
 from adaspring_ros.testing.operator_families import (
     FAMILIES,
@@ -63,22 +64,22 @@ def width_only_configurations(arch) -> list[ss.Configuration]:
     return list(itertools.product(widths, repeat=arch.n_compressible))
 
 
-def best_width_only(profile, ctx, width_all) -> ss.Configuration:
+def best_width_only(profile, ctx, width_all, objective: str) -> ss.Configuration:
     """The width-only configuration Eq. (1) ranks first for ``ctx`` (Deb's rule, as every
     search): what Runtime3C would deploy if δ3 were the only operator."""
-    ev = Evaluator(profile, ctx.validated())
+    ev = Evaluator(profile, ctx.validated(), energy_objective=objective)
     return min((ev.evaluate(c) for c in width_all), key=lambda e: e.rank_key).config
 
 
-def choose(profile, contexts, k_width: int, k_family: int) -> dict:
+def choose(profile, contexts, k_width: int, k_family: int, objective: str) -> dict:
     """Every configuration to measure, by role (a configuration may have several)."""
     arch = profile.arch
     width_all = width_only_configurations(arch)
     uniform = [(ss.option_id("conv", w),) * arch.n_compressible for w in ss.WIDTHS]
-    chosen = [runtime3c.search(profile, ctx, seed=i).config
+    chosen = [runtime3c.search(profile, ctx, seed=i, energy_objective=objective).config
               for i, ctx in enumerate(tqdm(contexts, desc="Runtime3C", unit="ctx",
                                            file=sys.stderr))]
-    width_chosen = [best_width_only(profile, ctx, width_all) for ctx in contexts]
+    width_chosen = [best_width_only(profile, ctx, width_all, objective) for ctx in contexts]
     width = (set(predicted_front(profile, WIDTH_ONLY, k_width)) | set(uniform) if k_width
              else set(width_all)) | set(width_chosen)
     families = {name: set(predicted_front(profile, WIDTH_ONLY | members, k_family,
@@ -220,7 +221,8 @@ def print_report(rep) -> None:
                       f"{_cost(edge, field)}")
     ch = rep["choices"]
     print(f"\nRuntime3C's choices over {rep['contexts']} contexts (bench_runtime3c's, seed "
-          f"{rep['seed']}), against each context's best δ3-only configuration (same Eq. (1)):")
+          f"{rep['seed']}; {rep.get('energy_objective', 'joules')} energy objective), against "
+          "each context's best δ3-only configuration (same Eq. (1)):")
     print(f"{'family':12} {'share':>6} {'distinct':>8} {'Δ acc pp':>9} {'T ratio':>8} "
           f"{'Sp ratio':>8} {'E ratio':>8} {'>=acc & <=T':>11}")
     for name, e in ch.items():
@@ -267,6 +269,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="configurations per family from its predicted front")
     parser.add_argument("--contexts", type=int, default=DEFAULT_CONTEXTS)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--energy-objective", choices=ENERGY_OBJECTIVES,
+                        default=ENERGY_OBJECTIVES[0],
+                        help="Eq. (1)'s energy term for Runtime3C and the δ3-only choices")
     parser.add_argument("--json", default="out/bench_families.json")
     args = parser.parse_args(argv)
     if min(args.family_configs, args.contexts) < 1 or args.width_configs < 0:
@@ -287,8 +292,9 @@ def main(argv=None) -> int:
         raise SystemExit(str(exc)) from None
     profile, arch = loaded.profile, loaded.profile.arch
     contexts = make_contexts(profile, args.contexts, args.seed)
-    runtime3c.prepare(profile)
-    sets = choose(profile, contexts, args.width_configs, args.family_configs)
+    runtime3c.prepare(profile, args.energy_objective)
+    sets = choose(profile, contexts, args.width_configs, args.family_configs,
+                  args.energy_objective)
     backbone = ss.backbone_configuration(arch)
     configs = sorted(set(sets["width"]).union(*sets["families"].values()) | {backbone})
     threads = int(profile.meta.get("latency_threads", 1))
@@ -297,6 +303,7 @@ def main(argv=None) -> int:
     mj = {c: window_mj(arch, c, latency[c]) for c in configs}
     report = {
         "source": f"checkpoint {loaded.path}", "seed": args.seed, "contexts": len(contexts),
+        "energy_objective": args.energy_objective,
         "threads": threads, "cpus": os.cpu_count(), "configs_measured": len(configs),
         "backbone": {"accuracy_pct": accuracy[backbone], "latency_ms": latency[backbone],
                      "sp_bytes": sp[backbone]},
