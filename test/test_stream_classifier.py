@@ -82,3 +82,15 @@ def test_a_new_chunk_size_re_anchors_on_the_sequence_grid():
         out += w.push(np.full(160, seq, np.float32), seq, 0)
     assert [(x.first_sequence, x.last_sequence) for x in out] == [(0, 9), (100, 199)]
     assert w.lost_chunks == 90  # the sequences 10-99 never arrived
+
+
+def test_warm_up_runs_one_silent_patch_of_the_window_shape_without_gradients():
+    seen = []
+
+    class Recorder(torch.nn.Module):
+        def forward(self, x):
+            seen.append((tuple(x.shape), float(x.abs().sum()), torch.is_inference_mode_enabled()))
+            return x.mean(dim=(2, 3))
+
+    sc.warm_up(Recorder())
+    assert seen == [((1, 1, features.N_MELS, features.N_FRAMES), 0.0, True)]

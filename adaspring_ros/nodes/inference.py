@@ -151,8 +151,11 @@ class InferenceNode(Node):
             return
         t0 = time.perf_counter()
         current = self.slot.current
-        module = current.module if config == current.config else \
-            self.loaded.net.get_active_subnet(config)
+        if config == current.config:
+            module = current.module
+        else:
+            module = self.loaded.net.get_active_subnet(config)
+            sc.warm_up(module)
         self.slot.swap(sc.ActiveModel(msg.config_id, config, module, self.loaded.version))
         self.pub_active.publish(UInt32(data=msg.config_id))
         self._model_ms.clear()
