@@ -67,3 +67,41 @@ def test_calibrate_on_a_tiny_network():
         assert all(v >= 0.0 for v in drops[layer].values())
     assert info["fit_configs"] == 15 and info["clips"] == 45
     assert info["margin_pp_per_compressed_layer"] >= 0.0
+
+
+def _labels_set(labels, names=("a", "b", "background")):
+    from adaspring_ros.core.scene.dataset import FeatureSet
+
+    labels = np.asarray(labels)
+    n = len(labels)
+    return FeatureSet(np.zeros((n, 2, 2), np.float32), labels, np.zeros(n, np.float32), names)
+
+
+def test_deployment_weights_give_background_its_share_and_events_the_rest_equally():
+    data = _labels_set([0] * 10 + [1] * 30 + [2] * 20)  # unbalanced on purpose
+    w = am.deployment_weights(data, background_share=0.5)
+    assert np.isclose(w.mean(), 1.0)
+    share = {c: w[data.labels == c].sum() / w.sum() for c in (0, 1, 2)}
+    assert np.isclose(share[2], 0.5) and np.isclose(share[0], 0.25) and np.isclose(share[1], 0.25)
+    # weighted losses: a configuration wrong on background only loses the background share
+    correct = np.ones((2, len(data)), bool)
+    correct[1, data.labels == 2] = False
+    assert np.isclose(am._losses(correct, np.arange(len(data)), w)[1], 50.0)
+
+
+def test_deployment_weights_without_background_are_uniform_over_classes():
+    data = _labels_set([0] * 10 + [1] * 30, names=("a", "b"))
+    w = am.deployment_weights(data)
+    assert np.isclose(w[data.labels == 0].sum(), w[data.labels == 1].sum())
+
+
+def test_calibration_set_adds_a_disjoint_second_draw(tmp_path, monkeypatch):
+    from adaspring_ros.core.scene import dataset
+
+    monkeypatch.setenv("ADASPRING_DATA_DIR", str(tmp_path))
+    val = dataset.synthetic_split("val", 3, 9, progress=False, workers=1)
+    assert am.calibration_set(val, None, extra=9) is val  # a user's folder: no second draw
+    both = am.calibration_set(val, 3, extra=9, progress=False)
+    assert len(both) == 18
+    assert np.array_equal(both.features[:9], val.features)
+    assert not any(np.array_equal(a, b) for a in both.features[9:] for b in val.features)

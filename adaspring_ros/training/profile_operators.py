@@ -119,9 +119,13 @@ def build_profile(net: SelfEvolutionaryNet, val: FeatureSet, checkpoint_version:
                   latency_rounds: int = LATENCY_ROUNDS, max_load: float | None = None,
                   max_wait_s: float = 900.0, fit_configs: int = FIT_CONFIGS,
                   accuracy_configs: int = accuracy_model.FIT_CONFIGS,
-                  latency_threads: int = LATENCY_THREADS) -> Profile:
+                  latency_threads: int = LATENCY_THREADS,
+                  calibration: FeatureSet | None = None) -> Profile:
+    """Accuracy table from ``calibration`` (default ``val``; see accuracy_model.calibration_set),
+    latency table measured here."""
+    calibration = val if calibration is None else calibration
     base, drops, single_drops, accuracy_fit = accuracy_model.calibrate(
-        net, val, n_configs=accuracy_configs, progress=progress)
+        net, calibration, n_configs=accuracy_configs, progress=progress)
     quiet = wait_for_quiet(max_load, max_wait_s)
     load_before = os.getloadavg()
     table, stem_ms, head_ms, fit = measure_latency_tables(
@@ -129,7 +133,7 @@ def build_profile(net: SelfEvolutionaryNet, val: FeatureSet, checkpoint_version:
         threads=latency_threads)
     info = {
         "accuracy_split": "val",
-        "accuracy_clips": len(val),
+        "accuracy_clips": len(calibration),
         "latency_threads": latency_threads,
         "latency_estimator": f"median of {latency_rounds} interleaved rounds x "
                              f"{latency_repeats} batch-1 calls",

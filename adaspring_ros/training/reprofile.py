@@ -1,7 +1,7 @@
 """Re-measure the operator profile of an existing checkpoint, without retraining.
 
     python -m adaspring_ros.training.reprofile \
-        [--checkpoint models/ubiear_supernet.pt] [--out models/]
+        [--checkpoint models/ubiear_supernet.pt] [--out models/] [--accuracy-only]
 
 Latency is a property of the machine, not of the weights: run this on the target (e.g. the
 Jetbot) so Runtime3C predicts that machine's latency. Accuracy drops are re-measured on the
@@ -12,14 +12,26 @@ unchanged; the profile inside the checkpoint and the JSON next to it are replace
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 from adaspring_ros.core.model import checkpoint as ckpt
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.scene import dataset
+from adaspring_ros.training import accuracy_model
 from adaspring_ros.training import profile_operators as po
 from adaspring_ros.training.profile_operators import build_profile
+
+
+def refit_accuracy(loaded, val, args):
+    """The checkpoint's profile with its accuracy table refitted and its latency table kept."""
+    base, drops, single_drops, fit = accuracy_model.calibrate(
+        loaded.net, val, n_configs=args.accuracy_configs, progress=not args.no_progress)
+    meta = {**loaded.profile.meta, "accuracy_fit": fit, "accuracy_clips": len(val),
+            "accuracy_drop_single": {str(k): v for k, v in single_drops.items()}}
+    return dataclasses.replace(loaded.profile, backbone_accuracy=base, accuracy_drop=drops,
+                               meta=meta)
 
 
 def main(argv=None) -> int:
@@ -29,6 +41,9 @@ def main(argv=None) -> int:
     parser.add_argument("--max-load", type=float, default=None,
                         help="wait for the 1-min load average to fall below this before timing")
     parser.add_argument("--max-wait", type=float, default=900.0, help="seconds to wait at most")
+    parser.add_argument("--accuracy-only", action="store_true",
+                        help="refit the accuracy table only; keep the latency table (which is "
+                             "the machine's) as it is")
     po.add_profile_arguments(parser)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
@@ -38,10 +53,16 @@ def main(argv=None) -> int:
         val = dataset.checkpoint_split(meta, "val", progress=not args.no_progress)
     except dataset.DatasetError:
         parser.error("this checkpoint was trained on a user folder; re-run train_all instead")
-    profile = build_profile(loaded.net, val, ckpt.CHECKPOINT_VERSION,
-                            {"host": loaded.profile.meta.get("host", "")},
-                            progress=not args.no_progress, max_load=args.max_load,
-                            max_wait_s=args.max_wait, **po.profile_options(args))
+    calibration = accuracy_model.calibration_set(val, int(meta["seed"]),
+                                                 progress=not args.no_progress)
+    if args.accuracy_only:
+        profile = refit_accuracy(loaded, calibration, args)
+    else:
+        profile = build_profile(loaded.net, val, ckpt.CHECKPOINT_VERSION,
+                                {"host": loaded.profile.meta.get("host", "")},
+                                progress=not args.no_progress, max_load=args.max_load,
+                                max_wait_s=args.max_wait, calibration=calibration,
+                                **po.profile_options(args))
     check = po.check_seeded(profile, loaded.net, val, int(meta["seed"]) + 1)
     profile.meta["val_spearman_predicted_vs_measured"] = round(check["spearman"], 4)
     profile.meta["reprofiled"] = True

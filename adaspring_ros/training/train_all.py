@@ -30,6 +30,7 @@ from adaspring_ros.core.model import checkpoint as ckpt
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.supernet import SelfEvolutionaryNet
 from adaspring_ros.core.scene import dataset
+from adaspring_ros.training import accuracy_model
 from adaspring_ros.training import common
 from adaspring_ros.training import profile_operators as po
 from adaspring_ros.training.backbone import import_backbone, train_backbone
@@ -184,9 +185,12 @@ def main(argv=None) -> int:
     trained = train_network(arch, data, args, stages, gen)
     net = trained["net"]
     meta = training_meta(args, data, class_names, skipped, trained)
+    synthetic_seed = args.seed if str(meta.get("data", "")).startswith("synthetic") else None
+    calibration = stages.run("calibration clips", accuracy_model.calibration_set, data.val,
+                             synthetic_seed, progress=not args.no_progress)
     profile = stages.run("profile", build_profile, net, data.val, ckpt.CHECKPOINT_VERSION,
                          {"host": platform.node()}, progress=not args.no_progress,
-                         **po.profile_options(args))
+                         calibration=calibration, **po.profile_options(args))
     check = stages.run("accuracy-model check", po.check_seeded, profile, net, data.val,
                        args.seed + 1)
     profile.meta["val_spearman_predicted_vs_measured"] = round(check["spearman"], 4)
