@@ -132,3 +132,55 @@ def test_any_valid_input_gives_a_finite_patch(n, rate, channels, scale):
     assert x.shape == (1, 1, features.N_MELS, features.N_FRAMES)
     assert x.dtype == torch.float32
     assert torch.isfinite(x).all()
+
+
+def _librosa_log_mel(audio: np.ndarray) -> np.ndarray:
+    """The pipeline as it was written with librosa (what the shipped checkpoint trained on)."""
+    import librosa
+
+    basis = librosa.filters.mel(sr=features.SAMPLE_RATE, n_fft=features.N_FFT,
+                                n_mels=features.N_MELS, fmin=features.FMIN_HZ,
+                                fmax=features.FMAX_HZ).astype(np.float32)
+    spec = np.abs(librosa.stft(audio, n_fft=features.N_FFT, hop_length=features.HOP_LENGTH,
+                               window=features._WINDOW, center=True)) ** 2
+    db = 10.0 * np.log10(np.maximum(basis @ spec, features.POWER_FLOOR))
+    db = np.maximum(db, db.max() - features.TOP_DB)
+    return ((db - db.mean()) / db.std()).astype(np.float32)
+
+
+def test_numpy_mel_basis_is_librosas():
+    import librosa
+
+    ref = librosa.filters.mel(sr=16000, n_fft=1024, n_mels=40, fmin=50.0, fmax=8000.0)
+    np.testing.assert_array_equal(features.mel_basis(), ref.astype(np.float32))
+    ref = librosa.filters.mel(sr=22050, n_fft=512, n_mels=64, fmin=0.0, fmax=11025.0)
+    np.testing.assert_allclose(features.mel_basis(22050, 512, 64, 0.0, 11025.0), ref,
+                               rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_numpy_stft_and_log_mel_match_librosa_to_float32_rounding(seed):
+    import librosa
+
+    rng = np.random.default_rng(seed)
+    audio = (rng.standard_normal(features.WINDOW_SAMPLES) * 10.0 ** rng.uniform(-3, 0)
+             + _tone(rng.uniform(100, 7000), 1.0, 16000)).astype(np.float32)
+    ref = np.abs(librosa.stft(audio, n_fft=1024, hop_length=320, window=features._WINDOW,
+                              center=True)) ** 2
+    got = features.power_spectrogram(audio, features._WINDOW)
+    assert got.shape == ref.shape and got.dtype == ref.dtype
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=ref.max() * 1e-6)
+    np.testing.assert_allclose(features.log_mel(audio), _librosa_log_mel(audio), atol=1e-4)
+
+
+def test_importing_the_features_does_not_import_librosa():
+    import subprocess
+    import sys
+
+    code = ("import sys; import adaspring_ros.core.audio.features as f; "
+            "f.log_mel(f.fit_window(f.np.zeros(100, 'float32'))); "
+            "print(sorted(m for m in ('librosa', 'scipy.signal', 'numba', 'torch') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd="/")
+    assert out.stdout.strip() == "[]"

@@ -17,7 +17,7 @@ from adaspring_ros.core.context.deployment_context import DeploymentContext
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.latency_feedback import LatencyReport
 from adaspring_ros.core.audio import features, pcm
-from adaspring_ros.core.scene import sound_synth
+from adaspring_ros.core.scene.classes import CLASSES, EMERGENCY_CLASSES
 from adaspring_ros.msg import AudioChunk, CompressionConfig, ModelLatency, SoundEvent
 from adaspring_ros.msg import DeploymentContext as ContextMsg
 
@@ -50,8 +50,8 @@ def audio_chunk_msg(samples, *, stamp_ns: int, sequence: int, encoding: str = pc
 def ground_truth_msg(label: str, *, audio_sequence: int, stamp) -> SoundEvent:
     """The true label of a scripted window (confidence 1), for end-to-end accuracy."""
     return SoundEvent(header=Header(stamp=stamp), label=label,
-                      class_index=sound_synth.CLASSES.index(label), confidence=1.0,
-                      emergency=label in sound_synth.EMERGENCY_CLASSES,
+                      class_index=CLASSES.index(label), confidence=1.0,
+                      emergency=label in EMERGENCY_CLASSES,
                       audio_sequence=audio_sequence)
 
 

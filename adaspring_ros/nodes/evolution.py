@@ -98,11 +98,13 @@ class EvolutionNode(Node):
             "Storage budget assumed while the context is stale, bytes.", low=0, high=2**40,
             read_only=True)
         self.health = Health(self)
-        loaded = checkpoint.load(path or None)  # CheckpointError: node_main reports it
+        # the search needs the profile only, not the weights (nor torch): cached by the file's
+        # hash after the first start; CheckpointError: node_main reports it
+        loaded = checkpoint.load_profile(path or None)
         self.profile = loaded.profile
         self.version = loaded.version
-        del loaded  # the search needs the profile only, not the weights
-        # context-free part of the search (Δ' of the chosen objective), built once at start
+        self.get_logger().info(f"profile of {loaded.path} from {loaded.source}")
+        # context-free part of the search (Δ' of the chosen objective): cached like the profile
         runtime3c.prepare(self.profile, self.energy_objective, self._window(),
                           self.get_parameter("mu1").value, self.get_parameter("mu2").value)
         self.scheduler = EvolutionScheduler(self._thresholds(), stale_timeout_s=stale_timeout_s,

@@ -35,7 +35,7 @@ from adaspring_ros.core.audio import stream_classifier as sc
 from adaspring_ros.core.model import checkpoint
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.latency_meter import LatencyMeter
-from adaspring_ros.core.scene import sound_synth
+from adaspring_ros.core.scene.classes import CLASSES, EMERGENCY_CLASSES
 from adaspring_ros.msg import AudioChunk, CompressionConfig, ModelLatency, SoundEvent
 from adaspring_ros.nodes import conversions, node_main, qos, scheduling, topics
 from adaspring_ros.nodes.health import Health
@@ -59,7 +59,7 @@ class InferenceNode(Node):
         torch.set_num_threads(threads or int(self.loaded.profile.meta.get("latency_threads", 1)))
         self.health.values["torch_threads"] = str(torch.get_num_threads())
         self.arch = self.loaded.profile.arch
-        self.classes = tuple(self.loaded.meta.get("classes", sound_synth.CLASSES))
+        self.classes = tuple(self.loaded.meta.get("classes", CLASSES))
         backbone = ss.backbone_configuration(self.arch)
         self.slot = sc.ModelSlot(sc.ActiveModel(
             0, backbone, self.loaded.net.get_active_subnet(backbone), self.loaded.version))
@@ -97,7 +97,7 @@ class InferenceNode(Node):
                         "bounds memory under overload; overflow shows as lost chunks.",
                         low=1, high=100000, read_only=True)
         self.emergency = tuple(declare(self, "emergency_classes",
-                                       list(sound_synth.EMERGENCY_CLASSES),
+                                       list(EMERGENCY_CLASSES),
                                        "Labels that also go to notifications.",
                                        read_only=True))
         threads = declare(self, "torch_threads", 1, "torch intra-op threads; 0 = as many as "

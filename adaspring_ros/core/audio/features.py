@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import librosa
 import numpy as np
 
 if TYPE_CHECKING:  # torch is imported where a tensor is made: the microphone never needs it
@@ -48,9 +47,75 @@ MIN_SECONDS = 0.1
 #: More channels than this means the caller almost certainly passed (channels, samples).
 MAX_CHANNELS = 64
 
-_MEL_BASIS = librosa.filters.mel(
-    sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN_HZ, fmax=FMAX_HZ
-).astype(np.float32)
+
+# The STFT and the mel filterbank are computed here with numpy, as librosa (0.10/0.11) computes
+# them (test/test_features.py checks both against librosa, to float32 rounding). Why not call
+# librosa: importing it pulls scipy.signal, scipy.stats and numba, and its first stft call
+# compiles numba functions; together 2-4 s of every node's start-up on this 2-core machine
+# (python -X importtime), more than torch. librosa is still used, imported on first use, to
+# resample audio that is not at 16 kHz (`resample`).
+
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (librosa's default, htk=False): linear below 1 kHz, log above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    f_sp = 200.0 / 3
+    mels = hz / f_sp
+    min_log_mel = 1000.0 / f_sp
+    logstep = np.log(6.4) / 27.0
+    log_t = hz >= 1000.0
+    mels = np.where(log_t, min_log_mel + np.log(np.maximum(hz, 1e-12) / 1000.0) / logstep,
+                    mels)
+    return mels
+
+
+def _mel_to_hz(mels: np.ndarray) -> np.ndarray:
+    mels = np.asarray(mels, dtype=np.float64)
+    f_sp = 200.0 / 3
+    min_log_mel = 1000.0 / f_sp
+    logstep = np.log(6.4) / 27.0
+    return np.where(mels >= min_log_mel, 1000.0 * np.exp(logstep * (mels - min_log_mel)),
+                    f_sp * mels)
+
+
+def mel_basis(sr: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS,
+              fmin: float = FMIN_HZ, fmax: float = FMAX_HZ) -> np.ndarray:
+    """(n_mels, 1 + n_fft // 2) float32 triangular filters, Slaney-normalised (area 1 per
+    band): what ``librosa.filters.mel`` returns with its defaults."""
+    weights = np.zeros((n_mels, 1 + n_fft // 2), dtype=np.float32)
+    fftfreqs = np.fft.rfftfreq(n=n_fft, d=1.0 / sr)
+    mel_f = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
+    fdiff = np.diff(mel_f)
+    ramps = np.subtract.outer(mel_f, fftfreqs)
+    for i in range(n_mels):
+        lower = -ramps[i] / fdiff[i]
+        upper = ramps[i + 2] / fdiff[i + 1]
+        weights[i] = np.maximum(0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_f[2:n_mels + 2] - mel_f[:n_mels]))[:, np.newaxis]
+    return weights
+
+
+def power_spectrogram(audio: np.ndarray, window: np.ndarray, hop: int = HOP_LENGTH) -> np.ndarray:
+    """|STFT|^2 of float32 audio, centred frames (zero padding of n_fft // 2 each side), as
+    ``librosa.stft(audio, n_fft, hop, window=window, center=True)`` frames it."""
+    n_fft = window.size
+    padded = np.pad(audio, n_fft // 2)
+    n_frames = 1 + (padded.size - n_fft) // hop
+    frames = np.lib.stride_tricks.as_strided(
+        padded, shape=(n_fft, n_frames), strides=(padded.strides[0], padded.strides[0] * hop),
+        writeable=False)
+    spec = np.fft.rfft(window[:, np.newaxis] * frames, axis=0).astype(np.complex64)
+    return np.abs(spec) ** 2
+
+
+def resample(audio: np.ndarray, orig_sr: int, target_sr: int = SAMPLE_RATE) -> np.ndarray:
+    """librosa's soxr resampling, librosa imported on first use (see above)."""
+    import librosa
+
+    return librosa.resample(audio, orig_sr=int(orig_sr), target_sr=int(target_sr))
+
+
+_MEL_BASIS = mel_basis()
 _WINDOW = np.hanning(N_FFT + 1)[:-1].astype(np.float32)
 
 
@@ -107,7 +172,7 @@ def prepare_audio(samples: np.ndarray, sample_rate: int) -> np.ndarray:
             f"audio is {audio.size / sample_rate:.3f} s long; expected at least {MIN_SECONDS} s"
         )
     if sample_rate != SAMPLE_RATE:
-        audio = librosa.resample(audio, orig_sr=int(sample_rate), target_sr=SAMPLE_RATE)
+        audio = resample(audio, int(sample_rate))
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 
@@ -144,10 +209,7 @@ def log_mel(audio_16k_mono: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(audio)):
         raise AudioError("audio contains NaN or Inf samples; expected finite values")
     audio = fit_window(audio)
-    spec = np.abs(
-        librosa.stft(audio, n_fft=N_FFT, hop_length=HOP_LENGTH, window=_WINDOW, center=True)
-    ) ** 2
-    mel = _MEL_BASIS @ spec
+    mel = _MEL_BASIS @ power_spectrogram(audio, _WINDOW)
     db = 10.0 * np.log10(np.maximum(mel, POWER_FLOOR))
     db = np.maximum(db, db.max() - TOP_DB)
     std = float(db.std())

@@ -19,7 +19,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-import librosa
 import numpy as np
 import torch
 
@@ -46,7 +45,7 @@ def chunk_to_16k_mono(frames: np.ndarray, sample_rate: int) -> np.ndarray:
     if not np.isfinite(mono).all():
         raise features.AudioError("chunk contains NaN or Inf samples")
     if sample_rate != features.SAMPLE_RATE:
-        mono = librosa.resample(mono, orig_sr=int(sample_rate), target_sr=features.SAMPLE_RATE)
+        mono = features.resample(mono, int(sample_rate))
     return mono.astype(np.float32, copy=False)
 
 

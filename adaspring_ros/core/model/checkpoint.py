@@ -11,6 +11,10 @@ Where the shipped checkpoint is found (`default_checkpoint`): the ADASPRING_CHEC
 environment variable if set; else ``models/ubiear_supernet.pt`` in the source tree; else
 ``share/adaspring_ros/models/`` under an install prefix (AMENT_PREFIX_PATH, COLCON_PREFIX_PATH,
 the prefix this package is installed in, sys.prefix), where the ROS build installs models/.
+
+`load_profile` gives the profile without the weights (what the evolution node plans with),
+from a cache keyed by the file's hash when it can (core/model/profile_cache), so that node
+never imports torch; torch is imported by the functions that need it, not by this module.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
+from adaspring_ros.core.model import profile_cache
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.profile import Profile
-from adaspring_ros.core.model.supernet import SelfEvolutionaryNet
+
+if TYPE_CHECKING:
+    from adaspring_ros.core.model.supernet import SelfEvolutionaryNet
 
 CHECKPOINT_VERSION = "adaspring-ubiear-1"
 CHECKPOINT_NAME = "ubiear_supernet.pt"
@@ -49,6 +55,17 @@ class LoadedCheckpoint:
     version: str
     meta: dict = field(default_factory=dict)
     path: Path | None = None
+
+
+@dataclass
+class ProfileCheckpoint:
+    """A checkpoint's profile, version and meta, without its weights (``load_profile``)."""
+
+    profile: Profile
+    version: str
+    meta: dict
+    path: Path
+    source: str  # "cache <entry>" or "checkpoint" (read from the file itself)
 
 
 def checkpoint_candidates() -> list[Path]:
@@ -104,7 +121,10 @@ def _check_plain(value, where: str) -> None:
 
 
 def save(path, net: SelfEvolutionaryNet, profile: Profile, meta: dict | None = None) -> Path:
-    """Write the checkpoint atomically (a crash never leaves a half-written file in place)."""
+    """Write the checkpoint atomically (a crash never leaves a half-written file in place), and
+    its profile to the profile cache (train_all and reprofile leave the next start warm)."""
+    import torch
+
     meta = dict(meta or {})
     _check_plain(meta, "meta")
     profile_dict = profile.to_dict()
@@ -127,6 +147,7 @@ def save(path, net: SelfEvolutionaryNet, profile: Profile, meta: dict | None = N
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
     os.replace(tmp, path)
+    profile_cache.store(path, CHECKPOINT_VERSION, profile_dict, meta)
     return path
 
 
@@ -147,14 +168,17 @@ def _reason(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path, mmap: bool = False) -> dict:
+    """The payload, safely; ``mmap`` maps the tensors instead of reading them (profile only)."""
+    import torch
+
     if not path.exists():
         hint = f" ({ENV_VAR} is set to it)" if os.environ.get(ENV_VAR) == str(path) else ""
         raise CheckpointError(f"checkpoint {path} does not exist{hint}; {_REGENERATE}")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} is not a file; point {ENV_VAR} at the .pt file")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
         first = _reason(exc)
         if "weights only" in str(exc).lower() or "weights_only" in str(exc).lower():
@@ -172,10 +196,7 @@ def _read(path: Path) -> dict:
             f"checkpoint {path} is truncated or corrupt ({first}); {_REGENERATE}") from exc
 
 
-def load(path=None) -> LoadedCheckpoint:
-    """Read, version-check and rebuild the network and profile, or raise CheckpointError."""
-    path = default_checkpoint() if path is None else Path(path)
-    payload = _read(path)
+def _checked_version(path: Path, payload) -> str:
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
         raise CheckpointError(f"{path} is not an adaspring_ros checkpoint; {_REGENERATE}")
     version = payload.get("version")
@@ -183,19 +204,69 @@ def load(path=None) -> LoadedCheckpoint:
         raise CheckpointError(
             f"checkpoint {path} has version {version!r} but this code reads "
             f"{CHECKPOINT_VERSION!r}; {_REGENERATE}")
+    return version
+
+
+def _inconsistent(path: Path, exc: Exception) -> CheckpointError:
+    return CheckpointError(
+        f"checkpoint {path} is incomplete or inconsistent ({type(exc).__name__}: "
+        f"{str(exc).splitlines()[0] if str(exc) else ''}); {_REGENERATE}")
+
+
+def _checked_profile(path: Path, profile_dict) -> Profile:
     try:
-        arch = ss.Architecture.from_dict(payload["arch"])
-        net = SelfEvolutionaryNet(arch)
-        net.load_state_dict(payload["state_dict"], strict=True)
-        profile = Profile.from_dict(payload["profile"])
-        meta = dict(payload.get("meta", {}))
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(
-            f"checkpoint {path} is incomplete or inconsistent ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}); {_REGENERATE}") from exc
+        profile = Profile.from_dict(profile_dict)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _inconsistent(path, exc) from exc
     if profile.checkpoint_version != CHECKPOINT_VERSION:
         raise CheckpointError(
             f"checkpoint {path} carries a profile for version {profile.checkpoint_version!r}; "
             f"{_REGENERATE}")
+    return profile
+
+
+def load(path=None) -> LoadedCheckpoint:
+    """Read, version-check and rebuild the network and profile, or raise CheckpointError."""
+    from adaspring_ros.core.model.supernet import SelfEvolutionaryNet
+
+    path = default_checkpoint() if path is None else Path(path)
+    payload = _read(path)
+    version = _checked_version(path, payload)
+    try:
+        arch = ss.Architecture.from_dict(payload["arch"])
+        net = SelfEvolutionaryNet(arch)
+        net.load_state_dict(payload["state_dict"], strict=True)
+        profile_dict = payload["profile"]
+        meta = dict(payload.get("meta", {}))
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise _inconsistent(path, exc) from exc
+    profile = _checked_profile(path, profile_dict)
     net.eval()
     return LoadedCheckpoint(net=net, profile=profile, version=version, meta=meta, path=path)
+
+
+def load_profile(path=None) -> ProfileCheckpoint:
+    """The profile, version and meta of a checkpoint, without building its network.
+
+    From the profile cache when it holds this file's hash (no torch import at all); else read
+    from the file with the same checks as `load` (tensors memory-mapped, not read) and cached.
+    The weights are not checked here: the inference node, which loads them, refuses a file
+    whose weights do not fit (`load`).
+    """
+    path = default_checkpoint() if path is None else Path(path)
+    if path.is_file():
+        digest = profile_cache.file_sha256(path)
+        entry = profile_cache.lookup(digest, CHECKPOINT_VERSION)
+        if entry is not None:
+            profile = _checked_profile(path, entry["profile"])
+            return ProfileCheckpoint(profile, entry["version"], dict(entry["meta"]), path,
+                                     f"cache {profile_cache.entry_path(digest)}")
+    payload = _read(path, mmap=True)
+    version = _checked_version(path, payload)
+    try:
+        profile_dict, meta = payload["profile"], dict(payload.get("meta", {}))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _inconsistent(path, exc) from exc
+    profile = _checked_profile(path, profile_dict)
+    profile_cache.store(path, version, profile_dict, meta)
+    return ProfileCheckpoint(profile, version, meta, path, "checkpoint")

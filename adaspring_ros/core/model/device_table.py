@@ -23,8 +23,8 @@ import platform
 import time
 from pathlib import Path
 
-from adaspring_ros.core.model import latency_table
 from adaspring_ros.core.model.profile import Profile
+from adaspring_ros.core.user_cache import cache_dir
 
 CACHE_FORMAT = 1
 QUICK_BUDGET_S = 60.0
@@ -49,21 +49,27 @@ def cpu_model() -> str:
 
 def machine_fingerprint(threads: int) -> dict:
     """What makes a latency table valid: CPU model, core count, torch version, torch threads."""
-    import torch
-
     return {"cpu_model": cpu_model(), "cores": os.cpu_count() or 1,
-            "torch": str(torch.__version__), "threads": int(threads)}
+            "torch": torch_version(), "threads": int(threads)}
+
+
+def torch_version() -> str:
+    """torch.__version__ without importing torch when its distribution says it (2.5-3 s of the
+    evolution node's start-up on 2 cores, for a string the profile's fingerprint compares)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("torch")
+    except metadata.PackageNotFoundError:  # a torch not installed as a distribution
+        import torch
+
+        return str(torch.__version__)
 
 
 def profile_machine(profile: Profile) -> dict | None:
     """The fingerprint the profile's table was measured on, or None when it was not recorded."""
     machine = profile.meta.get("machine")
     return dict(machine) if isinstance(machine, dict) else None
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "adaspring_ros"
 
 
 def cache_path(checkpoint_version: str, machine: dict, folder: Path | None = None) -> Path:
@@ -139,6 +145,8 @@ def measure_quick(net, profile: Profile, machine: dict, budget_s: float = QUICK_
     load = os.getloadavg()[0]
     try:
         # the module set costs about a second to build; the deadline leaves room for the fit
+        from adaspring_ros.core.model import latency_table  # torch: only when measuring
+
         table, stem, head, fit = latency_table.measure_latency_tables(
             net, repeats, rounds, fit_configs=fit_configs, threads=machine["threads"],
             deadline=start + 0.85 * budget_s)

@@ -39,21 +39,14 @@ import math
 import numpy as np
 from scipy import signal
 
+from adaspring_ros.core.scene.classes import (  # noqa: F401 - re-exported
+    BACKGROUND,
+    CLASSES,
+    EMERGENCY_CLASSES,
+)
+
 SYNTH_VERSION = 2
 
-CLASSES: tuple[str, ...] = (
-    "fire_alarm",
-    "smoke_alarm",
-    "kettle_whistle",
-    "doorbell",
-    "door_knock",
-    "baby_crying",
-    "phone_ringing",
-    "microwave_beep",
-    "background",
-)
-EMERGENCY_CLASSES: tuple[str, ...] = ("fire_alarm", "smoke_alarm", "kettle_whistle")
-BACKGROUND = "background"
 
 MIN_SAMPLE_RATE = 8000
 #: Seconds of pattern rendered around the window, so the window can land at any pattern phase.
