@@ -43,14 +43,14 @@ EXTRAS_REQUIRE = {
 
 #: Same names as the wrappers CMakeLists.txt installs into lib/adaspring_ros/ for `ros2 run`.
 CONSOLE_SCRIPTS = [
-    "microphone_node=adaspring_ros.nodes.microphone:main",
-    "context_monitor_node=adaspring_ros.nodes.context_monitor:main",
-    "evolution_node=adaspring_ros.nodes.evolution:main",
-    "inference_node=adaspring_ros.nodes.inference:main",
+    "microphone_node=adaspring_ros.nodes.start:microphone",
+    "context_monitor_node=adaspring_ros.nodes.start:context_monitor",
+    "evolution_node=adaspring_ros.nodes.start:evolution",
+    "inference_node=adaspring_ros.nodes.start:inference",
     "bringup=adaspring_ros.tools.bringup:main",
     "monitor=adaspring_ros.tools.monitor:main",
     "ubiear_day=adaspring_ros.tools.day_runner:main",
-    "scene_clock=adaspring_ros.nodes.scene_clock:main",
+    "scene_clock=adaspring_ros.nodes.start:scene_clock",
 ]
 
 setup(

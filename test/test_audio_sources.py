@@ -21,6 +21,18 @@ def test_scripted_scene_renders_events_once_their_scene_time_has_passed():
     assert len(rest) == len(scene.script) - 1
 
 
+def test_a_scene_backlog_is_rendered_one_event_per_read_in_order():
+    scene = sources.ScriptedScene(seed=7, per_read=1)
+    every = sources.ScriptedScene(seed=7).read(day_scene.DAY_START_S + 900.0, idle=True)
+    assert len(every) > 3  # the clock ran 15 scene minutes before the first read
+    one_by_one = [scene.read(day_scene.DAY_START_S + 900.0, idle=False) for _ in every]
+    assert all(len(clips) == 1 for clips in one_by_one)
+    assert [c[0].label for c in one_by_one] == [c.label for c in every]
+    assert all(np.array_equal(a[0].samples, b.samples)
+               for a, b in zip(one_by_one, every, strict=True))
+    assert scene.read(day_scene.DAY_START_S + 900.0, idle=True) == []
+
+
 def test_file_loop_wraps_one_second_at_a_time_and_skips_unreadable_files(tmp_path):
     tone = np.sin(np.arange(24000) / 10.0).astype(np.float32) * 0.5  # 1.5 s at 16 kHz
     soundfile.write(str(tmp_path / "a.wav"), tone, 16000)

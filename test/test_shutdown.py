@@ -43,7 +43,9 @@ def _assert_quiet(child) -> None:
 
 
 def _spawn_node(ros, planned):
-    return ros.spawn(module=planned.spec.module, args=planned.ros_args(), name=planned.spec.name)
+    """As bringup --processes and launch start it: through nodes/start.py."""
+    module, *args = planned.start_args()[1:]
+    return ros.spawn(module=module, args=args, name=planned.spec.name)
 
 
 @pytest.mark.ros
@@ -88,3 +90,26 @@ def test_bringup_processes_stops_every_node_process(ros, sig):
     _assert_quiet(bringup)
     gone, alive = psutil.wait_procs(nodes, timeout=1.0)
     assert not alive, [p.cmdline() for p in alive]
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
+def test_a_signal_during_imports_and_start_up_exits_0_quietly(ros, sig):
+    """0.3 s after start every process is still importing (torch and rclpy alone take
+    seconds here); before, SIGINT gave a KeyboardInterrupt traceback and SIGTERM a death by
+    the signal. Then a composed bringup signalled while it builds its nodes."""
+    planned = graph.plan(namespace=NS, simulated_day=True, simulated_audio=True)
+    children = [_spawn_node(ros, p) for p in planned]
+    time.sleep(0.3)
+    for child in children:
+        os.kill(child.pid, sig)
+    for child in children:
+        assert _exit_code_within(child, EXIT_WITHIN_S) == 0, child.output()
+        _assert_quiet(child)
+        assert "KeyboardInterrupt" not in child.output()
+    bringup = ros.spawn(module="adaspring_ros.tools.bringup", args=["--namespace", NS, *DAY])
+    time.sleep(1.5)  # imports done or nearly: the nodes are being built
+    os.kill(bringup.pid, sig)
+    assert _exit_code_within(bringup, EXIT_WITHIN_S) == 0, bringup.output()
+    _assert_quiet(bringup)
+    assert "KeyboardInterrupt" not in bringup.output()

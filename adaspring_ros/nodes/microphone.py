@@ -78,7 +78,7 @@ class MicrophoneNode(Node):
     def _open_source(self) -> sources.AudioSource:
         source, passed_over = sources.open_source(self.source_name, {
             "alsa": partial(sources.LiveMicrophone, self.device, self.chunk_ms, wall_now_ns),
-            "scene": partial(sources.ScriptedScene, self.scene_seed),
+            "scene": partial(sources.ScriptedScene, self.scene_seed, per_read=1),
             "files": partial(sources.FileLoop, self.audio_path, self._skipped_file)})
         if source.problem():  # live capture, no device: said once, with the fix
             self.get_logger().error(source.problem())

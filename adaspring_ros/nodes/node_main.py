@@ -3,6 +3,11 @@
 A node that cannot start (missing checkpoint, no audio source at all) logs one fatal line saying
 why and exits with status 1, instead of a traceback or a crash loop.
 
+Start-up: the executables (nodes/start.py) install the stop handling before they import the
+node's module (torch alone is 2.5-3 s of imports), so SIGINT or SIGTERM during the imports or
+the construction ends the process with status 0 and no traceback, as it does later: no node is
+built once a stop was asked for, and one being built is destroyed at once.
+
 Shutdown: SIGINT and SIGTERM (what launch escalates to, and what systemd and docker send) both
 end the spin loop, the nodes are destroyed while the rclpy context is still valid, and the
 process exits 0. rclpy's own handlers are not installed: they shut the context down from inside
@@ -15,6 +20,7 @@ status.
 from __future__ import annotations
 
 import atexit
+import importlib
 import os
 import signal
 import sys
@@ -63,12 +69,13 @@ class StopRequest:
         return self.event.is_set()
 
 
-def init_rclpy(args=None, context=None) -> StopRequest:
-    """rclpy.init without rclpy's signal handlers, and this process's own stop request."""
+def init_rclpy(args=None, context=None, stop: StopRequest | None = None) -> StopRequest:
+    """rclpy.init without rclpy's signal handlers, and this process's own stop request
+    (``stop``: one installed earlier, before the imports)."""
+    stop = stop or StopRequest().install()
     import rclpy
     from rclpy.signals import SignalHandlerOptions
 
-    stop = StopRequest().install()
     rclpy.init(args=args, context=context, signal_handler_options=SignalHandlerOptions.NO)
     return stop
 
@@ -121,7 +128,15 @@ def exit_now(code: int = 0) -> None:
     os._exit(code)
 
 
-def run(node_class, args=None) -> None:
+def run_module(module: str, class_name: str, args=None) -> None:
+    """`run` the node class ``module.class_name``, imported after the stop handling is in place
+    (the executables' entry, nodes/start.py): a signal during the imports exits 0 quietly."""
+    stop = StopRequest().install()
+    node_class = getattr(importlib.import_module(module), class_name)
+    run(node_class, args, stop)
+
+
+def run(node_class, args=None, stop: StopRequest | None = None) -> None:
     """Spin ``node_class`` on a single-threaded executor until SIGINT/SIGTERM, then exit 0.
 
     Why not multi-threaded: rclpy's MultiThreadedExecutor re-built its wait set about
@@ -129,11 +144,15 @@ def run(node_class, args=None) -> None:
     benchmarks/bench_ros.py: audio -> event p50 20 ms and 50x real time with two threads,
     5 ms and 187x with one).
     """
+    stop = stop or StopRequest().install()
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
     limit_blas_threads()
-    stop = init_rclpy(args)
+    init_rclpy(args, stop=stop)
+    if stop.is_set():  # stopped while starting: no node to build
+        rclpy.try_shutdown()
+        exit_now(0)
     try:
         node = node_class()
     except Exception as exc:

@@ -59,13 +59,19 @@ class SceneClockNode(Node):
         rate = declare(self, "publish_rate_hz", 100.0, "How often /clock is published (real Hz).",
                        low=1.0, high=1000.0, read_only=True)
         self._pub = self.create_publisher(ClockMsg, topics.CLOCK, 10)
-        self._t0 = time.monotonic()
+        # the day starts at the first tick, when this node spins: composed with the others,
+        # their construction (seconds) would otherwise have run the first scene minutes by
+        self._t0: float | None = None
         wall_timer(self, 1.0 / rate, self._tick)
 
     def scene_now(self) -> float:
+        if self._t0 is None:
+            return self.start_s
         return min(self.end_s, self.start_s + (time.monotonic() - self._t0) * self.scale)
 
     def _tick(self) -> None:
+        if self._t0 is None:
+            self._t0 = time.monotonic()
         now = self.scene_now()
         msg = ClockMsg()
         conversions.set_stamp(msg.clock, int(now * 1e9))

@@ -21,13 +21,7 @@ import time
 
 from adaspring_ros.tools import graph
 
-NODE_CLASSES = {
-    "scene_clock": ("adaspring_ros.nodes.scene_clock", "SceneClockNode"),
-    "microphone": ("adaspring_ros.nodes.microphone", "MicrophoneNode"),
-    "context_monitor": ("adaspring_ros.nodes.context_monitor", "ContextMonitorNode"),
-    "evolution": ("adaspring_ros.nodes.evolution", "EvolutionNode"),
-    "inference": ("adaspring_ros.nodes.inference", "InferenceNode"),
-}
+from adaspring_ros.nodes.start import NODE_CLASSES
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -53,12 +47,15 @@ def planned_nodes(args: argparse.Namespace):
                       scene_file=args.scene_file)
 
 
-def compose(planned, context=None):
-    """Instantiate the planned node classes in this process (for integrators and tests)."""
+def compose(planned, context=None, stopped=lambda: False):
+    """Instantiate the planned node classes in this process (for integrators and tests);
+    none after ``stopped()`` turns true (a stop signal while the graph is being built)."""
     from rclpy.parameter import Parameter
 
     nodes = []
     for item in planned:
+        if stopped():
+            break
         module, cls = NODE_CLASSES[item.spec.name]
         node_cls = getattr(importlib.import_module(module), cls)
         overrides = [Parameter(k, value=v) for k, v in sorted(item.overrides.items())]
@@ -67,20 +64,23 @@ def compose(planned, context=None):
     return nodes
 
 
-def run_composed(planned, duration: float) -> int:
-    """All nodes on one executor; SIGINT/SIGTERM end it cleanly (node_main's handling)."""
-    from rclpy.executors import SingleThreadedExecutor
-
+def run_composed(planned, duration: float, stop=None) -> int:
+    """All nodes on one executor; SIGINT/SIGTERM end it cleanly (node_main's handling), also
+    while the nodes are being imported and built (``stop``: installed before the imports)."""
     from adaspring_ros.nodes import node_main
     from adaspring_ros.nodes.scheduling import freeze_startup_objects
 
+    stop = stop or node_main.StopRequest().install()
+    from rclpy.executors import SingleThreadedExecutor
+
     node_main.limit_blas_threads()
     # the YAML applies to every node of this process, as --params-file does for a launch
-    stop = node_main.init_rclpy(["bringup", "--ros-args", "--params-file", planned[0].params_file])
+    node_main.init_rclpy(["bringup", "--ros-args", "--params-file", planned[0].params_file],
+                         stop=stop)
     nodes = []
     executor = SingleThreadedExecutor()  # see node_main.run for why not multi-threaded
     try:
-        nodes = compose(planned)
+        nodes = compose(planned, stopped=stop.is_set)
         freeze_startup_objects()
         for node in nodes:
             executor.add_node(node)
@@ -90,15 +90,12 @@ def run_composed(planned, duration: float) -> int:
     return 0
 
 
-def run_processes(planned, duration: float) -> int:
+def run_processes(planned, duration: float, request) -> int:
     """One process per node; SIGINT/SIGTERM to bringup stop every child, none is left behind.
 
     The children run in their own sessions (a terminal's Ctrl-C reaches bringup only), so
     bringup forwards the stop itself, waits, and kills whatever is still running.
     """
-    from adaspring_ros.nodes.node_main import StopRequest
-
-    request = StopRequest().install()
     procs = []
     try:
         procs = [graph.spawn(item) for item in planned]
@@ -144,6 +141,9 @@ def stop(procs, timeout: float = 4.0) -> list[int]:
 
 
 def main(argv=None) -> int:
+    from adaspring_ros.nodes.node_main import StopRequest, exit_now
+
+    request = StopRequest().install()  # first: a signal during the imports exits 0 quietly
     args = parse_args(argv)
     try:
         planned = planned_nodes(args)
@@ -151,10 +151,8 @@ def main(argv=None) -> int:
         print(f"bringup: {exc}", file=sys.stderr)
         return 2
     if args.processes:
-        return run_processes(planned, args.duration)
-    from adaspring_ros.nodes.node_main import exit_now
-
-    exit_now(run_composed(planned, args.duration))
+        return run_processes(planned, args.duration, request)
+    exit_now(run_composed(planned, args.duration, request))
     return 0  # not reached
 
 

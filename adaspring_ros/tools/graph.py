@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PACKAGE = "adaspring_ros"
+#: `python -m` entry of every node process (signals handled before the node's imports)
+START_MODULE = "adaspring_ros.nodes.start"
 
 
 @dataclass(frozen=True)
 class NodeSpec:
     name: str  # node name (also the YAML key)
     executable: str  # installed in lib/adaspring_ros/ for ros2 run / launch_ros
-    module: str  # python -m entry point (same main())
+    module: str  # the node class's module (its RUNTIME_PARAMETERS)
 
 
 NODES = (
@@ -40,6 +42,10 @@ class PlannedNode:
     namespace: str
     params_file: str
     overrides: dict = field(default_factory=dict)
+
+    def start_args(self) -> list[str]:
+        """python's arguments that start this node (nodes/start.py: signals handled first)."""
+        return ["-m", START_MODULE, self.spec.name, *self.ros_args()]
 
     def ros_args(self) -> list[str]:
         args = ["--ros-args", "-r", f"__node:={self.spec.name}", "--params-file", self.params_file]
@@ -155,7 +161,7 @@ def spawn(planned: PlannedNode, *, env=None, stdout=None, stderr=None,
     lacks the generated adaspring_ros.msg that the installed package has.
     """
     return subprocess.Popen(
-        [sys.executable, "-m", planned.spec.module, *planned.ros_args()],
+        [sys.executable, *planned.start_args()],
         env=dict(os.environ if env is None else env), stdout=stdout, stderr=stderr,
         cwd=cwd or tempfile.gettempdir(), start_new_session=True,
     )

@@ -108,13 +108,19 @@ class ScriptedScene(AudioSource):
 
     name = "scene"
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, per_read: int | None = None) -> None:
+        """``per_read``: render at most this many events per read (None: every one due). The
+        node renders one per 10 ms tick: a scene clock that ran while the node started leaves
+        a backlog, and rendering it all in one tick (25 clips, 0.8 s here) delayed the first
+        window; one at a time, the first plays while the next is rendered."""
         self.script = day_scene.make_day(sound_synth.CLASSES, seed=seed)
         self.position = 0
+        self.per_read = per_read
 
     def read(self, scene_s: float | None, idle: bool) -> list[Clip]:
         clips = []
         while (scene_s is not None and self.position < len(self.script)
+               and (self.per_read is None or len(clips) < self.per_read)
                and self.script[self.position].scene_time_s <= scene_s):
             ev = self.script[self.position]
             self.position += 1
