@@ -29,6 +29,7 @@ import time
 
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 
 from adaspring_ros.core.context.deployment_context import ContextError
 from adaspring_ros.core.context.evolution_policy import TriggerThresholds, conservative_context
@@ -38,7 +39,7 @@ from adaspring_ros.core.context.evolution_scheduler import (
     STALE,
     EvolutionScheduler,
 )
-from adaspring_ros.core.model import checkpoint
+from adaspring_ros.core.model import checkpoint, energy_calibration
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.energy import (
     ACTIVE_POWER_W,
@@ -68,6 +69,7 @@ class EvolutionNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("evolution", **kwargs)
+        self.health = Health(self)
         path = declare(self, "checkpoint", "", "Self-evolutionary network checkpoint ('' = the "
                        "shipped models/ubiear_supernet.pt).", read_only=True)
         declare(self, "latency_budget_ms", 4.0, "Application latency budget T_bgt per window.",
@@ -97,7 +99,6 @@ class EvolutionNode(Node):
             self, "conservative_storage_bytes", 1024 * 1024,
             "Storage budget assumed while the context is stale, bytes.", low=0, high=2**40,
             read_only=True)
-        self.health = Health(self)
         # the search needs the profile only, not the weights (nor torch): cached by the file's
         # hash after the first start; CheckpointError: node_main reports it
         loaded = checkpoint.load_profile(path or None)
@@ -137,7 +138,25 @@ class EvolutionNode(Node):
         declare(self, "active_power_w", ACTIVE_POWER_W, "Busy-core power that does not scale "
                 "with its work, W (python -m adaspring_ros.tools.calibrate_energy on a Jetson).",
                 low=0.0, high=100.0)
+        self._calibrated_active_power(declare(
+            self, "active_power_source", "auto", "auto: active_power_w as jetson-stats measured "
+            "it on this machine (calibrate_energy), where stored; parameter: as set.",
+            choices=energy_calibration.SOURCES, read_only=True))
         return objective
+
+    def _calibrated_active_power(self, source: str) -> None:
+        """Where jetson-stats measured this machine's active power, price windows with it: set
+        at start as the parameter's value (`ros2 param get` shows what is in force, `ros2 param
+        set` still overrides it); why, on /diagnostics."""
+        watts, why = energy_calibration.active_power(source,
+                                                     self.get_parameter("active_power_w").value)
+        if watts != self.get_parameter("active_power_w").value:
+            result = self.set_parameters([Parameter("active_power_w", value=watts)])[0]
+            if not result.successful:
+                why = f"{self.get_parameter('active_power_w').value:.4f} W from " \
+                      f"active_power_w (calibration refused: {result.reason})"
+        self.health.values["active_power"] = why
+        self.get_logger().info(f"active power: {why}")
 
     def _window(self) -> WindowEnergy:
         return WindowEnergy(*(self.get_parameter(n).value

@@ -1,7 +1,10 @@
 """Board power from jetson-stats' power rails, and the measurement that calibrates P_active.
 
 On a Jetson, jtop reads the INA3221 power monitors (the VDD_IN / POM_5V_IN rail and its
-siblings); its ``power["tot"]`` entry is the board's total draw in mW. The energy model's time
+siblings). jetson-stats 4's ``jtop.power`` is ``{"rail": {name: {"volt", "curr", "power",
+"avg", ...}}, "tot": {..., "power", "avg", "name"}}``, in mV, mA and mW; ``tot`` is the
+board's total draw (the VDD_IN / POM_5V_IN rail, named in ``tot["name"]``, or the rails' sum
+where the board has no such rail). The energy model's time
 term (``core/model/energy.py``) is calibrated from two averages of it: the board idle, and the
 board while inference windows run back to back. Elsewhere jtop is absent or its service is not
 running, and ``JetsonPower`` says why instead of returning numbers it does not have.
@@ -44,10 +47,21 @@ class JetsonPower:
     def __init__(self) -> None:
         self._jtop = start_jtop(PowerUnavailable)
 
+    def _total(self) -> dict:
+        power = self._jtop.power
+        total = power.get("tot") if isinstance(power, dict) else None
+        return total if isinstance(total, dict) else {}
+
     def read_watts(self) -> float:
         """The latest total board power in W, NaN when the rail gave no number."""
-        total = (self._jtop.power or {}).get("tot", {})
-        return float(total.get("power", math.nan)) / 1000.0
+        try:
+            return float(self._total().get("power", math.nan)) / 1000.0
+        except (TypeError, ValueError):
+            return math.nan
+
+    def rail_name(self) -> str:
+        """The rail ``read_watts`` reads (e.g. VDD_IN), "sum of rails" when jtop summed them."""
+        return str(self._total().get("name", "sum of rails"))
 
     def close(self) -> None:
         self._jtop.close()
