@@ -8,7 +8,9 @@ Measures, in a private ROS domain, with the simulated day (the only audio this m
     launch_ros is installed;
   * the composed `bringup --simulated-day --simulated-audio` (one process; target 5 s).
 Prints each run and the load average beside it: start-up is CPU-bound, and on a shared machine
-other jobs stretch it.
+other jobs stretch it. What the nodes keep between runs (a checkpoint's profile, Δ', the
+on-device latency table; core/user_cache) is reported first: the first start on a machine fills
+it, so `--cold` empties a private cache folder before every run to measure that case too.
 """
 
 from __future__ import annotations
@@ -58,11 +60,24 @@ def first_event_seconds(kind: str, workdir: Path) -> float:
         env.close()
 
 
+def cache_state() -> str:
+    from adaspring_ros.core.user_cache import cache_dir
+
+    folder = cache_dir()
+    kinds = {"profile": "profile_*.json", "Δ'": "elite_*.json", "latency table": "latency_*.json"}
+    counts = ", ".join(f"{len(list(folder.glob(g)))} {k}" for k, g in kinds.items())
+    return f"cache {folder}: {counts} entries"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--cold", action="store_true",
+                        help="an empty cache folder for every run (a first start)")
     args = parser.parse_args(argv)
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    if not args.cold:
+        print(cache_state(), flush=True)
     kinds = [("launch", 8.0), ("bringup", 5.0)]
     if ros2_cli.missing():
         print(f"ros2 launch: not measured (missing {', '.join(ros2_cli.missing())}; "
@@ -72,10 +87,13 @@ def main(argv=None) -> int:
         for kind, target in kinds:
             times = []
             for run in range(args.runs):
+                if args.cold:  # the children inherit it (ros_harness copies the environment)
+                    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(dir=tmp, prefix="cache")
                 times.append(first_event_seconds(kind, Path(tmp) / f"{kind}{run}"))
                 load = os.getloadavg()[0]
                 print(f"{kind}: run {run + 1}: first classified window after "
-                      f"{times[-1]:.1f} s (load average {load:.2f})", flush=True)
+                      f"{times[-1]:.1f} s (load average {load:.2f}"
+                      f"{', empty cache' if args.cold else ''})", flush=True)
             print(f"{kind}: median {statistics.median(times):.1f} s over {len(times)} runs "
                   f"(target {target:g} s on a quiet machine)", flush=True)
     return 0

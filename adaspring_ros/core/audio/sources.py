@@ -19,7 +19,8 @@ from typing import NamedTuple
 import numpy as np
 
 from adaspring_ros.core.audio import features
-from adaspring_ros.core.scene import day_scene, sound_synth
+from adaspring_ros.core.scene import day_scene
+from adaspring_ros.core.scene.classes import CLASSES
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 
@@ -113,7 +114,11 @@ class ScriptedScene(AudioSource):
         node renders one per 10 ms tick: a scene clock that ran while the node started leaves
         a backlog, and rendering it all in one tick (25 clips, 0.8 s here) delayed the first
         window; one at a time, the first plays while the next is rendered."""
-        self.script = day_scene.make_day(sound_synth.CLASSES, seed=seed)
+        # the synthesiser (and scipy.signal, about a second of start-up) only where it plays
+        from adaspring_ros.core.scene import sound_synth
+
+        self._synth = sound_synth
+        self.script = day_scene.make_day(CLASSES, seed=seed)
         self.position = 0
         self.per_read = per_read
 
@@ -124,7 +129,7 @@ class ScriptedScene(AudioSource):
                and self.script[self.position].scene_time_s <= scene_s):
             ev = self.script[self.position]
             self.position += 1
-            clip = sound_synth.render_clip(ev.label, np.random.default_rng(ev.seed), ev.snr_db)
+            clip = self._synth.render_clip(ev.label, np.random.default_rng(ev.seed), ev.snr_db)
             clips.append(Clip(clip.astype(np.float32), label=ev.label))
         return clips
 
