@@ -55,7 +55,7 @@ from adaspring_ros.core.measure import percentile
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.energy import WindowEnergy
 from adaspring_ros.core.search import baselines, runtime3c
-from adaspring_ros.core.search.elite_space import build_binary
+from adaspring_ros.core.search.elite_space import build_binary, build_progressive
 from adaspring_ros.core.search.objective import ENERGY_OBJECTIVES, Evaluator, layer_tables
 from adaspring_ros.testing import energy_sweeps
 from adaspring_ros.testing.held_out import measure_configs
