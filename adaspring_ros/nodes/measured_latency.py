@@ -10,8 +10,9 @@ correction (`core.model.latency_feedback`), and gives the evolution node:
   "probing: ..." or None (`core.model.latency_governor`: hysteresis, hold, probe backoff);
 - ``annotate(msg)``: the published prediction on the measured scale, and how it was judged;
 - the quick on-device latency table (`core.model.device_table`), measured in a background
-  thread while the backbone already serves, when the profile's machine is not this one
-  (``on_device_table: auto``); ``take_profile()`` hands it over once.
+  thread once the inference node's first report shows the backbone serving, when the
+  profile's machine is not this one (``on_device_table: auto``); ``take_profile()`` hands it
+  over once.
 Rejected reports are counted per kind on /diagnostics with the correction factor.
 """
 
@@ -60,9 +61,10 @@ class MeasuredLatency:
         self._unreachable: tuple[float, float] | None = None
         self.table_source = "profile"
         node.create_subscription(ModelLatency, topics.LATENCY, self.on_latency, qos.reliable(50))
-        if self.mode == "auto":
-            threading.Thread(target=self._table_thread, args=(checkpoint_path,), daemon=True,
-                             name="on_device_table").start()
+        # measured once the inference node reports (it serves): on a first start the table
+        # (torch, the weights, up to table_budget_s of one core) competed with the graph's
+        # start-up and delayed the first classified window by 4-5 s (bench_startup --cold)
+        self._table_pending = checkpoint_path if self.mode == "auto" else None
 
     @staticmethod
     def _settings(node) -> FeedbackSettings:
@@ -96,6 +98,10 @@ class MeasuredLatency:
 
     # ------------------------------------------------------------------ inputs
     def on_latency(self, msg: ModelLatency) -> None:
+        if self._table_pending is not None:
+            threading.Thread(target=self._table_thread, args=(self._table_pending,),
+                             daemon=True, name="on_device_table").start()
+            self._table_pending = None
         try:
             self.feedback.add(conversions.latency_report_from_msg(msg, time.monotonic()))
         except ReportRejected as exc:
