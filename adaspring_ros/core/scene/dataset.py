@@ -25,17 +25,26 @@ import soundfile
 from tqdm import tqdm
 
 from adaspring_ros.core.audio import features
-from adaspring_ros.core.scene import sound_synth
+from adaspring_ros.core.scene import home_sounds, sound_synth, speech_bank
 
-DATASET_VERSION = 1
+#: 2: home scenes (speech, music, TV, appliances, ...) under every clip, background 3/11 of clips
+DATASET_VERSION = 2
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 _SPLIT_CODE = {"train": 11, "val": 22, "test": 33}
-#: About the paper's 7,500 clips, 80/10/10.
-DEFAULT_SIZES: dict[str, int] = {"train": 6000, "val": 750, "test": 750}
+#: About the paper's 7,500 clips, 80/10/10, plus 10 % for the larger share of non-event audio.
+DEFAULT_SIZES: dict[str, int] = {"train": 6600, "val": 825, "test": 825}
 SNR_RANGE_DB: tuple[float, float] = (-5.0, 20.0)
 #: Half-open [lo, hi) buckets for reporting; the last one includes its upper edge.
 SNR_BUCKETS_DB: tuple[tuple[float, float], ...] = ((-5.0, 0.0), (0.0, 5.0), (5.0, 10.0),
                                                    (10.0, 20.0))
+#: label slots per cycle: one per event class and this many for background (non-event audio is
+#: what a home hears most; the event-free stream is the false-alarm test)
+BACKGROUND_SLOTS = 3
+#: share of clips rendered the first way (`sound_synth.render_clip`: noise and distractors,
+#: what the scripted day plays); the rest are home scenes (`home_sounds.render_home_clip`)
+LEGACY_SHARE = 0.25
+#: which speech partition each split hears (training and held-out speech never overlap)
+SPEECH_PARTITION = {"train": "train", "val": "heldout", "test": "heldout"}
 _CHUNK = 50
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -83,26 +92,34 @@ class SyntheticDataset:
 
 # --------------------------------------------------------------------------- synthetic set
 def _split_labels(split: str, seed: int, n_clips: int) -> np.ndarray:
-    """Balanced labels in a seeded order (each class gets n/9 clips, +-1)."""
+    """Labels in a seeded order: every event class n/11 clips, background 3n/11 (+-1)."""
     rng = np.random.default_rng([seed, _SPLIT_CODE[split]])
-    labels = np.arange(n_clips) % len(sound_synth.CLASSES)
-    return rng.permutation(labels)
+    n_events = len(sound_synth.CLASSES) - 1
+    background = sound_synth.CLASSES.index(sound_synth.BACKGROUND)
+    slots = np.arange(n_clips) % (n_events + BACKGROUND_SLOTS)
+    events = [i for i in range(len(sound_synth.CLASSES)) if i != background]
+    table = np.array(events + [background] * BACKGROUND_SLOTS)
+    return rng.permutation(table[slots])
 
 
-def render_split_clip(split: str, seed: int, index: int, label: int) -> tuple[np.ndarray, float]:
-    """Audio and SNR of one clip: a pure function of (seed, split, index, label)."""
+def render_split_clip(split: str, seed: int, index: int, label: int,
+                      speech=None) -> tuple[np.ndarray, float]:
+    """Audio and SNR of one clip: a pure function of (seed, split, index, label, speech)."""
     rng = np.random.default_rng([seed, _SPLIT_CODE[split], index])
     snr = float(rng.uniform(*SNR_RANGE_DB))
-    audio = sound_synth.render_clip(sound_synth.CLASSES[label], rng, snr)
-    return audio, snr
+    name = sound_synth.CLASSES[label]
+    if rng.random() < LEGACY_SHARE:
+        return sound_synth.render_clip(name, rng, snr), snr
+    return home_sounds.render_home_clip(name, rng, snr, speech=speech), snr
 
 
 def _render_chunk(args) -> tuple[np.ndarray, np.ndarray]:
-    split, seed, indices, labels = args
+    split, seed, indices, labels, cache_dir = args
+    speech = speech_bank.load_bank(str(cache_dir), SPEECH_PARTITION[split], seed)
     feats = np.empty((len(indices), features.N_MELS, features.N_FRAMES), np.float32)
     snrs = np.empty(len(indices), np.float32)
     for k, (index, label) in enumerate(zip(indices, labels, strict=True)):
-        audio, snr = render_split_clip(split, seed, int(index), int(label))
+        audio, snr = render_split_clip(split, seed, int(index), int(label), speech)
         feats[k] = features.log_mel(audio)
         snrs[k] = snr
     return feats, snrs
@@ -111,7 +128,8 @@ def _render_chunk(args) -> tuple[np.ndarray, np.ndarray]:
 def _feature_signature() -> str:
     params = (features.SAMPLE_RATE, features.WINDOW_SAMPLES, features.N_FFT,
               features.HOP_LENGTH, features.N_MELS, features.FMIN_HZ, features.FMAX_HZ,
-              features.TOP_DB, SNR_RANGE_DB)
+              features.TOP_DB, SNR_RANGE_DB, BACKGROUND_SLOTS, LEGACY_SHARE,
+              home_sounds.HOME_SOUNDS_VERSION, speech_bank.bank_signature())
     return hashlib.sha1(repr(params).encode()).hexdigest()[:10]
 
 
@@ -150,7 +168,8 @@ def synthetic_split(split: str, seed: int, n_clips: int, cache_dir: Path | None 
                                       data["snr_db"], sound_synth.CLASSES)
         except (OSError, ValueError, KeyError):
             pass  # unreadable cache: regenerate it below
-    feats, snrs = _generate(split, seed, labels, workers, progress)
+    speech_bank.ensure_bank(cache_dir, SPEECH_PARTITION[split], seed, progress=progress)
+    feats, snrs = _generate(split, seed, labels, workers, progress, cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, features=feats, labels=labels, snr_db=snrs)
@@ -158,9 +177,9 @@ def synthetic_split(split: str, seed: int, n_clips: int, cache_dir: Path | None 
     return FeatureSet(feats, labels.astype(np.int64), snrs, sound_synth.CLASSES)
 
 
-def _generate(split, seed, labels, workers, progress):
+def _generate(split, seed, labels, workers, progress, cache_dir):
     n = len(labels)
-    chunks = [(split, seed, np.arange(i, min(n, i + _CHUNK)), labels[i:i + _CHUNK])
+    chunks = [(split, seed, np.arange(i, min(n, i + _CHUNK)), labels[i:i + _CHUNK], cache_dir)
               for i in range(0, n, _CHUNK)]
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     bar = tqdm(total=n, desc=f"synthesising {split} (seed {seed})", unit="clip",

@@ -422,7 +422,11 @@ def _voice(rng, n, sr, f0_lo=90.0, f0_hi=250.0):
 
 
 def _distractor(rng, n, sr):
-    kind = rng.integers(6)
+    return _distractor_kind(rng, n, sr, int(rng.integers(6)))
+
+
+def _distractor_kind(rng, n, sr, kind: int):
+    """Distractor ``kind``: 0 footsteps, 1 dishes, 2 talker, 3 music, 4 slam, 5 water/vacuum."""
     if kind == 0:  # footsteps: low thuds, close to knocks
         out = np.zeros(n)
         step = rng.uniform(0.4, 0.7)
@@ -600,6 +604,11 @@ def render_clip(label: str, rng: np.random.Generator, snr_db: float, sample_rate
             foreground = foreground + 10 ** (rng.uniform(-12, 0) / 20) * extra * (
                 _rms(foreground) / (_rms(extra) + 1e-12))
     mix = mix_at_snr(foreground, noise, snr_db) if foreground is not None else noise
+    return finish_clip(mix, rng, sample_rate)
+
+
+def finish_clip(mix: np.ndarray, rng: np.random.Generator, sample_rate: int) -> np.ndarray:
+    """A cheap microphone's colouring, a random gain (-38 to -12 dBFS RMS), no clipping."""
     mix = _colour_microphone(mix, rng, sample_rate)
     mix = mix * (10 ** (rng.uniform(-38.0, -12.0) / 20.0) / (_rms(mix) + 1e-12))
     peak = float(np.max(np.abs(mix)))

@@ -1,0 +1,1 @@
+"""Sound events from window classifications: calibration, per-class policy, event tracking."""
