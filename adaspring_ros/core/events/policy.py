@@ -1,0 +1,134 @@
+"""Which classes matter how much, and what evidence an event needs: the event policy (issue 11).
+
+Every class has an urgency and a rule:
+
+- **emergency** (fire alarm, smoke alarm, kettle whistle): notified at once, on the
+  notifications topic, when the event is confirmed;
+- **social** (doorbell, door knock, baby crying, phone ringing): someone wants the user;
+  reported as events, not notified;
+- **ambient** (microwave beep, and any class not listed): reported as events only.
+
+A rule is a calibrated-probability threshold and a k-of-n vote over consecutive overlapping
+windows: an event is confirmed when k of the last n windows give the class a probability of at
+least the threshold, and it ends after ``off_windows`` consecutive windows below
+``release_ratio`` x threshold (hysteresis: a fire alarm's 1.5 s pause does not split it in two).
+The background class never makes events. Pure Python, no ROS.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+EMERGENCY = "emergency"
+SOCIAL = "social"
+AMBIENT = "ambient"
+URGENCIES: tuple[str, ...] = (AMBIENT, SOCIAL, EMERGENCY)  # index = the message's urgency code
+
+DEFAULT_URGENCY: dict[str, str] = {
+    "fire_alarm": EMERGENCY, "smoke_alarm": EMERGENCY, "kettle_whistle": EMERGENCY,
+    "doorbell": SOCIAL, "door_knock": SOCIAL, "baby_crying": SOCIAL, "phone_ringing": SOCIAL,
+    "microwave_beep": AMBIENT,
+}
+#: default (threshold, k, n) per urgency, measured with benchmarks/bench_events.py: emergencies
+#: need less evidence (a missed fire alarm costs more than a false one), but two windows, so one
+#: loud dish clatter is not an alarm
+DEFAULT_RULES: dict[str, tuple[float, int, int]] = {
+    EMERGENCY: (0.5, 2, 3), SOCIAL: (0.6, 2, 3), AMBIENT: (0.6, 2, 3),
+}
+
+
+class PolicyError(ValueError):
+    """A policy that cannot work; the message names the field and the accepted values."""
+
+
+@dataclass(frozen=True)
+class ClassRule:
+    urgency: str
+    threshold: float
+    k: int
+    n: int
+
+    def validate(self, label: str) -> ClassRule:
+        if self.urgency not in URGENCIES:
+            raise PolicyError(f"{label}: urgency {self.urgency!r} is not one of "
+                              f"{', '.join(URGENCIES)}")
+        if not (isinstance(self.threshold, (int, float)) and math.isfinite(self.threshold)
+                and 0.0 < self.threshold <= 1.0):
+            raise PolicyError(f"{label}: threshold {self.threshold!r} outside (0, 1]")
+        if not (isinstance(self.k, int) and isinstance(self.n, int) and 1 <= self.k <= self.n
+                <= 20):
+            raise PolicyError(f"{label}: k-of-n {self.k}-of-{self.n} needs 1 <= k <= n <= 20")
+        return self
+
+
+@dataclass(frozen=True)
+class EventPolicy:
+    classes: tuple[str, ...]
+    rules: dict[str, ClassRule]
+    background: str = "background"
+    window_s: float = 1.0
+    hop_s: float = 0.5
+    release_ratio: float = 0.6
+    off_windows: int = 2
+    notify_cooldown_s: float = 30.0
+    extra: dict = field(default_factory=dict)
+
+    def validate(self) -> EventPolicy:
+        if not 0.0 < self.hop_s <= self.window_s:
+            raise PolicyError(f"hop_s {self.hop_s} must be in (0, window_s={self.window_s}]")
+        if not 0.0 < self.release_ratio <= 1.0:
+            raise PolicyError(f"release_ratio {self.release_ratio} outside (0, 1]")
+        if not (isinstance(self.off_windows, int) and 1 <= self.off_windows <= 20):
+            raise PolicyError(f"off_windows {self.off_windows} outside 1-20")
+        if not (math.isfinite(self.notify_cooldown_s) and self.notify_cooldown_s >= 0.0):
+            raise PolicyError(f"notify_cooldown_s {self.notify_cooldown_s} must be >= 0")
+        for label, rule in self.rules.items():
+            if label not in self.classes:
+                raise PolicyError(f"rule for unknown class {label!r}; classes are "
+                                  f"{', '.join(self.classes)}")
+            rule.validate(label)
+        return self
+
+    def rule(self, label: str) -> ClassRule | None:
+        """The class's rule; None for the background class (it never makes events)."""
+        return None if label == self.background else self.rules.get(label)
+
+    def urgency(self, label: str) -> str:
+        rule = self.rule(label)
+        return AMBIENT if rule is None else rule.urgency
+
+
+def default_policy(classes, hop_s: float = 0.5, background: str = "background",
+                   emergency: tuple[str, ...] | None = None,
+                   thresholds: dict[str, float] | None = None, **kw) -> EventPolicy:
+    """The default rules for ``classes``; ``emergency`` overrides which labels are emergencies
+    (the inference node's emergency_classes), ``thresholds`` single thresholds."""
+    rules = {}
+    for label in classes:
+        if label == background:
+            continue
+        urgency = DEFAULT_URGENCY.get(label, AMBIENT)
+        if emergency is not None:
+            if label in emergency:
+                urgency = EMERGENCY
+            elif urgency == EMERGENCY:
+                urgency = SOCIAL
+        threshold, k, n = DEFAULT_RULES[urgency]
+        rules[label] = ClassRule(urgency, threshold, k, n)
+    for label, value in (thresholds or {}).items():
+        if label not in rules:
+            raise PolicyError(f"threshold for unknown or background class {label!r}")
+        rules[label] = replace(rules[label], threshold=float(value))
+    return EventPolicy(tuple(classes), rules, background=background, hop_s=hop_s,
+                       **kw).validate()
+
+
+def with_rules(policy: EventPolicy, threshold: dict[str, float] | None = None,
+               k: int | None = None, n: int | None = None) -> EventPolicy:
+    """A copy with some thresholds and/or every rule's k-of-n replaced (benchmark sweeps)."""
+    rules = dict(policy.rules)
+    for label, rule in rules.items():
+        rules[label] = replace(rule, threshold=(threshold or {}).get(label, rule.threshold),
+                               k=rule.k if k is None else k, n=rule.n if n is None else n)
+    return replace(policy, rules=rules).validate()

@@ -1,0 +1,204 @@
+"""Sound events from a stream of window probabilities: k-of-n onset, hysteresis offset.
+
+The inference node classifies overlapping 1 s windows (hop <= 0.5 s) and hands every window's
+calibrated class probabilities to `EventTracker.push`; what comes back is what to publish:
+
+- ``onset``: a class just passed its rule (k of the last n windows at or above its threshold).
+  Emergency onsets carry ``notify=True`` unless the same class was notified within
+  ``notify_cooldown_s`` (one notification per alarm, not one per fragment);
+- ``closed``: the event ended, after ``off_windows`` windows below the release level, or because
+  the audio stopped (`close_all`: the end is the last audio the stream delivered, never later).
+  This is the one record per event: label, start, duration, peak and mean confidence,
+  urgency, how long confirmation took.
+
+Times are audio times in ns (a window's first sample); the event's start and end are the
+centres of its first and last positive windows, widened by half a hop, so a 1 s sound heard by
+hop-0.5 s windows is reported as about 1-1.5 s long rather than 2 s (a window that holds the
+sound's edge is positive too). Pure Python, no ROS.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from adaspring_ros.core.events.policy import EMERGENCY, EventPolicy
+
+NS = 1_000_000_000
+
+END_OFFSET = "offset"
+END_STREAM = "stream_end"
+
+
+@dataclass(frozen=True)
+class WindowScore:
+    """One classified window: audio time of its first sample, probabilities per class."""
+
+    start_ns: int
+    probs: np.ndarray
+    sequence: int = 0
+    config_id: int = 0
+
+
+@dataclass(frozen=True)
+class SoundEventRecord:
+    event_id: int
+    label: str
+    class_index: int
+    urgency: str
+    start_ns: int
+    end_ns: int
+    confirmed_ns: int  # audio time at which the rule was met (end of the confirming window)
+    peak_confidence: float
+    mean_confidence: float
+    windows: int  # positive windows
+    first_sequence: int
+    last_sequence: int
+    config_id: int
+    end_reason: str = ""
+
+    @property
+    def duration_s(self) -> float:
+        return max(0.0, (self.end_ns - self.start_ns) / NS)
+
+    @property
+    def detection_delay_s(self) -> float:
+        """From the estimated start to confirmation, audio time."""
+        return (self.confirmed_ns - self.start_ns) / NS
+
+    @property
+    def emergency(self) -> bool:
+        return self.urgency == EMERGENCY
+
+
+@dataclass(frozen=True)
+class EventUpdate:
+    kind: str  # "onset" or "closed"
+    event: SoundEventRecord
+    notify: bool = False
+
+
+class _Open:
+    """An event being tracked (mutable, private)."""
+
+    def __init__(self, event_id, label, index, urgency, first, confirm_ns, probs_run):
+        self.event_id, self.label, self.index, self.urgency = event_id, label, index, urgency
+        self.first = first  # first positive WindowScore of the confirming run
+        self.last = first
+        self.confirm_ns = confirm_ns
+        self.values = list(probs_run)
+        self.below = 0
+        self.last_config = first.config_id
+
+
+class EventTracker:
+    """Per-class k-of-n voting over the window stream; see the module docstring."""
+
+    def __init__(self, policy: EventPolicy) -> None:
+        self.policy = policy.validate()
+        self._index = {label: i for i, label in enumerate(policy.classes)}
+        self._history: dict[str, deque] = {}
+        self._open: dict[str, _Open] = {}
+        self._last_notified: dict[str, int] = {}
+        self._ids = itertools.count(1)
+        self.last_audio_ns: int | None = None
+        self.windows = 0
+        self.events_closed = 0
+        self.notifications = 0
+        self.suppressed_notifications = 0
+
+    @property
+    def open_events(self) -> tuple[str, ...]:
+        return tuple(self._open)
+
+    def _centre(self, w: WindowScore) -> int:
+        return w.start_ns + int(self.policy.window_s * NS / 2)
+
+    def _half_hop(self) -> int:
+        return int(self.policy.hop_s * NS / 2)
+
+    def push(self, window: WindowScore) -> list[EventUpdate]:
+        probs = np.asarray(window.probs, dtype=np.float64)
+        if probs.shape != (len(self.policy.classes),) or not np.isfinite(probs).all():
+            raise ValueError(f"window probabilities must be {len(self.policy.classes)} finite "
+                             f"values, got shape {probs.shape}")
+        self.windows += 1
+        end_ns = window.start_ns + int(self.policy.window_s * NS)
+        self.last_audio_ns = end_ns if self.last_audio_ns is None else max(self.last_audio_ns,
+                                                                          end_ns)
+        out: list[EventUpdate] = []
+        for label, index in self._index.items():
+            rule = self.policy.rule(label)
+            if rule is None:
+                continue
+            p = float(probs[index])
+            hist = self._history.setdefault(label, deque(maxlen=rule.n))
+            hist.append((p >= rule.threshold, p, window))
+            current = self._open.get(label)
+            if current is not None:
+                if p >= rule.threshold * self.policy.release_ratio:
+                    current.below = 0
+                    current.values.append(p)
+                    current.last = window
+                    current.last_config = window.config_id
+                else:
+                    current.below += 1
+                    if current.below >= self.policy.off_windows:
+                        out.append(self._close(label, END_OFFSET, None))
+                continue
+            if sum(1 for hit, _, _ in hist if hit) >= rule.k:
+                out.append(self._confirm(label, index, rule.urgency, hist, end_ns))
+        return out
+
+    def _confirm(self, label, index, urgency, hist, end_ns) -> EventUpdate:
+        positives = [(p, w) for hit, p, w in hist if hit]
+        first = positives[0][1]
+        ev = _Open(next(self._ids), label, index, urgency, first, end_ns,
+                   [p for p, _ in positives])
+        ev.last = positives[-1][1]
+        ev.last_config = ev.last.config_id
+        self._open[label] = ev
+        hist.clear()
+        notify = False
+        if urgency == EMERGENCY:
+            last = self._last_notified.get(label)
+            cooldown = int(self.policy.notify_cooldown_s * NS)
+            if last is None or end_ns - last >= cooldown:
+                notify = True
+                self._last_notified[label] = end_ns
+                self.notifications += 1
+            else:
+                self.suppressed_notifications += 1
+        return EventUpdate("onset", self._record(ev, END_OFFSET, open_end=True), notify)
+
+    def _record(self, ev: _Open, reason: str, open_end: bool = False,
+                end_cap_ns: int | None = None) -> SoundEventRecord:
+        start = self._centre(ev.first) - self._half_hop()
+        end = self._centre(ev.last) + self._half_hop()
+        if end_cap_ns is not None:
+            end = min(end, end_cap_ns)
+        if open_end:
+            end = max(start, min(end, ev.confirm_ns))
+        return SoundEventRecord(
+            event_id=ev.event_id, label=ev.label, class_index=ev.index, urgency=ev.urgency,
+            start_ns=start, end_ns=max(start, end), confirmed_ns=ev.confirm_ns,
+            peak_confidence=float(max(ev.values)), mean_confidence=float(np.mean(ev.values)),
+            windows=len(ev.values), first_sequence=ev.first.sequence,
+            last_sequence=ev.last.sequence, config_id=ev.last_config,
+            end_reason="" if open_end else reason)
+
+    def _close(self, label: str, reason: str, end_cap_ns: int | None) -> EventUpdate:
+        ev = self._open.pop(label)
+        self._history.pop(label, None)  # the event's own tail must not start a new one
+        self.events_closed += 1
+        return EventUpdate("closed", self._record(ev, reason, end_cap_ns=end_cap_ns))
+
+    def close_all(self, reason: str = END_STREAM) -> list[EventUpdate]:
+        """The audio stopped (or jumped): close every open event at the last audio time and
+        forget the partial votes (windows across a gap are not consecutive)."""
+        out = [self._close(label, reason, self.last_audio_ns) for label in list(self._open)]
+        self._history.clear()
+        return out
