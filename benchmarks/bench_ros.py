@@ -86,7 +86,7 @@ class Probe:
         self.events: list = []  # (perf_counter, SoundEvent)
         node.create_subscription(UInt32, topics.ACTIVE_CONFIG, lambda m: self.active.append(
             (time.perf_counter(), m.data)), qos.latched())
-        node.create_subscription(SoundEvent, topics.EVENTS, lambda m: self.events.append(
+        node.create_subscription(SoundEvent, topics.WINDOWS, lambda m: self.events.append(
             (time.perf_counter(), m)), qos.reliable(100))
         self.ctx_pub = node.create_publisher(DeploymentContext, topics.CONTEXT, qos.reliable())
         self.audio_pub = node.create_publisher(AudioChunk, topics.AUDIO, qos.audio(200))

@@ -40,7 +40,7 @@ def first_event_seconds(kind: str, workdir: Path) -> float:
 
     env = RosTestEnv(workdir)
     try:
-        events = env.subscribe(SoundEvent, "/bench/sound_events", qos=100)
+        events = env.subscribe(SoundEvent, "/bench/sound_windows", qos=100)
         env.spin_for(0.5)  # the subscription is discovered before the clock starts
         start = time.monotonic()
         if kind == "launch":

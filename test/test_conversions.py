@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 from builtin_interfaces.msg import Time
 
 from adaspring_ros.core.audio import pcm
@@ -43,6 +44,29 @@ def test_events_carry_label_index_and_emergency():
     det = Detection(class_index=1, label="doorbell", confidence=0.9, inference_ms=0.3,
                     config_id=4)
     event = conversions.detection_msg(det, stamp_ns=2_500_000_000, audio_sequence=19,
-                                      emergency=False, latency_ms=7.5)
+                                      urgency="social", latency_ms=7.5)
     assert (event.label, event.class_index, event.config_id) == ("doorbell", 1, 4)
     assert (event.header.stamp.sec, event.header.stamp.nanosec) == (2, 500_000_000)
+    assert event.kind == event.KIND_WINDOW and event.urgency == event.URGENCY_SOCIAL
+    assert not event.emergency and event.duration_s == 1.0 and event.start == event.header.stamp
+    assert truth.urgency == truth.URGENCY_EMERGENCY and truth.kind == truth.KIND_WINDOW
+
+
+def test_event_records_become_one_message_with_start_duration_peak_and_urgency():
+    from adaspring_ros.core.events.tracker import SoundEventRecord
+
+    rec = SoundEventRecord(event_id=7, label="fire_alarm", class_index=0, urgency="emergency",
+                           start_ns=10_250_000_000, end_ns=14_750_000_000,
+                           confirmed_ns=11_500_000_000, peak_confidence=0.97,
+                           mean_confidence=0.8, windows=9, first_sequence=100,
+                           last_sequence=2**32 + 5, config_id=3, end_reason="stream_end")
+    msg = conversions.event_msg(rec, onset=False, latency_ms=4.0, model_latency_ms=1.5)
+    assert msg.kind == msg.KIND_EVENT and msg.emergency
+    assert msg.urgency == msg.URGENCY_EMERGENCY and msg.event_id == 7
+    assert (msg.start.sec, msg.start.nanosec) == (10, 250_000_000) == \
+        (msg.header.stamp.sec, msg.header.stamp.nanosec)
+    assert msg.duration_s == 4.5 and msg.detection_delay_s == 1.25
+    assert msg.confidence == msg.peak_confidence == pytest.approx(0.97)
+    assert msg.windows == 9 and msg.end_reason == "stream_end" and msg.audio_sequence == 5
+    onset = conversions.event_msg(rec, onset=True, latency_ms=4.0, model_latency_ms=1.5)
+    assert onset.kind == onset.KIND_ONSET

@@ -12,16 +12,16 @@ from adaspring_ros.core.scene.dataset import DatasetError
 @pytest.fixture(scope="module")
 def small_split(tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
-    return cache, dataset.synthetic_split("val", seed=3, n_clips=18, cache_dir=cache, workers=1,
+    return cache, dataset.synthetic_split("val", seed=3, n_clips=22, cache_dir=cache, workers=1,
                                           progress=False)
 
 
 def test_synthetic_split_shape_balance_and_snr(small_split):
     _, split = small_split
-    assert split.features.shape == (18, features.N_MELS, features.N_FRAMES)
+    assert split.features.shape == (22, features.N_MELS, features.N_FRAMES)
     assert split.features.dtype == np.float32
     assert np.all(np.isfinite(split.features))
-    assert np.bincount(split.labels, minlength=9).tolist() == [2] * 9
+    assert np.bincount(split.labels, minlength=9).tolist() == [2] * 8 + [6]  # 3/11 background
     lo, hi = dataset.SNR_RANGE_DB
     assert np.all((split.snr_db >= lo) & (split.snr_db <= hi))
     assert split.class_names == sound_synth.CLASSES
@@ -29,32 +29,32 @@ def test_synthetic_split_shape_balance_and_snr(small_split):
 
 def test_generation_is_deterministic_and_independent_of_cache(small_split, tmp_path):
     _, split = small_split
-    again = dataset.synthetic_split("val", seed=3, n_clips=18, cache_dir=tmp_path, workers=1,
+    again = dataset.synthetic_split("val", seed=3, n_clips=22, cache_dir=tmp_path, workers=1,
                                     progress=False)
     assert np.array_equal(split.features, again.features)
     assert np.array_equal(split.labels, again.labels)
-    other_seed = dataset.synthetic_split("val", seed=4, n_clips=18, cache_dir=tmp_path,
+    other_seed = dataset.synthetic_split("val", seed=4, n_clips=22, cache_dir=tmp_path,
                                          workers=1, progress=False)
     assert not np.allclose(split.features, other_seed.features)
 
 
 def test_second_load_comes_from_the_cache(small_split, monkeypatch):
     cache, split = small_split
-    assert dataset.cache_path(cache, "val", 3, 18).exists()
+    assert dataset.cache_path(cache, "val", 3, 22).exists()
 
     def must_not_generate(*args, **kwargs):
         raise AssertionError("cache miss: the split was regenerated")
 
     monkeypatch.setattr(dataset, "_generate", must_not_generate)
-    cached = dataset.synthetic_split("val", seed=3, n_clips=18, cache_dir=cache, progress=False)
+    cached = dataset.synthetic_split("val", seed=3, n_clips=22, cache_dir=cache, progress=False)
     assert np.array_equal(cached.features, split.features)
 
 
 def test_corrupt_cache_is_regenerated(small_split, tmp_path):
     _, split = small_split
-    path = dataset.cache_path(tmp_path, "val", 3, 18)
+    path = dataset.cache_path(tmp_path, "val", 3, 22)
     path.write_bytes(b"not an npz")
-    rebuilt = dataset.synthetic_split("val", seed=3, n_clips=18, cache_dir=tmp_path, workers=1,
+    rebuilt = dataset.synthetic_split("val", seed=3, n_clips=22, cache_dir=tmp_path, workers=1,
                                       progress=False)
     assert np.array_equal(rebuilt.features, split.features)
 
@@ -103,7 +103,6 @@ def _tone(freq, seconds, rate):
 def test_folder_loader_reads_any_format_and_reports_unreadable_files(tmp_path):
     (tmp_path / "doorbell").mkdir()
     (tmp_path / "kettle").mkdir()
-    (tmp_path / "empty_class").mkdir()
     stereo = np.stack([_tone(700, 2.5, 44100), _tone(700, 2.5, 44100)], axis=1)
     soundfile.write(tmp_path / "doorbell" / "stereo44k.wav", stereo, 44100)
     soundfile.write(tmp_path / "doorbell" / "mono8k.flac", _tone(600, 0.5, 8000), 8000,
@@ -115,18 +114,63 @@ def test_folder_loader_reads_any_format_and_reports_unreadable_files(tmp_path):
     nan_audio = _tone(2500, 1.0, 16000)
     nan_audio[100] = np.nan
     soundfile.write(tmp_path / "kettle" / "nan.wav", nan_audio, 16000, subtype="FLOAT")
+    soundfile.write(tmp_path / "kettle" / "silent.wav", np.zeros(16000), 16000)
+    soundfile.write(tmp_path / "kettle" / "empty.wav", np.zeros(0), 16000)
+    soundfile.write(tmp_path / "kettle" / "clipped.wav", np.clip(10 * _tone(900, 1.0, 16000),
+                                                                 -1, 1), 16000)
 
     data = dataset.load_folder_dataset(tmp_path)
-    assert data.class_names == ("doorbell", "empty_class", "kettle")
+    assert data.class_names == ("doorbell", "kettle")
     assert len(data) == 3
-    assert sorted(data.labels.tolist()) == [0, 0, 2]
+    assert sorted(data.labels.tolist()) == [0, 0, 1]
     assert data.features.shape == (3, features.N_MELS, features.N_FRAMES)
     assert np.all(np.isnan(data.snr_db))
-    assert data.n_skipped == 4
-    skipped = {p.split("/")[-1] for p, _ in data.skipped}
-    assert skipped == {"blip.wav", "corrupt.wav", "notes.txt", "nan.wav"}
-    assert "4 unreadable file(s) skipped" in data.report()
+    assert data.n_skipped == 7
+    reasons = {p.split("/")[-1]: r for p, r in data.skipped}
+    assert set(reasons) == {"blip.wav", "corrupt.wav", "notes.txt", "nan.wav", "silent.wav",
+                            "empty.wav", "clipped.wav"}
+    assert "silent" in reasons["silent.wav"] and "clipped" in reasons["clipped.wav"]
+    assert "empty" in reasons["empty.wav"] and "0.1 s" in reasons["blip.wav"]
+    assert "NaN" in reasons["nan.wav"]
+    assert "7 unreadable file(s) skipped" in data.report()
     assert "corrupt.wav" in data.report()
+    with pytest.raises(DatasetError, match=r"fewer than 2 usable files.*kettle \(1\)"):
+        dataset.load_folder_dataset(tmp_path, min_files=2)
+    (tmp_path / "empty_class").mkdir()
+    with pytest.raises(DatasetError, match=r"empty_class \(0\)"):
+        dataset.load_folder_dataset(tmp_path)
+
+
+def test_user_recordings_mix_in_at_any_share(small_split, tmp_path):
+    _, split = small_split
+    syn = dataset.SyntheticDataset(seed=0, train=split, val=split, test=split)
+    for name in ("doorbell", "fire_alarm"):
+        (tmp_path / name).mkdir()
+        for i in range(10):
+            soundfile.write(tmp_path / name / f"{i}.wav", _tone(500 + 40 * i, 1.0, 16000),
+                            16000)
+    user = dataset.load_folder_dataset(tmp_path, min_files=5)
+    mixed = dataset.mix_user_recordings(syn, user, 0.5, seed=1)
+    assert len(mixed.train) == 2 * len(split)  # as many user clips as synthetic ones
+    user_rows = np.isnan(mixed.train.snr_db)
+    assert user_rows.sum() == len(split)
+    doorbell = sound_synth.CLASSES.index("doorbell")
+    fire = sound_synth.CLASSES.index("fire_alarm")
+    assert set(mixed.train.labels[user_rows].tolist()) == {doorbell, fire}
+    assert len(mixed.val) == len(split) + 2 and len(mixed.test) == len(split) + 2
+    only = dataset.mix_user_recordings(syn, user, 1.0)
+    assert np.isnan(only.train.snr_db).all() and len(only.train) == 16
+    none = dataset.mix_user_recordings(syn, user, 0.0)
+    assert len(none.train) == len(split)
+    again = dataset.mix_user_recordings(syn, user, 0.5, seed=1)
+    assert np.array_equal(again.train.features, mixed.train.features)
+    with pytest.raises(DatasetError, match="outside 0-1"):
+        dataset.mix_user_recordings(syn, user, 1.5)
+    (tmp_path / "toaster").mkdir()
+    for i in range(5):
+        soundfile.write(tmp_path / "toaster" / f"{i}.wav", _tone(300, 1.0, 16000), 16000)
+    with pytest.raises(DatasetError, match="toaster are not classes"):
+        dataset.mix_user_recordings(syn, dataset.load_folder_dataset(tmp_path), 0.5)
 
 
 def test_folder_loader_errors(tmp_path):

@@ -95,6 +95,16 @@ def build_sample(name: str):
         msg.config_id = 17
         msg.audio_sequence = 123_456
         msg.emergency = True
+        msg.kind = m.SoundEvent.KIND_EVENT
+        msg.urgency = m.SoundEvent.URGENCY_EMERGENCY
+        msg.event_id = 4_000_000_000
+        msg.start.sec = 1_999_999_998
+        msg.duration_s = 3.25
+        msg.peak_confidence = 0.875
+        msg.mean_confidence = 0.75
+        msg.windows = 65_535
+        msg.detection_delay_s = 0.75
+        msg.end_reason = "stream_end"
         return msg
     if name == "ModelLatency":
         msg = m.ModelLatency()
@@ -283,7 +293,21 @@ def test_interfaces_have_the_designed_fields():
         "config_id": "uint32",
         "audio_sequence": "uint32",
         "emergency": "boolean",
+        "kind": "uint8",
+        "urgency": "uint8",
+        "event_id": "uint32",
+        "start": "builtin_interfaces/Time",
+        "duration_s": "float",
+        "peak_confidence": "float",
+        "mean_confidence": "float",
+        "windows": "uint16",
+        "detection_delay_s": "float",
+        "end_reason": "string",
     }
+    assert (m.SoundEvent.KIND_WINDOW, m.SoundEvent.KIND_ONSET, m.SoundEvent.KIND_EVENT) == \
+        (0, 1, 2)
+    assert (m.SoundEvent.URGENCY_AMBIENT, m.SoundEvent.URGENCY_SOCIAL,
+            m.SoundEvent.URGENCY_EMERGENCY) == (0, 1, 2)
     assert fields(m.ModelLatency) == {
         "header": "std_msgs/Header",
         "checkpoint_version": "string",

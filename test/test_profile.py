@@ -137,7 +137,7 @@ def test_train_all_end_to_end_on_a_tiny_set(tmp_path, monkeypatch):
         "--sizes", "36,9,9", "--backbone-epochs", "1", "--distil-epochs", "1",
         "--accuracy-configs", "12",
         "--threads", "1", "--latency-repeats", "1", "--latency-rounds", "1",
-        "--fit-configs", "20", "--no-progress"])
+        "--fit-configs", "20", "--no-progress", "--device", "auto"])
     assert code == 0
     loaded = ckpt.load(tmp_path / "models" / ckpt.CHECKPOINT_NAME)
     profile = Profile.from_dict(json.loads((tmp_path / "models" / ckpt.PROFILE_NAME).read_text()))
@@ -146,6 +146,10 @@ def test_train_all_end_to_end_on_a_tiny_set(tmp_path, monkeypatch):
     for layer in range(1, arch.n_compressible + 1):
         assert set(profile.latency_ms[layer]) == set(po.reachable_inputs(arch, layer))
     assert loaded.meta["data_sizes"] == {"train": 36, "val": 9, "test": 9}
+    assert loaded.meta["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
+    cal = loaded.meta["calibration"]  # temperature scaling fitted on validation
+    assert cal["split"] == "val" and cal["clips"] == 9 and 0.05 <= cal["temperature"] <= 20
+    assert cal["nll_after"] <= cal["nll_before"] + 1e-9
     log = json.loads((tmp_path / "log.json").read_text())
     assert [s["stage"] for s in log["meta"]["stages"]][:2] == ["data", "backbone"]
     with pytest.raises(SystemExit):
@@ -204,3 +208,26 @@ def test_speed_factor_is_the_median_measured_over_predicted_ratio(shipped):
     assert profile.speed_factor(timed([0.8])) == pytest.approx(0.8)
     with pytest.raises(ValueError, match="at least one"):
         profile.speed_factor({})
+
+
+def test_device_flag_resolves_and_refuses_a_missing_gpu(monkeypatch):
+    from adaspring_ros.training import common, train_all
+
+    assert common.resolve_device("cpu") == torch.device("cpu")
+    assert common.resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="not one of"):
+        common.resolve_device("tpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert common.resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(ValueError, match="no usable CUDA GPU"):
+        common.resolve_device("cuda")
+    with pytest.raises(SystemExit):
+        train_all.parse_args(["--device", "cuda"])
+    try:
+        common.use_device("cpu")
+        model = torch.nn.Linear(3, 2)
+        assert common.on_device(model) is model  # the CPU path never copies
+        x = torch.randn(300, 3)
+        assert torch.equal(common.predict(model, x), model(x).detach())
+    finally:
+        common.use_device("cpu")

@@ -34,7 +34,7 @@ def launched(ros):
                       args=["launch", "adaspring_ros", "sound_assistant.launch.py",
                             f"namespace:={NS.strip('/')}", "simulated_day:=true",
                             "simulated_audio:=true"])
-    events = ros.subscribe(SoundEvent, f"{NS}/sound_events", qos=100)
+    events = ros.subscribe(SoundEvent, f"{NS}/sound_windows", qos=100)
     events.wait_for(1, timeout=180)
     return child
 

@@ -25,7 +25,7 @@ DAY = ["--simulated-day", "--simulated-audio"]
 
 
 def _wait_for_events(ros, timeout: float = 120.0) -> None:
-    events = ros.subscribe(SoundEvent, f"{NS}/sound_events", qos=100)
+    events = ros.subscribe(SoundEvent, f"{NS}/sound_windows", qos=100)
     events.wait_for(2, timeout=timeout)
 
 

@@ -13,6 +13,7 @@ from sensor_msgs.msg import BatteryState
 from std_msgs.msg import Header
 
 from adaspring_ros.core.context.battery import BatteryReading
+from adaspring_ros.core.events import policy as event_policy
 from adaspring_ros.core.context.deployment_context import DeploymentContext
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.latency_feedback import LatencyReport
@@ -49,20 +50,51 @@ def audio_chunk_msg(samples, *, stamp_ns: int, sequence: int, encoding: str = pc
 
 def ground_truth_msg(label: str, *, audio_sequence: int, stamp) -> SoundEvent:
     """The true label of a scripted window (confidence 1), for end-to-end accuracy."""
+    emergency = label in EMERGENCY_CLASSES
     return SoundEvent(header=Header(stamp=stamp), label=label,
                       class_index=CLASSES.index(label), confidence=1.0,
-                      emergency=label in EMERGENCY_CLASSES,
-                      audio_sequence=audio_sequence)
+                      emergency=emergency, audio_sequence=audio_sequence,
+                      kind=SoundEvent.KIND_WINDOW, start=stamp, duration_s=1.0,
+                      peak_confidence=1.0, mean_confidence=1.0, windows=1,
+                      urgency=urgency_code(event_policy.DEFAULT_URGENCY.get(
+                          label, event_policy.AMBIENT)))
 
 
-def detection_msg(det, *, stamp_ns: int, audio_sequence: int, emergency: bool,
+def urgency_code(urgency: str) -> int:
+    """core.events.policy urgency name -> SoundEvent.URGENCY_* constant."""
+    return event_policy.URGENCIES.index(urgency)
+
+
+def detection_msg(det, *, stamp_ns: int, audio_sequence: int, urgency: str,
                   latency_ms: float) -> SoundEvent:
-    """A classified window (core.audio.stream_classifier.Detection) -> SoundEvent."""
+    """A classified window (core.audio.stream_classifier.Detection) -> SoundEvent (KIND_WINDOW)."""
     msg = SoundEvent(label=det.label, class_index=det.class_index, confidence=det.confidence,
                      config_id=det.config_id, audio_sequence=audio_sequence,
-                     emergency=emergency, latency_ms=latency_ms,
-                     model_latency_ms=det.inference_ms)
+                     emergency=urgency == event_policy.EMERGENCY, latency_ms=latency_ms,
+                     model_latency_ms=det.inference_ms, kind=SoundEvent.KIND_WINDOW,
+                     urgency=urgency_code(urgency), duration_s=features.WINDOW_SECONDS,
+                     peak_confidence=det.confidence, mean_confidence=det.confidence, windows=1)
     set_stamp(msg.header.stamp, stamp_ns)
+    set_stamp(msg.start, stamp_ns)
+    return msg
+
+
+def event_msg(record, *, onset: bool, latency_ms: float, model_latency_ms: float,
+              frame_id: str = "") -> SoundEvent:
+    """core.events.tracker.SoundEventRecord -> SoundEvent (KIND_ONSET or KIND_EVENT)."""
+    msg = SoundEvent(label=record.label, class_index=record.class_index,
+                     confidence=record.peak_confidence, latency_ms=latency_ms,
+                     model_latency_ms=model_latency_ms, config_id=record.config_id,
+                     audio_sequence=record.last_sequence % 2**32,
+                     emergency=record.urgency == event_policy.EMERGENCY,
+                     kind=SoundEvent.KIND_ONSET if onset else SoundEvent.KIND_EVENT,
+                     urgency=urgency_code(record.urgency), event_id=record.event_id % 2**32,
+                     duration_s=record.duration_s, peak_confidence=record.peak_confidence,
+                     mean_confidence=record.mean_confidence, windows=min(record.windows, 65535),
+                     detection_delay_s=record.detection_delay_s, end_reason=record.end_reason)
+    set_stamp(msg.header.stamp, record.start_ns)
+    set_stamp(msg.start, record.start_ns)
+    msg.header.frame_id = frame_id
     return msg
 
 

@@ -11,10 +11,16 @@ is published on ``inference/latency`` (ModelLatency, per configuration: forward-
 over the last ``latency_window_s`` and the swap time) for the evolution node to adapt on; each
 SoundEvent carries its window's forward time too.
 
-Every window gives a SoundEvent on ``sound_events`` (background included, so rqt can plot the
-detection stream); emergencies (fire alarm, smoke alarm, kettle whistle) also go to
-``notifications``. Bad chunks (NaN/Inf, empty, wrong or lying format, absurd length) are counted
-per kind on /diagnostics and dropped; lost chunks show up as sequence gaps.
+Windows overlap (``hop_seconds``, 0.5 s by default). Every window gives a SoundEvent on
+``sound_windows`` (kind WINDOW, background included, for rqt and debugging); its calibrated
+probabilities (temperature from the checkpoint, core.events.calibration) go to the event
+tracker (core.events: per-class threshold, k-of-n onset, hysteresis offset), which gives ONE
+SoundEvent per detected event on ``sound_events`` when the event ends (start, duration, peak
+confidence, urgency), and, for emergency events (fire alarm, smoke alarm, kettle whistle), one
+message on ``notifications`` the moment the event is confirmed. When the audio stops for
+``stream_timeout_s`` or jumps (lost chunks, a restarted publisher), open events are closed at
+the last audio received. Bad chunks (NaN/Inf, empty, wrong or lying format, absurd length) are
+counted per kind on /diagnostics and dropped; lost chunks show up as sequence gaps.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ from std_msgs.msg import UInt32
 
 from adaspring_ros.core.audio import features, pcm
 from adaspring_ros.core.audio import stream_classifier as sc
+from adaspring_ros.core.events import calibration
+from adaspring_ros.core.events import policy as event_policy
+from adaspring_ros.core.events.tracker import EventTracker, WindowScore
 from adaspring_ros.core.model import checkpoint
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.latency_meter import LatencyMeter
@@ -54,12 +63,13 @@ class InferenceNode(Node):
         path, hop, depth, threads, window_s, report_s = self._declare_parameters()
         self.health = Health(self)
         self.loaded = checkpoint.load(path or None)  # CheckpointError: node_main reports it
+        self.classes = tuple(self.loaded.meta.get("classes", CLASSES))
+        self._setup_events(hop)
         import torch
 
         torch.set_num_threads(threads or int(self.loaded.profile.meta.get("latency_threads", 1)))
         self.health.values["torch_threads"] = str(torch.get_num_threads())
         self.arch = self.loaded.profile.arch
-        self.classes = tuple(self.loaded.meta.get("classes", CLASSES))
         backbone = ss.backbone_configuration(self.arch)
         self.slot = sc.ModelSlot(sc.ActiveModel(
             0, backbone, self.loaded.net.get_active_subnet(backbone), self.loaded.version))
@@ -73,6 +83,7 @@ class InferenceNode(Node):
         self.meter = LatencyMeter(window_s)
         self.pub_latency = self.create_publisher(ModelLatency, topics.LATENCY, qos.reliable(50))
         self.pub_events = self.create_publisher(SoundEvent, topics.EVENTS, qos.reliable(100))
+        self.pub_windows = self.create_publisher(SoundEvent, topics.WINDOWS, qos.reliable(100))
         self.pub_notify = self.create_publisher(SoundEvent, topics.NOTIFICATIONS, qos.reliable(100))
         self.pub_active = self.create_publisher(UInt32, topics.ACTIVE_CONFIG, qos.latched())
         self.pub_active.publish(UInt32(data=0))
@@ -91,7 +102,8 @@ class InferenceNode(Node):
         report period); sets self.emergency."""
         path = declare(self, "checkpoint", "", "Self-evolutionary network checkpoint ('' = the "
                        "shipped models/ubiear_supernet.pt).", read_only=True)
-        hop = declare(self, "hop_seconds", 1.0, "Window hop; 1.0 = back-to-back 1 s windows.",
+        hop = declare(self, "hop_seconds", 0.5, "Window hop: 1 s windows start every hop "
+                      "seconds; events need overlapping windows (<= 0.5).",
                       low=0.05, high=1.0, read_only=True)
         depth = declare(self, "audio_queue_depth", 400, "Audio subscription depth (chunks): "
                         "bounds memory under overload; overflow shows as lost chunks.",
@@ -141,6 +153,46 @@ class InferenceNode(Node):
                     return SetParametersResult(successful=False, reason=state.reason)
         return SetParametersResult(successful=True)
 
+    def _setup_events(self, hop: float) -> None:
+        """The calibration and the event policy from the parameters (core.events)."""
+        ro = {"read_only": True}
+        temperature = declare(self, "calibration_temperature", 0.0, "Softmax temperature; 0 = "
+                              "the checkpoint's (fitted on validation), else a sidecar "
+                              "<checkpoint>.calibration.json, else 1.", low=0.0, high=20.0, **ro)
+        rules = {}
+        for urgency, (thr, k, n) in event_policy.DEFAULT_RULES.items():
+            rules[urgency] = (declare(self, f"event_threshold_{urgency}", thr, f"Calibrated "
+                                      f"probability a window needs to vote for an {urgency} "
+                                      "class.", low=0.01, high=1.0, **ro), k, n)
+        k = declare(self, "event_k", 2, "Windows of the last event_n that must vote for a class "
+                    "to confirm an event.", low=1, high=20, **ro)
+        n = declare(self, "event_n", 3, "Windows the k-of-n vote looks back over.", low=1,
+                    high=20, **ro)
+        rules = {u: (thr, k, n) for u, (thr, _, _) in rules.items()}
+        per_class = declare(self, "class_thresholds", "", "Per-class threshold overrides, "
+                            "'label=value, ...'.", **ro)
+        policy_kw = {
+            "release_ratio": declare(self, "event_release_ratio", 0.6, "An event goes on while "
+                                     "windows reach this fraction of its threshold.",
+                                     low=0.05, high=1.0, **ro),
+            "off_windows": declare(self, "event_off_windows", 2, "Windows below the release "
+                                   "level that end an event.", low=1, high=20, **ro),
+            "notify_cooldown_s": declare(self, "notify_cooldown_s", 30.0, "Audio seconds after "
+                                         "a notification in which the same class is not "
+                                         "notified again.", low=0.0, high=3600.0, **ro)}
+        self.stream_timeout_s = declare(self, "stream_timeout_s", 2.0, "Real seconds without "
+                                        "audio that close open events at the last audio "
+                                        "received.", low=0.1, high=600.0, **ro)
+        self.calibration = calibration.Calibration(temperature, source="parameter") \
+            if temperature > 0 else calibration.from_meta(self.loaded.meta, self.loaded.path)
+        self.policy = event_policy.default_policy(
+            self.classes, hop_s=hop, emergency=self.emergency, urgency_rules=rules,
+            thresholds=event_policy.parse_thresholds(per_class), **policy_kw)
+        self.tracker = EventTracker(self.policy)
+        self._last_audio_wall = None
+        self.health.values["temperature"] = f"{self.calibration.temperature:.3f}"
+        self.health.values["calibration"] = self.calibration.source
+
     # ------------------------------------------------------------------ configuration
     def on_config(self, msg: CompressionConfig) -> None:
         try:
@@ -186,22 +238,48 @@ class InferenceNode(Node):
             self.health.count("silent_chunks")
         self.health.count("chunks_received")
         stamp = conversions.stamp_ns(msg.header.stamp)
-        for window in self.windower.push(mono, msg.sequence, stamp):
+        before = (self.windower.lost_chunks, self.windower.discarded_samples)
+        windows = self.windower.push(mono, msg.sequence, stamp)
+        if (self.windower.lost_chunks, self.windower.discarded_samples) != before:
+            self.close_events("audio jumped")  # windows across a gap are not consecutive
+        self._last_audio_wall = time.monotonic()
+        for window in windows:
             self.classify_and_publish(window)
 
     def classify_and_publish(self, window: sc.Window) -> None:
         model = self.slot.current  # one whole model for this window, whatever swaps meanwhile
-        det = sc.classify(model, window, self.classes)
+        det = sc.classify(model, window, self.classes, self.calibration.temperature)
         self._model_ms.append(det.inference_ms)
         self.meter.add(det.config_id, det.inference_ms, time.monotonic())
-        event = conversions.detection_msg(
+        latency_ms = (wall_now_ns() - window.ready_stamp_ns) / 1e6
+        self.pub_windows.publish(conversions.detection_msg(
             det, stamp_ns=window.first_stamp_ns, audio_sequence=window.last_sequence,
-            emergency=det.label in self.emergency,
-            latency_ms=(wall_now_ns() - window.ready_stamp_ns) / 1e6)
-        self.pub_events.publish(event)
-        if event.emergency:
-            self.pub_notify.publish(event)
+            urgency=self.policy.urgency(det.label), latency_ms=latency_ms))
         self.health.count("windows_classified")
+        updates = self.tracker.push(WindowScore(window.first_stamp_ns, det.probs,
+                                                window.last_sequence, det.config_id))
+        self.publish_updates(updates, latency_ms, det.inference_ms)
+
+    def publish_updates(self, updates, latency_ms: float, model_ms: float) -> None:
+        """Closed events to sound_events; confirmed emergencies (once) to notifications."""
+        for update in updates:
+            msg = conversions.event_msg(update.event, onset=update.kind == "onset",
+                                        latency_ms=latency_ms, model_latency_ms=model_ms)
+            if update.kind == "closed":
+                self.pub_events.publish(msg)
+                self.health.count("events")
+            elif update.notify:
+                self.pub_notify.publish(msg)
+                self.health.count("notifications")
+
+    def close_events(self, why: str) -> None:
+        """Close every open event at the last audio received (the stream stopped or jumped)."""
+        updates = self.tracker.close_all()
+        if updates:
+            self.get_logger().info(f"{why}: closed {len(updates)} open event(s) at the last "
+                                   "audio received")
+            self.health.count("events_closed_by_stream_end", len(updates))
+        self.publish_updates(updates, float("nan"), float("nan"))
 
     def publish_latency(self) -> None:
         """Per configuration: model latency p50/p95 over its recent windows and its swap time."""
@@ -213,6 +291,10 @@ class InferenceNode(Node):
                 active=summary.config_id == active, stamp=stamp))
 
     def publish_health(self) -> None:
+        idle = self._last_audio_wall is not None and \
+            time.monotonic() - self._last_audio_wall > self.stream_timeout_s
+        if idle and self.tracker.open_events:
+            self.close_events(f"no audio for {self.stream_timeout_s:g} s")
         self.health.values["lost_chunks"] = str(self.windower.lost_chunks)
         self.health.values["config_id"] = str(self.slot.current.config_id)
         self.health.values["config"] = " ".join(self.slot.current.config)

@@ -117,7 +117,7 @@ ODD_BUT_VALID_AUDIO = (
 
 def bad_audio(ros) -> ScenarioResult:
     diags = Diagnostics(ros)
-    events = ros.subscribe(SoundEvent, topics.EVENTS, qos.reliable(200))
+    events = ros.subscribe(SoundEvent, topics.WINDOWS, qos.reliable(200))
     inference = start(ros, "inference")
     source = AudioSource(ros)
     ros.wait_for_subscribers(source.pub, 1, timeout=STARTUP_S)
@@ -319,7 +319,7 @@ def monitor_dies(ros) -> ScenarioResult:
 
 
 def evolution_restarts(ros) -> ScenarioResult:
-    events = ros.subscribe(SoundEvent, topics.EVENTS, qos.reliable(500))
+    events = ros.subscribe(SoundEvent, topics.WINDOWS, qos.reliable(500))
     active = ros.subscribe(UInt32, topics.ACTIVE_CONFIG, qos.latched())
     pub = ros.default_node().create_publisher(DeploymentContext, topics.CONTEXT, qos.reliable())
     evolution = start_evolution(ros)
@@ -349,7 +349,7 @@ def evolution_restarts(ros) -> ScenarioResult:
 
 
 def inference_restarts(ros) -> ScenarioResult:
-    events = ros.subscribe(SoundEvent, topics.EVENTS, qos.reliable(500))
+    events = ros.subscribe(SoundEvent, topics.WINDOWS, qos.reliable(500))
     active = ros.subscribe(UInt32, topics.ACTIVE_CONFIG, qos.latched())
     pub = ros.default_node().create_publisher(DeploymentContext, topics.CONTEXT, qos.reliable())
     start_evolution(ros)
@@ -405,7 +405,7 @@ def fallbacks(ros) -> ScenarioResult:
 # ----------------------------------------------------------------------------- load
 def audio_overload(ros, seconds: float = 60.0) -> ScenarioResult:
     diags = Diagnostics(ros)
-    events = ros.subscribe(SoundEvent, topics.EVENTS, qos.reliable(1000))
+    events = ros.subscribe(SoundEvent, topics.WINDOWS, qos.reliable(1000))
     inference = start(ros, "inference")
     source = AudioSource(ros, depth=50)
     ros.wait_for_subscribers(source.pub, 1, timeout=STARTUP_S)

@@ -109,7 +109,7 @@ class LoadStepGraph:
         r, n = self.record, self.node
         n.create_subscription(CompressionConfig, topics.CONFIG, lambda m: r.configs.append(
             (time.monotonic(), m.config_id, m.trigger, m.predicted_latency_ms)), qos.latched())
-        n.create_subscription(SoundEvent, topics.EVENTS, lambda m: r.windows.append(
+        n.create_subscription(SoundEvent, topics.WINDOWS, lambda m: r.windows.append(
             (time.monotonic(), m.config_id, m.model_latency_ms)), qos.reliable(1000))
         n.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, 50)
         n.create_subscription(ModelLatency, topics.LATENCY, lambda m: r.reports.append(

@@ -19,7 +19,7 @@ Typical use::
 
     @pytest.mark.ros
     def test_inference_publishes_events(ros):
-        events = ros.subscribe(SoundEvent, "sound_events")
+        events = ros.subscribe(SoundEvent, "sound_windows")
         node = ros.spawn(module="adaspring_ros.nodes.inference", args=["--ros-args", ...])
         first = events.wait_for(1, timeout=30)[0]
         assert first.label in LABELS, node.output()

@@ -75,7 +75,7 @@ class DayRecorder(Node):
                                  qos.latched())
         self.create_subscription(DeploymentContext, topics.CONTEXT, self.on_context,
                                  qos.reliable(100))
-        self.create_subscription(SoundEvent, topics.EVENTS, self.on_event, qos.reliable(1000))
+        self.create_subscription(SoundEvent, topics.WINDOWS, self.on_event, qos.reliable(1000))
         self.create_subscription(SoundEvent, topics.GROUND_TRUTH, self.on_truth,
                                  qos.reliable(1000))
         self.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self.on_diagnostics, 100)

@@ -23,6 +23,7 @@ from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.operators import fold_batchnorm
 from adaspring_ros.core.model.supernet import SelfEvolutionaryNet
 from adaspring_ros.core.scene.dataset import FeatureSet
+from adaspring_ros.training import common
 from adaspring_ros.training.common import ThreadTuner, accuracy, run_epoch, warmup_cosine
 
 
@@ -51,7 +52,7 @@ def train_backbone(arch: ss.Architecture, train: FeatureSet, val: FeatureSet, ep
                    gen: torch.Generator, lr: float = 3e-3, batch_size: int = 64,
                    slimming_l1: float = 1e-4, progress: bool = True) -> tuple[BackboneNet, dict]:
     """Train with AdamW + one-cycle LR; keep the epoch with the best validation accuracy."""
-    model = BackboneNet(arch)
+    model = BackboneNet(arch).to(common.DEVICE)
     x, y = train.tensors()
     batch_size = min(batch_size, x.shape[0])
     steps = max(1, epochs * (x.shape[0] // batch_size))
@@ -82,6 +83,7 @@ def train_backbone(arch: ss.Architecture, train: FeatureSet, val: FeatureSet, ep
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
     model.eval()
+    model.to("cpu")
     return model, {"best_val_accuracy": best_acc, "epochs": history,
                    "threads": tuner.summary()}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 import time
@@ -15,6 +16,37 @@ from adaspring_ros.core.scene.dataset import FeatureSet
 EVAL_BATCH = 256
 #: Set (e.g. by train_all --threads) to skip measuring and always use this thread count.
 FIXED_THREADS: int | None = None
+#: Where training steps and evaluation run (train_all/reprofile --device); data, checkpoints
+#: and latency timing stay on the CPU.
+DEVICE = torch.device("cpu")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str) -> torch.device:
+    """--device auto|cpu|cuda -> a torch.device; cuda without a usable GPU is an error."""
+    if name not in DEVICES:
+        raise ValueError(f"device {name!r} is not one of {', '.join(DEVICES)}")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: torch sees no usable CUDA GPU here (this torch is "
+                         f"{torch.__version__}); use --device cpu or auto")
+    return torch.device(name)
+
+
+def use_device(name: str) -> torch.device:
+    """Set DEVICE for every training stage; returns it."""
+    global DEVICE
+    DEVICE = resolve_device(name)
+    return DEVICE
+
+
+def on_device(model):
+    """``model`` where DEVICE is: itself on the CPU, else a copy (a subnet shares its
+    parameters with the supernet, which must not move)."""
+    if DEVICE.type == "cpu" or not isinstance(model, torch.nn.Module):
+        return model
+    return copy.deepcopy(model).to(DEVICE)
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -50,7 +82,7 @@ def run_epoch(x: torch.Tensor, y: torch.Tensor, batch_size: int, gen: torch.Gene
     for xb, yb in batches(x, y, batch_size, gen):
         tuner.before()
         start = time.perf_counter()
-        value, weight = step(augment(xb, gen), yb)
+        value, weight = step(augment(xb, gen).to(DEVICE), yb.to(DEVICE))
         tuner.after(time.perf_counter() - start)
         total, n = total + value * weight, n + weight
     return total / max(1, n)
@@ -81,8 +113,10 @@ def augment(x: torch.Tensor, gen: torch.Generator, max_shift: int = 8, max_freq_
 
 @torch.no_grad()
 def predict(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """Logits for every row of x, evaluated in chunks."""
-    return torch.cat([model(x[i:i + EVAL_BATCH]) for i in range(0, x.shape[0], EVAL_BATCH)])
+    """Logits for every row of x, evaluated in chunks (on DEVICE), returned on the CPU."""
+    model = on_device(model)
+    return torch.cat([model(x[i:i + EVAL_BATCH].to(DEVICE)).cpu()
+                      for i in range(0, x.shape[0], EVAL_BATCH)])
 
 
 def correct(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.supernet import SelfEvolutionaryNet
 from adaspring_ros.core.scene.dataset import FeatureSet
+from adaspring_ros.training import common
 from adaspring_ros.training.common import ThreadTuner, run_epoch, warmup_cosine
 
 TEMPERATURE = 2.0
@@ -62,6 +63,7 @@ def train_supernet(net: SelfEvolutionaryNet, train: FeatureSet, epochs: int,
                    ce_weight: float = 0.3, progress: bool = True) -> dict:
     """Distil every operator-variant from the frozen backbone; returns a training log."""
     arch = net.arch
+    net.to(common.DEVICE)
     teacher = net.get_active_subnet(ss.backbone_configuration(arch))
     weights = set_trainable(net, fine_tune)
     opt = torch.optim.AdamW([{"params": weights, "weight_decay": 1e-5},
@@ -109,6 +111,7 @@ def train_supernet(net: SelfEvolutionaryNet, train: FeatureSet, epochs: int,
                         sigma=",".join(f"{v:.2f}" for v in noise.values()))
     log["threads"] = tuner.summary()
     net.eval()
+    net.to("cpu")
     for p in net.parameters():
         p.requires_grad_(True)
     return log

@@ -44,6 +44,7 @@ from adaspring_ros.core.model.profile import Profile
 from adaspring_ros.core.model.supernet import SelfEvolutionaryNet
 from adaspring_ros.core.scene.dataset import FeatureSet
 from adaspring_ros.training import accuracy_model
+from adaspring_ros.training import common
 from adaspring_ros.training.common import top1
 
 
@@ -87,6 +88,18 @@ def add_profile_arguments(parser) -> None:
                         help="torch threads for latency (match the inference node's torch_threads)")
     parser.add_argument("--accuracy-configs", type=int, default=accuracy_model.FIT_CONFIGS,
                         help="near-backbone configurations the accuracy table is fitted to")
+    parser.add_argument("--device", choices=common.DEVICES, default="cpu",
+                        help="where training steps and accuracy evaluation run (auto = cuda "
+                             "when torch sees a GPU); latency is always timed on the CPU, "
+                             "the robot's processor (default cpu)")
+
+
+def set_device(parser, args) -> str:
+    """Apply --device (common.use_device) or stop with parser.error; returns the device."""
+    try:
+        return str(common.use_device(args.device))
+    except ValueError as exc:
+        parser.error(str(exc))
 
 
 def profile_options(args) -> dict:

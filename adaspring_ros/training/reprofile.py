@@ -47,6 +47,7 @@ def main(argv=None) -> int:
     po.add_profile_arguments(parser)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    po.set_device(parser, args)
     loaded = ckpt.load(args.checkpoint)
     meta = dict(loaded.meta)
     try:
@@ -64,7 +65,8 @@ def main(argv=None) -> int:
                                 max_wait_s=args.max_wait, calibration=calibration,
                                 **po.profile_options(args))
     check = po.check_seeded(profile, loaded.net, val, int(meta["seed"]) + 1)
-    profile.meta["val_spearman_predicted_vs_measured"] = round(check["spearman"], 4)
+    rho = check["spearman"]
+    profile.meta["val_spearman_predicted_vs_measured"] = round(rho, 4) if rho == rho else None
     profile.meta["reprofiled"] = True
     path = ckpt.save_with_profile(Path(args.out) if args.out else loaded.path.parent,
                                   loaded.net, profile, meta)

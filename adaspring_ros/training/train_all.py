@@ -68,8 +68,8 @@ class Stages:
         return time.perf_counter() - self.start
 
 
-def folder_splits(root: str, seed: int):
-    data = dataset.load_folder_dataset(root, progress=True)
+def folder_splits(root: str, seed: int, min_files: int = dataset.MIN_FILES_PER_CLASS):
+    data = dataset.load_folder_dataset(root, progress=True, min_files=min_files)
     print(data.report())
     rng = np.random.default_rng(seed)
     parts = {"train": [], "val": [], "test": []}
@@ -118,12 +118,25 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="fix torch's thread count (default: measured per stage)")
     parser.add_argument("--data-folder", default=None,
                         help="train on a folder with one sub-folder of audio per class")
+    parser.add_argument("--user-folder", default=None,
+                        help="mix a folder of your own recordings (one sub-folder per class, "
+                             "named as the synthetic classes) into the synthetic set")
+    parser.add_argument("--user-share", type=float, default=0.3,
+                        help="share of the training clips taken from --user-folder (0-1)")
+    parser.add_argument("--min-files-per-class", type=int,
+                        default=dataset.MIN_FILES_PER_CLASS,
+                        help="refuse a class folder with fewer usable files")
     parser.add_argument("--sizes", default=None, metavar="TRAIN,VAL,TEST",
                         help="synthetic clips per split (default 6600,825,825)")
     po.add_profile_arguments(parser)
     parser.add_argument("--log", default="runs/train_all.json")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    args.device_used = po.set_device(parser, args)
+    if not 0.0 <= args.user_share <= 1.0:
+        parser.error(f"--user-share must be within 0-1, got {args.user_share}")
+    if args.user_folder and args.data_folder:
+        parser.error("--user-folder mixes into the synthetic set; --data-folder replaces it")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
     if args.sizes:
@@ -138,10 +151,17 @@ def parse_args(argv=None) -> argparse.Namespace:
 def load_data(args, stages: Stages):
     """(splits, class names, files skipped): the user's folder, else the synthetic set."""
     if args.data_folder:
-        return stages.run("data (folder)", folder_splits, args.data_folder, args.seed)
+        return stages.run("data (folder)", folder_splits, args.data_folder, args.seed,
+                          args.min_files_per_class)
     data = stages.run("data", dataset.load_synthetic, args.seed, sizes=args.sizes,
                       progress=not args.no_progress)
-    return data, dataset.sound_synth.CLASSES, 0
+    if not args.user_folder:
+        return data, dataset.sound_synth.CLASSES, 0
+    user = dataset.load_folder_dataset(args.user_folder, progress=not args.no_progress,
+                                       min_files=args.min_files_per_class)
+    print(user.report())
+    data = dataset.mix_user_recordings(data, user, args.user_share, args.seed)
+    return data, dataset.sound_synth.CLASSES, user.n_skipped
 
 
 def train_network(arch, data, args, stages: Stages, gen) -> dict:
@@ -171,11 +191,13 @@ def training_meta(args, data, class_names, skipped: int, trained: dict) -> dict:
         "seed": args.seed,
         "class_names": list(class_names),
         "classes": list(class_names),  # the key nodes/inference.py reads
-        "data": args.data_folder or f"synthetic seed {args.seed}",
+        "data": args.data_folder or f"synthetic seed {args.seed}" + (
+            f" + {args.user_folder} at {args.user_share:g}" if args.user_folder else ""),
         "data_sizes": {k: len(data.split(k)) for k in dataset.SPLITS},
         "skipped_files": skipped,
         "synth_version": dataset.sound_synth.SYNTH_VERSION,
         "dataset_version": dataset.DATASET_VERSION,
+        "device": args.device_used,
         "backbone_epochs": args.backbone_epochs,
         "distil_epochs": args.distil_epochs,
         "fine_tune_target_pp": FINE_TUNE_TARGET_PP,

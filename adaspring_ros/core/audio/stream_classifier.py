@@ -148,9 +148,10 @@ class ModelSlot:
 class Detection:
     class_index: int
     label: str
-    confidence: float
+    confidence: float  # calibrated probability of ``label``
     inference_ms: float
     config_id: int
+    probs: np.ndarray | None = None  # calibrated probabilities of every class
 
 
 def warm_up(module: torch.nn.Module) -> None:
@@ -165,8 +166,9 @@ def warm_up(module: torch.nn.Module) -> None:
         module(x)
 
 
-def classify(model: ActiveModel, window: Window, classes) -> Detection:
-    """Run one window through the model it was handed (never a model that changes midway)."""
+def classify(model: ActiveModel, window: Window, classes, temperature: float = 1.0) -> Detection:
+    """Run one window through the model it was handed (never a model that changes midway);
+    probabilities are softmax(logits / temperature) (core.events.calibration)."""
     x = torch.from_numpy(features.log_mel(window.samples)).reshape(
         1, 1, features.N_MELS, features.N_FRAMES
     )
@@ -174,6 +176,6 @@ def classify(model: ActiveModel, window: Window, classes) -> Detection:
     with torch.inference_mode():
         logits = model.module(x)
     ms = (time.perf_counter() - t0) * 1000.0
-    probs = torch.softmax(logits[0], dim=0)
-    idx = int(torch.argmax(probs))
-    return Detection(idx, classes[idx], float(probs[idx]), ms, model.config_id)
+    probs = torch.softmax(logits[0].double() / temperature, dim=0).numpy()
+    idx = int(np.argmax(probs))
+    return Detection(idx, classes[idx], float(probs[idx]), ms, model.config_id, probs)

@@ -101,9 +101,13 @@ class EventPolicy:
 
 def default_policy(classes, hop_s: float = 0.5, background: str = "background",
                    emergency: tuple[str, ...] | None = None,
-                   thresholds: dict[str, float] | None = None, **kw) -> EventPolicy:
+                   thresholds: dict[str, float] | None = None,
+                   urgency_rules: dict[str, tuple[float, int, int]] | None = None,
+                   **kw) -> EventPolicy:
     """The default rules for ``classes``; ``emergency`` overrides which labels are emergencies
-    (the inference node's emergency_classes), ``thresholds`` single thresholds."""
+    (the inference node's emergency_classes), ``urgency_rules`` the (threshold, k, n) of an
+    urgency level, ``thresholds`` single classes' thresholds."""
+    by_urgency = {**DEFAULT_RULES, **(urgency_rules or {})}
     rules = {}
     for label in classes:
         if label == background:
@@ -114,7 +118,7 @@ def default_policy(classes, hop_s: float = 0.5, background: str = "background",
                 urgency = EMERGENCY
             elif urgency == EMERGENCY:
                 urgency = SOCIAL
-        threshold, k, n = DEFAULT_RULES[urgency]
+        threshold, k, n = by_urgency[urgency]
         rules[label] = ClassRule(urgency, threshold, k, n)
     for label, value in (thresholds or {}).items():
         if label not in rules:
@@ -122,6 +126,20 @@ def default_policy(classes, hop_s: float = 0.5, background: str = "background",
         rules[label] = replace(rules[label], threshold=float(value))
     return EventPolicy(tuple(classes), rules, background=background, hop_s=hop_s,
                        **kw).validate()
+
+
+def parse_thresholds(text: str) -> dict[str, float]:
+    """"label=0.7, other=0.8" (the inference node's class_thresholds) -> {label: 0.7, ...}."""
+    out = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        label, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[label.strip()] = float(value)
+        except ValueError:
+            raise PolicyError(f"class_thresholds item {item!r} is not label=value") from None
+    return out
 
 
 def with_rules(policy: EventPolicy, threshold: dict[str, float] | None = None,

@@ -212,7 +212,8 @@ def _generate(split, seed, labels, workers, progress, cache_dir):
 def checkpoint_split(meta: dict, split: str, progress: bool = True) -> FeatureSet:
     """The ``split`` a checkpoint was trained and evaluated with, rebuilt from its metadata
     (seed and split sizes); DatasetError when it was trained on a user's folder instead."""
-    if "data_sizes" not in meta or not str(meta.get("data", "")).startswith("synthetic"):
+    data = str(meta.get("data", ""))
+    if "data_sizes" not in meta or not data.startswith("synthetic") or " + " in data:
         raise DatasetError("this checkpoint was not trained on the synthetic set; its "
                            f"{split} split is not reproducible here")
     return synthetic_split(split, int(meta.get("seed", 0)), int(meta["data_sizes"][split]),
@@ -273,18 +274,38 @@ class FolderDataset(FeatureSet):
         return "\n".join(lines)
 
 
+#: a file whose loudest sample is under this (-80 dBFS) holds no sound
+SILENT_PEAK = 1e-4
+#: a file with more than this share of samples at full scale is clipped (distorted)
+CLIPPED_SHARE = 0.01
+CLIP_LEVEL = 0.999
+#: a class folder needs at least this many usable files (train_all's default)
+MIN_FILES_PER_CLASS = 5
+
+
 def _read_patch(path: Path) -> np.ndarray:
     samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    if samples.size == 0:
+        raise features.AudioError("empty: the file holds no samples")
     audio = features.prepare_audio(samples, int(rate))
+    peak = float(np.max(np.abs(samples)))
+    if peak < SILENT_PEAK:
+        raise features.AudioError(f"silent: peak {peak:.1e} is under -80 dBFS")
+    clipped = float(np.mean(np.abs(samples) >= CLIP_LEVEL))
+    if clipped > CLIPPED_SHARE:
+        raise features.AudioError(f"clipped: {100 * clipped:.1f} % of the samples are at full "
+                                  f"scale (more than {100 * CLIPPED_SHARE:g} %)")
     return features.log_mel(features.loudest_window(audio))
 
 
-def load_folder_dataset(root, progress: bool = False) -> FolderDataset:
+def load_folder_dataset(root, progress: bool = False, min_files: int = 1) -> FolderDataset:
     """Features of a folder with one sub-folder of audio files per class.
 
     Any sample rate, mono or multi-channel, any length (the loudest second of each file is
-    kept). Files that cannot be decoded or hold unusable audio are skipped and listed in
-    ``.skipped``; a folder with no usable file at all is an error.
+    kept). Files that cannot be decoded or hold unusable audio (empty, shorter than
+    features.MIN_SECONDS, NaN/Inf, silent, clipped) are skipped and listed in ``.skipped``
+    with the reason; a class folder with fewer than ``min_files`` usable files, or a folder
+    with no usable file at all, is an error.
     """
     root = Path(root)
     if not root.is_dir():
@@ -308,6 +329,14 @@ def load_folder_dataset(root, progress: bool = False) -> FolderDataset:
     if not patches:
         raise DatasetError(f"no readable audio under {root} ({len(skipped)} file(s) skipped); "
                            "expected wav/flac/ogg files in class sub-folders")
+    counts = np.bincount(np.asarray(labels), minlength=len(class_dirs))
+    few = [f"{d.name} ({int(c)})" for d, c in zip(class_dirs, counts, strict=True)
+           if c < min_files]
+    if few:
+        detail = "; ".join(f"skipped {p}: {r}" for p, r in skipped[:10])
+        raise DatasetError(f"class folder(s) with fewer than {min_files} usable files under "
+                           f"{root}: {', '.join(few)}; record more or remove the folder"
+                           + (f" ({detail})" if detail else ""))
     return FolderDataset(
         features=np.stack(patches).astype(np.float32),
         labels=np.asarray(labels, dtype=np.int64),
@@ -316,3 +345,48 @@ def load_folder_dataset(root, progress: bool = False) -> FolderDataset:
         files=files,
         skipped=skipped,
     )
+
+
+def mix_user_recordings(data: SyntheticDataset, user: FolderDataset, share: float,
+                        seed: int = 0) -> SyntheticDataset:
+    """The synthetic splits with a user's recordings mixed in: ``share`` (0-1) of the training
+    clips are the user's (resampled with replacement when there are fewer), the rest
+    synthetic; the user's files are split 80/10/10 per class first and their held-out parts
+    added to validation and test. Folder names must be class names of the synthetic set."""
+    if not 0.0 <= share <= 1.0:
+        raise DatasetError(f"user share {share} outside 0-1")
+    names = data.train.class_names
+    unknown = [c for c in user.class_names if c not in names]
+    if unknown:
+        raise DatasetError(f"user class folder(s) {', '.join(unknown)} are not classes of the "
+                           f"model; expected some of {', '.join(names)}")
+    remap = np.array([names.index(c) for c in user.class_names])
+    user = FeatureSet(user.features, remap[user.labels], user.snr_db, names)
+    rng = np.random.default_rng([seed, 777])
+    parts = {"train": [], "val": [], "test": []}
+    for label in np.unique(user.labels):
+        idx = rng.permutation(np.flatnonzero(user.labels == label))
+        n_val = len(idx) // 10
+        parts["val"] += idx[:n_val].tolist()
+        parts["test"] += idx[n_val:2 * n_val].tolist()
+        parts["train"] += idx[2 * n_val:].tolist()
+    train_idx = np.asarray(parts["train"], dtype=np.int64)
+    n_syn = len(data.train)
+    if share >= 1.0:
+        n_user, keep = len(train_idx), np.zeros(0, dtype=np.int64)
+    else:
+        n_user = int(round(share / (1.0 - share) * n_syn))
+        keep = np.arange(n_syn)
+    pick = rng.choice(train_idx, size=n_user, replace=n_user > len(train_idx)) \
+        if n_user and len(train_idx) else np.zeros(0, dtype=np.int64)
+
+    def join(a: FeatureSet, b: FeatureSet) -> FeatureSet:
+        return FeatureSet(np.concatenate([a.features, b.features]),
+                          np.concatenate([a.labels, b.labels]),
+                          np.concatenate([a.snr_db, b.snr_db]), names)
+
+    return SyntheticDataset(
+        seed=data.seed,
+        train=join(data.train.subset(keep), user.subset(pick)),
+        val=join(data.val, user.subset(np.asarray(parts["val"], dtype=np.int64))),
+        test=join(data.test, user.subset(np.asarray(parts["test"], dtype=np.int64))))

@@ -1,0 +1,121 @@
+"""Long home recordings with known events: what event detection is judged on (issue 11).
+
+`render_stream` builds a continuous 16 kHz stream out of home scenes (`home_sounds`, 6-10 s
+segments cross-faded, the level drifting between segments) and places events of the target
+classes at known times and SNRs; it returns the audio and the truth (label, onset, offset).
+An event is rendered from its onset (not a window cut out of it), for a realistic duration:
+alarms, whistles, crying and ringing go on for 2-8 s, doorbells, knocks and beeps last as long
+as their pattern. Its offset is where its 50 ms energy falls 30 dB under its peak for good.
+
+With no events it is the event-free stream the false-alarm rate is measured on. Every stream
+is a pure function of its seed (and of the speech utterances it is handed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from adaspring_ros.core.scene import home_sounds
+from adaspring_ros.core.scene import sound_synth as syn
+
+SAMPLE_RATE = 16000
+#: how long continuous sounds go on in a stream, s
+CONTINUOUS_S = (2.0, 8.0)
+CONTINUOUS = ("fire_alarm", "smoke_alarm", "kettle_whistle", "baby_crying", "phone_ringing")
+SEGMENT_S = (6.0, 10.0)
+FADE_S = 0.25
+
+
+@dataclass(frozen=True)
+class TrueEvent:
+    label: str
+    onset_s: float
+    offset_s: float
+    snr_db: float
+
+    @property
+    def emergency(self) -> bool:
+        return self.label in syn.EMERGENCY_CLASSES
+
+
+@dataclass
+class Stream:
+    audio: np.ndarray  # float32 mono, SAMPLE_RATE
+    events: list[TrueEvent]
+    seed: int
+
+    @property
+    def seconds(self) -> float:
+        return self.audio.size / SAMPLE_RATE
+
+
+def render_scene_audio(rng: np.random.Generator, seconds: float, speech=None) -> np.ndarray:
+    """Continuous home background: scene segments, cross-faded, level drifting -38..-22 dBFS."""
+    n = int(round(seconds * SAMPLE_RATE))
+    out = np.zeros(n)
+    fade = int(FADE_S * SAMPLE_RATE)
+    cursor = 0
+    while cursor < n:
+        seg_s = float(rng.uniform(*SEGMENT_S))
+        seg, _ = home_sounds.render_home_scene(rng, seg_s + FADE_S, SAMPLE_RATE, speech)
+        seg = seg * 10 ** (rng.uniform(-38.0, -22.0) / 20.0)
+        ramp = np.linspace(0.0, 1.0, fade)
+        seg[:fade] *= ramp
+        seg[-fade:] *= ramp[::-1]
+        end = min(n, cursor + seg.size)
+        out[cursor:end] += seg[: end - cursor]
+        cursor += seg.size - fade
+    return out
+
+
+def render_event_audio(label: str, rng: np.random.Generator) -> np.ndarray:
+    """The reverberated event from its onset, for a realistic duration (no noise)."""
+    if label not in syn._EVENT_RENDERERS:
+        raise ValueError(f"unknown event label {label!r}")
+    seconds = float(rng.uniform(*CONTINUOUS_S)) if label in CONTINUOUS else 4.0
+    n = int(seconds * SAMPLE_RATE)
+    dry = syn._EVENT_RENDERERS[label](rng, n, SAMPLE_RATE, 0.0)
+    if label in CONTINUOUS:  # the sound stops (smoothly) at the chosen time
+        tail = int(0.02 * SAMPLE_RATE)
+        dry[-tail:] *= np.linspace(1.0, 0.0, tail)
+    return syn._reverberate(dry, rng, SAMPLE_RATE)
+
+
+def event_extent(event: np.ndarray, floor_db: float = 30.0) -> tuple[int, int]:
+    """(first, last) sample of the frames within ``floor_db`` of the event's loudest frame."""
+    hop = int(0.05 * SAMPLE_RATE)
+    frames = event[: event.size // hop * hop].reshape(-1, hop)
+    energy = np.sqrt(np.mean(frames**2, axis=1)) + 1e-12
+    loud = np.flatnonzero(20 * np.log10(energy / energy.max()) > -floor_db)
+    return int(loud[0] * hop), int((loud[-1] + 1) * hop)
+
+
+def render_stream(seed: int, seconds: float, labels=(), snr_db=(0.0, 20.0), gap_s=(4.0, 12.0),
+                  speech=None, lead_s: float = 5.0) -> Stream:
+    """A home stream of ``seconds`` with the ``labels`` as events in order, spaced by gaps of
+    ``gap_s`` (as many as fit), at SNRs drawn from ``snr_db`` over the local background."""
+    rng = np.random.default_rng([seed, 4242])
+    audio = render_scene_audio(rng, seconds, speech)
+    events = []
+    cursor = lead_s
+    for label in labels:
+        ev = render_event_audio(label, rng)
+        first, last = event_extent(ev)
+        ev = ev[first:last]
+        start = int(cursor * SAMPLE_RATE)
+        if start + ev.size >= audio.size:
+            break
+        snr = float(rng.uniform(*snr_db))
+        local = audio[start:start + ev.size]
+        ev_rms, bg_rms = syn._rms(ev), syn._rms(local)
+        if ev_rms > 0 and bg_rms > 0:
+            audio[start:start + ev.size] += ev * (bg_rms / ev_rms) * 10 ** (snr / 20.0)
+        events.append(TrueEvent(label, start / SAMPLE_RATE, (start + ev.size) / SAMPLE_RATE,
+                                snr))
+        cursor = (start + ev.size) / SAMPLE_RATE + float(rng.uniform(*gap_s))
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak > 0.99:
+        audio *= 0.99 / peak
+    return Stream(audio.astype(np.float32), events, seed)
