@@ -11,6 +11,8 @@ machines where an unpinned torch would pull CUDA packages.
 """
 
 import re
+import shutil
+import sys
 from pathlib import Path
 
 from setuptools import find_packages, setup
@@ -40,6 +42,14 @@ EXTRAS_REQUIRE = {
     # The test suite and its linters (ruff, vermin for the Python 3.10 floor).
     "test": ["pytest", "hypothesis", "ruff", "vermin"],
 }
+
+#: System programs pip cannot install (package.xml names them as rosdep keys, with apt rules in
+#: scripts/rosdep.yaml; scripts/setup_env.sh installs them): espeak-ng renders the speech of the
+#: training data (adaspring_ros/core/scene/speech_bank.py).
+SYSTEM_REQUIRES = ["espeak-ng"]
+if shutil.which("espeak-ng") is None:
+    print("note: espeak-ng is not installed; generating training data needs it "
+          "(apt-get install -y espeak-ng)", file=sys.stderr)
 
 #: Same names as the wrappers CMakeLists.txt installs into lib/adaspring_ros/ for `ros2 run`.
 CONSOLE_SCRIPTS = [

@@ -4,6 +4,8 @@
 #   scripts/setup_env.sh [kilted|jazzy]      (default: $ADASPRING_DISTRO, else kilted)
 #   ADASPRING_ROS2_SOURCES=<folder> scripts/setup_env.sh    (optional, see step 4)
 #
+# 0. espeak-ng (speech for the training data), with apt-get when it is missing (root or
+#    password-less sudo; otherwise it stops and says what to install);
 # 1. a virtual environment .venv-<distro> in the repository with: torch==2.13.0 first (the CPU
 #    build; an unpinned torch would pull GBs of CUDA packages), ROS 2 <distro> rclpy with Fast DDS
 #    and the message packages from the PyPI wheels, the rosidl/ament/colcon build tools, and the
@@ -95,6 +97,29 @@ quiet_pip() {
 
 T0="$(now)"
 echo "== setup_env.sh: ROS 2 $DISTRO environment in $VENV"
+
+# --- 0. system programs pip cannot install -------------------------------------------------------
+# espeak-ng renders the speech in the training data (adaspring_ros/core/scene/speech_bank.py;
+# the data-set tests need it). Installed with apt-get as root or with password-less sudo;
+# otherwise the script stops and says what to install.
+SYSTEM_PROGRAMS=(espeak-ng)
+for prog in "${SYSTEM_PROGRAMS[@]}"; do
+  command -v "$prog" > /dev/null && continue
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo > /dev/null && sudo -n true 2> /dev/null; then SUDO="sudo -n"; else SUDO="x"; fi
+  fi
+  if ! command -v apt-get > /dev/null || [ "$SUDO" = x ]; then
+    echo "setup_env.sh: '$prog' is missing and cannot be installed from here: install it" \
+      "(Debian/Ubuntu: apt-get install -y $prog; macOS: brew install $prog) and run again" >&2
+    exit 1
+  fi
+  echo "-- apt-get install $prog"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -q "$prog" > /dev/null ||
+    { $SUDO apt-get update -q > /dev/null && $SUDO apt-get install -y -q "$prog" > /dev/null; }
+  command -v "$prog" > /dev/null || { echo "setup_env.sh: installing $prog failed" >&2; exit 1; }
+done
 
 # --- 1-2. the virtual environment (skipped when the stamp matches) -----------------------------
 if ! command -v "$PYTHON" > /dev/null; then

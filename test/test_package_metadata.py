@@ -97,9 +97,27 @@ def _rosdep_rules() -> dict[str, set[str]]:
     for key, platforms in rules.items():
         names = set()
         for rule in platforms.values():
-            names |= {_norm(p) for p in rule["pip"]["packages"]}
-        out[key] = names
+            if isinstance(rule, dict) and "pip" in rule:
+                names |= {_norm(p) for p in rule["pip"]["packages"]}
+        if names:
+            out[key] = names
     return out
+
+
+def test_system_programs_have_apt_rules_and_are_named_in_setup_py():
+    """espeak-ng and the like: a package.xml key with an apt rule here and in SYSTEM_REQUIRES."""
+    import yaml
+
+    rules = yaml.safe_load(ROSDEP_YAML.read_text())
+    system = {k for k, platforms in rules.items()
+              if all(isinstance(r, list) for r in platforms.values())}
+    assert "espeak-ng" in system and rules["espeak-ng"]["ubuntu"] == ["espeak-ng"]
+    assert system <= _deps(_package_xml(), "depend", "exec_depend", "test_depend")
+    setup_py = SETUP_PY.read_text()
+    for key in system:
+        assert f'"{key}"' in setup_py.split("SYSTEM_REQUIRES = ")[1].split("\n")[0], key
+    setup_env = (REPO_ROOT / "scripts" / "setup_env.sh").read_text()
+    assert all(key in setup_env for key in system)
 
 
 def _pip_names(keys: set[str]) -> set[str]:

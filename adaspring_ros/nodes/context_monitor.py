@@ -167,7 +167,9 @@ class ContextMonitorNode(Node):
             self.health.count("config_energy_missing")
 
     def on_event(self, msg: SoundEvent) -> None:
-        if msg.label == "background":
+        """One message per detected event (the inference node's event policy, not a window)
+        counts once towards the event rate."""
+        if msg.kind != SoundEvent.KIND_EVENT or msg.label == "background":
             return
         self.rate.add(scene_seconds(self))
         self.battery.notify()

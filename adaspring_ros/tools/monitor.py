@@ -3,9 +3,11 @@
     monitor [--namespace NS] [--once] [--timeout S]
 
 A real client of the topics (the way rqt would be): it subscribes to context, battery_state,
-compression_config (transient-local, so it sees the configuration in force at once), sound_events,
+compression_config (transient-local, so it sees the configuration in force at once), sound_events
+(one per detected event: urgency, duration, peak confidence), sound_windows (the latest window),
 notifications and /diagnostics. ``--once`` prints one snapshot as soon as a context, a
-configuration and an event have been seen, then exits (0), or exits 1 after ``--timeout``.
+configuration and a classified window have been seen, then exits (0), or exits 1 after
+``--timeout``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class MonitorNode(Node):
         self.last_battery: BatteryState | None = None
         self.last_config: CompressionConfig | None = None
         self.events: deque[SoundEvent] = deque(maxlen=8)
+        self.last_window: SoundEvent | None = None
         self.notifications = 0
         self.health: dict[str, tuple[int, str]] = {}
         self.create_subscription(DeploymentContext, topics.CONTEXT, self._set("last_context"),
@@ -46,6 +49,8 @@ class MonitorNode(Node):
         self.create_subscription(CompressionConfig, topics.CONFIG, self._set("last_config"),
                                  qos.latched())
         self.create_subscription(SoundEvent, topics.EVENTS, self._event, qos.reliable(100))
+        self.create_subscription(SoundEvent, topics.WINDOWS, self._set("last_window"),
+                                 qos.reliable(100))
         self.create_subscription(SoundEvent, topics.NOTIFICATIONS, self._notified,
                                  qos.reliable(100))
         self.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._diagnostics, 50)
@@ -68,7 +73,7 @@ class MonitorNode(Node):
     @property
     def complete(self) -> bool:
         return (self.last_context is not None and self.last_config is not None
-                and bool(self.events) and bool(self.health))
+                and self.last_window is not None and bool(self.health))
 
     def render(self) -> str:
         lines = []
@@ -95,14 +100,24 @@ class MonitorNode(Node):
                 f"{g.energy_per_window_mj:.2f} mJ/window ({g.energy_objective or '?'})  "
                 f"search {g.search_time_ms:.2f} ms")
             lines.append(f"              trigger: {g.trigger}")
+        w = self.last_window
+        if w is not None:
+            lines.append(f"window        {w.label:<15} {w.confidence:5.2f}  "
+                         f"{w.model_latency_ms:6.2f} ms model  config #{w.config_id}")
         lines.append(f"events        last {len(self.events)} (notifications: {self.notifications})")
         for e in list(self.events)[::-1]:
             flag = "!" if e.emergency else " "
-            lines.append(f"           {flag}  {e.label:<15} {e.confidence:5.2f}  "
-                         f"{e.latency_ms:6.1f} ms  config #{e.config_id}")
+            urgency = URGENCY.get(e.urgency, "?")
+            lines.append(f"           {flag}  {e.label:<15} {urgency:<9} {e.duration_s:5.1f} s  "
+                         f"peak {e.peak_confidence:4.2f}  found after {e.detection_delay_s:4.1f} s"
+                         f"  config #{e.config_id}")
         for name, (level, message) in sorted(self.health.items()):
             lines.append(f"health        {name:<28} {LEVELS.get(level, level)}: {message}")
         return "\n".join(lines)
+
+
+URGENCY = {SoundEvent.URGENCY_AMBIENT: "ambient", SoundEvent.URGENCY_SOCIAL: "social",
+           SoundEvent.URGENCY_EMERGENCY: "emergency"}
 
 
 def main(argv=None) -> int:

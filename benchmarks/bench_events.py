@@ -1,0 +1,312 @@
+"""Sound events, judged as a user would (issue 11): false alarms per hour, event recall,
+precision and detection delay, for the backbone and for the configuration Runtime3C picks at the
+day's tightest latency budget.
+
+    python benchmarks/bench_events.py [--free-minutes 30] [--events-per-class 25]
+                                      [--checkpoint PATH] [--json out/bench_events.json]
+
+What it runs (the inference node's own pipeline, offline: 1 s windows every 0.5 s, log-mel,
+the network, temperature-scaled probabilities, core.events.tracker with the node's default
+policy from config/sound_assistant.yaml):
+
+- an event-free home stream (speech from espeak-ng's "bench" utterances, which training never
+  heard, conversations, music, TV, appliances, footsteps, dishes, doors; seeds 9001+, distinct
+  from training) of ``--free-minutes``: false emergency notifications and false social events
+  per hour (targets <= 0.5 and <= 2);
+- a held-out event set: ``--events-per-class`` events of each of the 8 classes, from their
+  onset, for a realistic duration, at 0-20 dB SNR over such home streams (seeds 9101+);
+- the scripted UbiEar day (765 one-second clips played back to back, as the microphone node
+  plays them; consecutive clips of one class are one true event);
+- per model: emergency event recall (>= 98 %), all-class recall (>= 95 %), precision (>= 95 %),
+  median detection delay from onset (<= 1.5 s), a per-class precision/recall table;
+- backbone (and compressed) window accuracy on the checkpoint's held-out synthetic test split
+  (>= 95 %).
+
+Rendered streams are cached in the data cache (they take minutes); the load average is
+printed with the timings. Targets missed are printed as missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from adaspring_ros.core.context.cache_budget import CacheContention
+from adaspring_ros.core.context.deployment_context import DeploymentContext
+from adaspring_ros.core.events import calibration, scoring
+from adaspring_ros.core.events import policy as pol
+from adaspring_ros.core.events.tracker import EventTracker, WindowScore
+from adaspring_ros.core.model import checkpoint
+from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.scene import dataset, day_scene, event_stream, home_sounds, sound_synth
+from adaspring_ros.core.scene import speech_bank
+from adaspring_ros.core.search import runtime3c
+
+HOP_S = 0.5
+PIECE_MIN = 5.0
+TARGETS = {"false_emergency_per_h": 0.5, "false_social_per_h": 2.0, "emergency_recall": 0.98,
+           "recall": 0.95, "precision": 0.95, "median_delay_s": 1.5, "window_accuracy": 95.0}
+STREAM_VERSION = 2
+
+
+# ------------------------------------------------------------------ data (cached, parallel)
+def _render_piece(args):
+    seed, seconds, labels, cache = args
+    speech = speech_bank.load_bank(cache, "bench", 0)
+    s = event_stream.render_stream(seed, seconds, labels, speech=speech)
+    return s.audio, [(e.label, e.onset_s, e.offset_s, e.snr_db) for e in s.events]
+
+
+def _cached_pieces(name: str, jobs: list, cache: Path) -> list:
+    key = f"{name}_v{STREAM_VERSION}_h{home_sounds.HOME_SOUNDS_VERSION}_" \
+          f"{speech_bank.bank_signature().replace(' ', '_').replace('/', '_')}.npz"
+    path = cache / "bench_streams" / key
+    if path.exists():
+        with np.load(path, allow_pickle=False) as data:
+            n = int(data["n"])
+            return [(data[f"audio{i}"], json.loads(str(data[f"truth{i}"]))) for i in range(n)]
+    speech_bank.ensure_bank(cache, "bench", 0)
+    saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    os.environ.update({k: "1" for k in saved})
+    try:
+        with ProcessPoolExecutor(min(2, os.cpu_count() or 1),
+                                 mp_context=get_context("spawn")) as pool:
+            pieces = list(pool.map(_render_piece, [(*j, str(cache)) for j in jobs]))
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {"n": np.array(len(pieces))}
+    for i, (audio, truth) in enumerate(pieces):
+        arrays[f"audio{i}"] = audio
+        arrays[f"truth{i}"] = np.array(json.dumps(truth))
+    np.savez(path, **arrays)
+    return pieces
+
+
+def free_stream(minutes: float, cache: Path) -> list:
+    n = max(1, int(math.ceil(minutes / PIECE_MIN)))
+    return _cached_pieces(f"free_{minutes:g}min", [(9001 + i, PIECE_MIN * 60, ())
+                                                    for i in range(n)], cache)
+
+
+def event_set(per_class: int, cache: Path) -> list:
+    labels = [c for c in sound_synth.CLASSES if c != sound_synth.BACKGROUND]
+    rng = np.random.default_rng(9100)
+    order = list(rng.permutation(labels * per_class))
+    jobs = [(9101 + i, 6.0 * 60, tuple(order[j:j + 24]))
+            for i, j in enumerate(range(0, len(order), 24))]
+    return _cached_pieces(f"events_{per_class}pc", jobs, cache)
+
+
+def scripted_day():
+    """The scripted day's clips back to back; consecutive same-class clips are one event."""
+    script = day_scene.make_day(sound_synth.CLASSES, seed=0)
+    audio, truth, t = [], [], 0.0
+    for ev in script:
+        clip = sound_synth.render_clip(ev.label, np.random.default_rng(ev.seed), ev.snr_db)
+        audio.append(clip)
+        if ev.label != sound_synth.BACKGROUND:
+            if truth and truth[-1][0] == ev.label and abs(truth[-1][2] - t) < 1e-9:
+                truth[-1][2] = t + 1.0
+            else:
+                truth.append([ev.label, t, t + 1.0, ev.snr_db])
+        t += 1.0
+    return np.concatenate(audio), [tuple(x) for x in truth]
+
+
+# ------------------------------------------------------------------ evaluation
+class Truth:
+    def __init__(self, label, onset_s, offset_s, snr_db):
+        self.label, self.onset_s, self.offset_s, self.snr_db = label, onset_s, offset_s, snr_db
+
+
+def featurise(pieces):
+    out = []
+    for audio, truth in pieces:
+        starts = scoring.window_starts(audio.size, HOP_S)
+        out.append((scoring.window_features(audio, starts), starts / 16000.0,
+                    [Truth(*t) for t in truth], audio.size / 16000.0))
+    return out
+
+
+def run(module, temperature, policy, feats):
+    """(detections per piece, notifications) for one model over featurised pieces."""
+    dets, notes = [], 0
+    for f, starts, _, _ in feats:
+        probs = calibration.softmax(scoring.logits_of(module, f), temperature)
+        tracker = EventTracker(policy)
+        records = []
+        for i, (p, s) in enumerate(zip(probs, starts, strict=True)):
+            window = WindowScore(int(round(s * 1e9)), p, i)
+            records += [u.event for u in tracker.push(window) if u.kind == "closed"]
+        records += [u.event for u in tracker.close_all()]
+        dets.append(records)
+        notes += tracker.notifications
+    return dets, notes
+
+
+def merged_score(dets, feats, policy):
+    total = scoring.Score()
+    per_class, urg = {}, {}
+    for records, (_, _, truth, _) in zip(dets, feats, strict=True):
+        s = scoring.score(records, truth, policy)
+        total.true_events += s.true_events
+        total.found += s.found
+        total.false_positives += s.false_positives
+        total.duplicates += s.duplicates
+        total.delays_s += s.delays_s
+        for table, src in ((per_class, s.per_class), (urg, s.by_urgency)):
+            for k, v in src.items():
+                acc = table.setdefault(k, {kk: 0 for kk in v})
+                for kk, vv in v.items():
+                    acc[kk] += vv
+    total.per_class, total.by_urgency = per_class, urg
+    return total
+
+
+def window_accuracy(module, test) -> float:
+    logits = scoring.logits_of(module, test.features)
+    return float(100.0 * np.mean(logits.argmax(1) == test.labels))
+
+
+def tight_configuration(loaded):
+    """Runtime3C's choice at the day's tightest budget: 12:00, T_bgt 0.8x the backbone."""
+    profile = loaded.profile
+    backbone_ms = profile.predict(ss.backbone_configuration(profile.arch)).latency_ms
+    ctx = DeploymentContext(battery=0.75, storage_budget_bytes=CacheContention(0).budget_bytes(
+        12 * 3600.0), latency_budget_ms=0.8 * backbone_ms, accuracy_loss_threshold=1.0,
+        stamp_s=12 * 3600.0)
+    result = runtime3c.search(profile, ctx)
+    return tuple(result.config), ctx, result
+
+
+def pct(x):
+    return "n/a" if x != x else f"{100 * x:.1f} %"
+
+
+def verdict(value, target, higher=True):
+    if value != value:
+        return "n/a"
+    return "met" if (value >= target if higher else value <= target) else "NOT MET"
+
+
+def report_model(name, module, temperature, policy, streams, test):
+    free, events, day = streams
+    out = {"model": name}
+    hours = sum(f[3] for f in free) / 3600.0
+    dets, notes = run(module, temperature, policy, free)
+    counts = scoring.false_alarms([d for ds in dets for d in ds])
+    out["free_hours"] = hours
+    out["false_emergency_notifications_per_h"] = notes / hours
+    out["false_emergency_events_per_h"] = counts[pol.EMERGENCY] / hours
+    out["false_social_per_h"] = counts[pol.SOCIAL] / hours
+    out["false_ambient_per_h"] = counts["ambient"] / hours
+    out["false_events"] = sorted({(d.label) for ds in dets for d in ds})
+    print(f"\n== {name}")
+    print(f"event-free home audio, {hours * 60:.0f} min: false emergency notifications "
+          f"{out['false_emergency_notifications_per_h']:.2f}/h (target <= 0.5: "
+          f"{verdict(out['false_emergency_notifications_per_h'], 0.5, False)}), false emergency "
+          f"events {out['false_emergency_events_per_h']:.2f}/h, false social events "
+          f"{out['false_social_per_h']:.2f}/h (target <= 2: "
+          f"{verdict(out['false_social_per_h'], 2.0, False)}), false ambient "
+          f"{out['false_ambient_per_h']:.2f}/h")
+    for set_name, feats in (("held-out event set (0-20 dB)", events), ("scripted day", day)):
+        dets, _ = run(module, temperature, policy, feats)
+        s = merged_score(dets, feats, policy)
+        em = s.by_urgency.get(pol.EMERGENCY, {"n": 0, "found": 0})
+        em_recall = em["found"] / em["n"] if em["n"] else float("nan")
+        row = {"events": s.true_events, "recall": s.recall, "precision": s.precision,
+               "emergency_recall": em_recall, "median_delay_s": s.median_delay_s,
+               "false_positives": s.false_positives, "duplicates": s.duplicates,
+               "per_class": s.per_class}
+        out[set_name] = row
+        print(f"{set_name}: {s.true_events} events; emergency recall {pct(em_recall)} "
+              f"(>= 98 %: {verdict(em_recall, 0.98)}), all-class recall {pct(s.recall)} "
+              f"(>= 95 %: {verdict(s.recall, 0.95)}), precision {pct(s.precision)} "
+              f"(>= 95 %: {verdict(s.precision, 0.95)}; {s.false_positives} false, of which "
+              f"{s.duplicates} repeats of a found event), median detection delay "
+              f"{s.median_delay_s:.2f} s (<= 1.5 s: {verdict(s.median_delay_s, 1.5, False)})")
+        print(f"  {'class':<15} {'events':>6} {'found':>6} {'recall':>7} {'false':>6} "
+              f"{'precision':>9}")
+        for label in sound_synth.CLASSES:
+            c = s.per_class.get(label)
+            if not c:
+                continue
+            prec = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else float("nan")
+            rec = c["tp"] / c["n"] if c["n"] else float("nan")
+            print(f"  {label:<15} {c['n']:>6} {c['tp']:>6} {pct(rec):>7} {c['fp']:>6} "
+                  f"{pct(prec):>9}")
+    if test is not None:
+        out["window_accuracy"] = window_accuracy(module, test)
+        print(f"window accuracy on the held-out synthetic test split ({len(test)} clips): "
+              f"{out['window_accuracy']:.2f} % (>= 95 %: "
+              f"{verdict(out['window_accuracy'], 95.0)})")
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", default=None)
+    parser.add_argument("--free-minutes", type=float, default=30.0)
+    parser.add_argument("--events-per-class", type=int, default=25)
+    parser.add_argument("--json", default="out/bench_events.json")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    load0 = os.getloadavg()
+    cache = dataset.default_cache_dir()
+    loaded = checkpoint.load(args.checkpoint)
+    cal = calibration.from_meta(loaded.meta, loaded.path)
+    classes = tuple(loaded.meta.get("classes", sound_synth.CLASSES))
+    policy = pol.default_policy(classes, hop_s=HOP_S)
+    print(f"checkpoint {loaded.path}; temperature {cal.temperature:.3f} ({cal.source}); policy "
+          + ", ".join(f"{u} {t:g} {k}-of-{n}" for u, (t, k, n) in pol.DEFAULT_RULES.items()))
+    print(f"load average at start {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} "
+          f"({os.cpu_count()} cores)", flush=True)
+    t = time.perf_counter()
+    free = featurise(free_stream(args.free_minutes, cache))
+    events = featurise(event_set(args.events_per_class, cache))
+    day_audio, day_truth = scripted_day()
+    day = featurise([(day_audio, day_truth)])
+    print(f"streams ready in {time.perf_counter() - t:.0f} s", flush=True)
+    try:
+        test = dataset.checkpoint_split(loaded.meta, "test", progress=False)
+    except dataset.DatasetError as exc:
+        print(f"no held-out synthetic split: {exc}")
+        test = None
+    backbone = ss.backbone_configuration(loaded.net.arch)
+    results = [report_model("backbone", loaded.net.get_active_subnet(backbone), cal.temperature,
+                            policy, (free, events, day), test)]
+    config, ctx, found = tight_configuration(loaded)
+    print(f"\nRuntime3C at the day's tightest budget (12:00, T_bgt {ctx.latency_budget_ms:.3f} ms "
+          f"= 0.8x the backbone's predicted latency, storage {ctx.storage_budget_bytes} B, "
+          f"A_thr 1 pp): [{' '.join(config)}], predicted loss "
+          f"{found.metrics.accuracy_loss:.2f} pp, predicted {found.metrics.latency_ms:.3f} ms, "
+          f"feasible {found.feasible}")
+    results.append(report_model(f"Runtime3C tight [{' '.join(config)}]",
+                                loaded.net.get_active_subnet(config), cal.temperature, policy,
+                                (free, events, day), test))
+    load1 = os.getloadavg()
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s; load average at end {load1[0]:.2f} "
+          f"{load1[1]:.2f} {load1[2]:.2f}")
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps({"results": results, "loadavg": [load0, load1],
+                                           "temperature": cal.temperature}, indent=1,
+                                          default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
