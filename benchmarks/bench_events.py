@@ -139,11 +139,16 @@ def featurise(pieces):
     return out
 
 
-def run(module, temperature, policy, feats):
-    """(detections per piece, notifications) for one model over featurised pieces."""
+def probabilities(module, temperature, feats):
+    """Calibrated window probabilities of every piece (the expensive part, done once)."""
+    return [calibration.softmax(scoring.logits_of(module, f), temperature)
+            for f, _, _, _ in feats]
+
+
+def run(probs_list, policy, feats):
+    """(detections per piece, notifications) for one model's probabilities and a policy."""
     dets, notes = [], 0
-    for f, starts, _, _ in feats:
-        probs = calibration.softmax(scoring.logits_of(module, f), temperature)
+    for probs, (_, starts, _, _) in zip(probs_list, feats, strict=True):
         tracker = EventTracker(policy)
         records = []
         for i, (p, s) in enumerate(zip(probs, starts, strict=True)):
@@ -200,11 +205,36 @@ def verdict(value, target, higher=True):
     return "met" if (value >= target if higher else value <= target) else "NOT MET"
 
 
-def report_model(name, module, temperature, policy, streams, test):
+def sweep(probs, streams, classes):
+    """Event figures for a grid of policies on one model's probabilities (choosing defaults)."""
+    free, events, _ = streams
+    hours = sum(f[3] for f in free) / 3600.0
+    print(f"\n  policy sweep: {'emergency':>9} {'social':>6} {'k/n':>4} | false emerg. notif./h "
+          f"| false social/h | emergency recall | recall | precision | median delay")
+    for em in (0.4, 0.5, 0.6, 0.7, 0.8):
+        for so in (0.5, 0.6, 0.7, 0.8, 0.9):
+            for k, n in ((2, 3), (3, 4), (2, 2)):
+                policy = pol.default_policy(classes, hop_s=HOP_S, urgency_rules={
+                    pol.EMERGENCY: (em, k, n), pol.SOCIAL: (so, k, n), pol.AMBIENT: (so, k, n)})
+                dets, notes = run(probs[0], policy, free)
+                counts = scoring.false_alarms([d for ds in dets for d in ds])
+                dets, _ = run(probs[1], policy, events)
+                s = merged_score(dets, events, policy)
+                e = s.by_urgency.get(pol.EMERGENCY, {"n": 0, "found": 0})
+                em_recall = e["found"] / max(1, e["n"])
+                print(f"  {'':>14}{em:>9} {so:>6} {k}/{n:<2} | {notes / hours:>21.2f} | "
+                      f"{counts[pol.SOCIAL] / hours:>15.2f} | {pct(em_recall):>16}"
+                      f" | {pct(s.recall):>6} | {pct(s.precision):>9} | {s.median_delay_s:.2f} s")
+
+
+def report_model(name, module, temperature, policy, streams, test, do_sweep=False):
     free, events, day = streams
     out = {"model": name}
+    probs = [probabilities(module, temperature, x) for x in streams]
+    if do_sweep:
+        sweep(probs, streams, policy.classes)
     hours = sum(f[3] for f in free) / 3600.0
-    dets, notes = run(module, temperature, policy, free)
+    dets, notes = run(probs[0], policy, free)
     counts = scoring.false_alarms([d for ds in dets for d in ds])
     out["free_hours"] = hours
     out["false_emergency_notifications_per_h"] = notes / hours
@@ -220,8 +250,9 @@ def report_model(name, module, temperature, policy, streams, test):
           f"{out['false_social_per_h']:.2f}/h (target <= 2: "
           f"{verdict(out['false_social_per_h'], 2.0, False)}), false ambient "
           f"{out['false_ambient_per_h']:.2f}/h")
-    for set_name, feats in (("held-out event set (0-20 dB)", events), ("scripted day", day)):
-        dets, _ = run(module, temperature, policy, feats)
+    for set_name, feats, p in (("held-out event set (0-20 dB)", events, probs[1]),
+                               ("scripted day", day, probs[2])):
+        dets, _ = run(p, policy, feats)
         s = merged_score(dets, feats, policy)
         em = s.by_urgency.get(pol.EMERGENCY, {"n": 0, "found": 0})
         em_recall = em["found"] / em["n"] if em["n"] else float("nan")
@@ -260,6 +291,9 @@ def main(argv=None) -> int:
     parser.add_argument("--free-minutes", type=float, default=30.0)
     parser.add_argument("--events-per-class", type=int, default=25)
     parser.add_argument("--json", default="out/bench_events.json")
+    parser.add_argument("--sweep", action="store_true",
+                        help="also print the figures for a grid of thresholds and k-of-n "
+                             "(the backbone; how the defaults were chosen)")
     args = parser.parse_args(argv)
     import torch
 
@@ -288,7 +322,7 @@ def main(argv=None) -> int:
         test = None
     backbone = ss.backbone_configuration(loaded.net.arch)
     results = [report_model("backbone", loaded.net.get_active_subnet(backbone), cal.temperature,
-                            policy, (free, events, day), test)]
+                            policy, (free, events, day), test, args.sweep)]
     config, ctx, found = tight_configuration(loaded)
     print(f"\nRuntime3C at the day's tightest budget (12:00, T_bgt {ctx.latency_budget_ms:.3f} ms "
           f"= 0.8x the backbone's predicted latency, storage {ctx.storage_budget_bytes} B, "
