@@ -2,7 +2,7 @@
 precision and detection delay, for the backbone and for the configuration Runtime3C picks at the
 day's tightest latency budget.
 
-    python benchmarks/bench_events.py [--free-minutes 30] [--events-per-class 25]
+    python benchmarks/bench_events.py [--free-minutes 30] [--events-per-class 20] [--sweep]
                                       [--checkpoint PATH] [--json out/bench_events.json]
 
 What it runs (the inference node's own pipeline, offline: 1 s windows every 0.5 s, log-mel,
@@ -103,7 +103,7 @@ def event_set(per_class: int, cache: Path) -> list:
     labels = [c for c in sound_synth.CLASSES if c != sound_synth.BACKGROUND]
     rng = np.random.default_rng(9100)
     order = list(rng.permutation(labels * per_class))
-    jobs = [(9101 + i, 6.0 * 60, tuple(order[j:j + 24]))
+    jobs = [(9101 + i, 8.0 * 60, tuple(order[j:j + 24]))
             for i, j in enumerate(range(0, len(order), 24))]
     return _cached_pieces(f"events_{per_class}pc", jobs, cache)
 
@@ -207,13 +207,14 @@ def verdict(value, target, higher=True):
 
 def sweep(probs, streams, classes):
     """Event figures for a grid of policies on one model's probabilities (choosing defaults)."""
-    free, events, _ = streams
+    free, events, day = streams
     hours = sum(f[3] for f in free) / 3600.0
     print(f"\n  policy sweep: {'emergency':>9} {'social':>6} {'k/n':>4} | false emerg. notif./h "
-          f"| false social/h | emergency recall | recall | precision | median delay")
+          f"| false social/h | emergency recall | recall | precision | median delay | day recall"
+          f" | day precision")
     for em in (0.4, 0.5, 0.6, 0.7, 0.8):
         for so in (0.5, 0.6, 0.7, 0.8, 0.9):
-            for k, n in ((2, 3), (3, 4), (2, 2)):
+            for k, n in ((2, 3), (3, 4), (2, 2), (1, 1)):
                 policy = pol.default_policy(classes, hop_s=HOP_S, urgency_rules={
                     pol.EMERGENCY: (em, k, n), pol.SOCIAL: (so, k, n), pol.AMBIENT: (so, k, n)})
                 dets, notes = run(probs[0], policy, free)
@@ -222,9 +223,11 @@ def sweep(probs, streams, classes):
                 s = merged_score(dets, events, policy)
                 e = s.by_urgency.get(pol.EMERGENCY, {"n": 0, "found": 0})
                 em_recall = e["found"] / max(1, e["n"])
+                d = merged_score(run(probs[2], policy, day)[0], day, policy)
                 print(f"  {'':>14}{em:>9} {so:>6} {k}/{n:<2} | {notes / hours:>21.2f} | "
                       f"{counts[pol.SOCIAL] / hours:>15.2f} | {pct(em_recall):>16}"
-                      f" | {pct(s.recall):>6} | {pct(s.precision):>9} | {s.median_delay_s:.2f} s")
+                      f" | {pct(s.recall):>6} | {pct(s.precision):>9} | {s.median_delay_s:.2f} s"
+                      f" | {pct(d.recall)} | {pct(d.precision)}")
 
 
 def report_model(name, module, temperature, policy, streams, test, do_sweep=False):
@@ -289,7 +292,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--free-minutes", type=float, default=30.0)
-    parser.add_argument("--events-per-class", type=int, default=25)
+    parser.add_argument("--events-per-class", type=int, default=20)
+    parser.add_argument("--render-only", action="store_true",
+                        help="render (and cache) the streams, then stop")
     parser.add_argument("--json", default="out/bench_events.json")
     parser.add_argument("--sweep", action="store_true",
                         help="also print the figures for a grid of thresholds and k-of-n "
@@ -310,6 +315,11 @@ def main(argv=None) -> int:
     print(f"load average at start {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} "
           f"({os.cpu_count()} cores)", flush=True)
     t = time.perf_counter()
+    if args.render_only:
+        free_stream(args.free_minutes, cache)
+        event_set(args.events_per_class, cache)
+        print(f"streams rendered in {time.perf_counter() - t:.0f} s")
+        return 0
     free = featurise(free_stream(args.free_minutes, cache))
     events = featurise(event_set(args.events_per_class, cache))
     day_audio, day_truth = scripted_day()

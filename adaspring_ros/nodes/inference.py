@@ -256,8 +256,14 @@ class InferenceNode(Node):
             det, stamp_ns=window.first_stamp_ns, audio_sequence=window.last_sequence,
             urgency=self.policy.urgency(det.label), latency_ms=latency_ms))
         self.health.count("windows_classified")
-        updates = self.tracker.push(WindowScore(window.first_stamp_ns, det.probs,
-                                                window.last_sequence, det.config_id))
+        try:
+            updates = self.tracker.push(WindowScore(window.first_stamp_ns, det.probs,
+                                                    window.last_sequence, det.config_id))
+        except ValueError as exc:  # non-finite probabilities: the window cannot vote
+            self.health.count("windows_not_scored")
+            self.get_logger().warning(f"window not scored for events: {exc}",
+                                      throttle_duration_sec=5.0)
+            return
         self.publish_updates(updates, latency_ms, det.inference_ms)
 
     def publish_updates(self, updates, latency_ms: float, model_ms: float) -> None:
