@@ -29,8 +29,12 @@ def stream(tracker, labels, p=0.9, t0=0.0):
     return updates
 
 
+#: the rules these tests were written for (the shipped defaults are tuned by bench_events)
+RULES = {pol.EMERGENCY: (0.5, 2, 3), pol.SOCIAL: (0.6, 2, 3), pol.AMBIENT: (0.6, 2, 3)}
+
+
 def tracker(**kw):
-    return EventTracker(pol.default_policy(CLASSES, hop_s=HOP, **kw))
+    return EventTracker(pol.default_policy(CLASSES, hop_s=HOP, urgency_rules=RULES, **kw))
 
 
 def test_one_event_per_sound_with_start_duration_and_peak():
@@ -105,8 +109,8 @@ def test_stream_that_stops_mid_event_closes_it_at_the_last_audio_time():
 def test_two_classes_can_be_open_at_once_and_background_never_makes_events():
     t = tracker()
     both = np.array([0.45, 0.45, 0.05, 0.05])
-    pol_low = pol.default_policy(CLASSES, hop_s=HOP, thresholds={"doorbell": 0.4,
-                                                                 "fire_alarm": 0.4})
+    pol_low = pol.default_policy(CLASSES, hop_s=HOP, urgency_rules=RULES,
+                                 thresholds={"doorbell": 0.4, "fire_alarm": 0.4})
     t = EventTracker(pol_low)
     ups = []
     for i in range(3):
@@ -130,6 +134,13 @@ def test_bad_window_and_bad_policy_are_refused_with_the_reason():
         pol.default_policy(CLASSES, thresholds={"background": 0.5})
     with pytest.raises(pol.PolicyError, match="hop_s"):
         pol.default_policy(CLASSES, hop_s=1.5)
+
+
+def test_shipped_default_rules_need_more_evidence_than_one_blip():
+    t = EventTracker(pol.default_policy(CLASSES, hop_s=HOP))
+    assert stream(t, [None, "fire_alarm", "fire_alarm", None] * 5, p=0.95) == []
+    ups = stream(t, ["fire_alarm"] * 6, p=0.95, t0=100.0)
+    assert [u.kind for _, u in ups] == ["onset"] and ups[0][1].notify
 
 
 def test_emergency_classes_override_moves_urgency():

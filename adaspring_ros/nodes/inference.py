@@ -164,9 +164,10 @@ class InferenceNode(Node):
             rules[urgency] = (declare(self, f"event_threshold_{urgency}", thr, f"Calibrated "
                                       f"probability a window needs to vote for an {urgency} "
                                       "class.", low=0.01, high=1.0, **ro), k, n)
-        k = declare(self, "event_k", 2, "Windows of the last event_n that must vote for a class "
-                    "to confirm an event.", low=1, high=20, **ro)
-        n = declare(self, "event_n", 3, "Windows the k-of-n vote looks back over.", low=1,
+        k0, n0 = event_policy.DEFAULT_RULES[event_policy.EMERGENCY][1:]
+        k = declare(self, "event_k", k0, "Windows of the last event_n that must vote for a "
+                    "class to confirm an event.", low=1, high=20, **ro)
+        n = declare(self, "event_n", n0, "Windows the k-of-n vote looks back over.", low=1,
                     high=20, **ro)
         rules = {u: (thr, k, n) for u, (thr, _, _) in rules.items()}
         per_class = declare(self, "class_thresholds", "", "Per-class threshold overrides, "
