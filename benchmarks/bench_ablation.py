@@ -31,11 +31,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 import time
-from pathlib import Path
 
 from tqdm import tqdm
 
@@ -43,6 +41,7 @@ from adaspring_ros.core.search import baselines, runtime3c
 from adaspring_ros.core.search.elite_space import build_progressive, random_subset
 from adaspring_ros.core.search.objective import ENERGY_OBJECTIVES, layer_tables
 from adaspring_ros.testing.search_contexts import DEFAULT_CONTEXTS, DEFAULT_SEED, make_contexts
+from adaspring_ros.testing.report_file import write_report
 from adaspring_ros.testing.search_quality import quality
 
 #: The mechanisms switched off one at a time: row label -> runtime3c.search keyword. The
@@ -218,15 +217,12 @@ def main(argv=None) -> int:
               f"pooled; load average {load_start[0]:.2f} -> {load_end[0]:.2f} on "
               f"{os.cpu_count()} CPUs; {time.perf_counter() - wall:.0f} s wall")
     print_table(rows, header)
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"source": source, "seed": args.seed,
-                               "subset_seeds": args.subset_seeds, "contexts": len(contexts),
-                               "energy_objective": args.energy_objective,
-                               "feasible_contexts": feasible,
-                               "loadavg_1min": {"start": load_start[0], "end": load_end[0]},
-                               "rows": rows}, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_report(args.json, {"source": source, "seed": args.seed,
+                             "subset_seeds": args.subset_seeds, "contexts": len(contexts),
+                             "energy_objective": args.energy_objective,
+                             "feasible_contexts": feasible,
+                             "loadavg_1min": {"start": load_start[0], "end": load_end[0]},
+                             "rows": rows})
     return 0
 
 

@@ -28,12 +28,10 @@ Other processes share these cores: the load average is printed beside the timing
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
 from tqdm import tqdm
 
@@ -51,6 +49,7 @@ from adaspring_ros.testing.operator_families import (
     pareto_front,
     predicted_front,
 )
+from adaspring_ros.testing.report_file import write_report
 from adaspring_ros.testing.search_contexts import DEFAULT_CONTEXTS, DEFAULT_SEED, make_contexts
 
 WINDOW = WindowEnergy()  # the search's default energy constants
@@ -316,10 +315,7 @@ def main(argv=None) -> int:
         "wall_s": time.perf_counter() - wall,
     }
     print_report(report)
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"\nwrote {out}")
+    write_report(args.json, report)
     return 0
 
 

@@ -25,14 +25,12 @@ Other processes share these cores: the load average is recorded with every timin
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -41,6 +39,7 @@ from scipy import stats
 from adaspring_ros.core.model import checkpoint as ckpt
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.scene import dataset
+from adaspring_ros.testing.report_file import write_report
 from adaspring_ros.training.common import correct as top1_correct
 from adaspring_ros.training.common import top1
 from adaspring_ros.training.profile_operators import (
@@ -352,10 +351,7 @@ def main(argv=None) -> int:
         "loadavg_1min": {"start": load_start[0], "end": os.getloadavg()[0]},
     })
     print_report(report)
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"\nwrote {out}")
+    write_report(args.json, report)
     return 0
 
 

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import os
 import platform
@@ -59,6 +58,7 @@ from adaspring_ros.core.search.elite_space import build_binary, build_progressiv
 from adaspring_ros.core.search.objective import ENERGY_OBJECTIVES, Evaluator, layer_tables
 from adaspring_ros.testing import energy_sweeps
 from adaspring_ros.testing.held_out import measure_configs
+from adaspring_ros.testing.report_file import write_report
 from adaspring_ros.testing.search_contexts import make_contexts
 from adaspring_ros.testing.search_quality import quality
 
@@ -571,10 +571,7 @@ def main(argv=None) -> int:
     report["loadavg_1min"] = {"start": load_start[0], "end": os.getloadavg()[0]}
     print_report(report)
     print_energy(energy, len(contexts))
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1, default=str) + "\n")
-    print(f"\nwrote {out}")
+    write_report(args.json, report)
     return 0
 
 
