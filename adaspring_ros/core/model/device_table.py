@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from adaspring_ros.core.model.profile import Profile
-from adaspring_ros.core.user_cache import cache_dir
+from adaspring_ros.core.user_cache import cache_dir, read_json, write_json
 
 CACHE_FORMAT = 1
 QUICK_BUDGET_S = 60.0
@@ -99,7 +99,7 @@ def _check_shape(profile: Profile, table: dict, stem: float, head: dict) -> None
 
 def load_cached(path: Path, profile: Profile, machine: dict) -> Profile:
     """The cached table for (profile's checkpoint, machine), or ValueError/OSError saying why."""
-    d = json.loads(path.read_text())
+    d = read_json(path)
     if d.get("format") != CACHE_FORMAT:
         raise ValueError(f"cache format {d.get('format')!r} is not {CACHE_FORMAT}")
     if d.get("checkpoint_version") != profile.checkpoint_version or d.get("machine") != machine:
@@ -113,17 +113,15 @@ def load_cached(path: Path, profile: Profile, machine: dict) -> Profile:
                                                    f"cache {path}", **d.get("info", {})})
 
 
-def save_cached(path: Path, profile: Profile, machine: dict, info: dict) -> None:
-    """Write atomically (a crash mid-write leaves the old file or none, never half a table)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def save_cached(path: Path, profile: Profile, machine: dict, info: dict) -> bool:
+    """Write atomically (core/user_cache: never half a table; False when it cannot be written,
+    which only costs the next start a quick measurement)."""
     d = profile.to_dict()
     data = {"format": CACHE_FORMAT, "checkpoint_version": profile.checkpoint_version,
             "machine": machine, "latency_ms": d["latency_ms"],
             "stem_latency_ms": d["stem_latency_ms"], "head_latency_ms": d["head_latency_ms"],
             "info": info}
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
+    return write_json(path, data)
 
 
 def pin_to_one_core() -> int | None:
