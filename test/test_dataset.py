@@ -5,7 +5,7 @@ import pytest
 import soundfile
 
 from adaspring_ros.core.audio import features
-from adaspring_ros.core.scene import dataset, sound_synth
+from adaspring_ros.core.scene import dataset, sound_synth, speech_bank
 from adaspring_ros.core.scene.dataset import DatasetError
 
 
@@ -21,7 +21,12 @@ def test_synthetic_split_shape_balance_and_snr(small_split):
     assert split.features.shape == (22, features.N_MELS, features.N_FRAMES)
     assert split.features.dtype == np.float32
     assert np.all(np.isfinite(split.features))
-    assert np.bincount(split.labels, minlength=9).tolist() == [2] * 8 + [6]  # 3/11 background
+    # 21 regular clips (every event class 2, background 3/11 of them, +-1), then 22 // 21 = 1
+    # hard negative (background)
+    assert dataset.hard_negative_count("val", 22) == 1
+    counts = np.bincount(split.labels, minlength=9).tolist()
+    assert sum(counts) == 22 and counts[:8].count(2) >= 7 and counts[8] >= 6
+    assert split.labels[-1] == sound_synth.CLASSES.index("background")
     lo, hi = dataset.SNR_RANGE_DB
     assert np.all((split.snr_db >= lo) & (split.snr_db <= hi))
     assert split.class_names == sound_synth.CLASSES
@@ -57,6 +62,63 @@ def test_corrupt_cache_is_regenerated(small_split, tmp_path):
     rebuilt = dataset.synthetic_split("val", seed=3, n_clips=22, cache_dir=tmp_path, workers=1,
                                       progress=False)
     assert np.array_equal(rebuilt.features, split.features)
+
+
+def test_hard_negatives_are_appended_seeded_and_disjoint(small_split):
+    """Hard negatives (issue 11) come after the regular clips of train and val, which stay the
+    clips of the same split without them; test has none; each is seeded and differs from
+    every regular clip."""
+    assert [dataset.hard_negative_count(s, 6930) for s in dataset.SPLITS] == [330, 330, 0]
+    assert dataset.hard_negative_count("val", 866) == 41
+    assert dataset.hard_negative_count("test", 825) == 0
+    assert dataset.DEFAULT_SIZES["train"] - 330 == 6600
+    assert dataset.DEFAULT_SIZES["val"] - 41 == 825
+    background = sound_synth.CLASSES.index("background")
+    labels = dataset._split_labels("train", 0, 6930)
+    # the regular clips are those of the split without hard negatives (the old set)
+    assert np.array_equal(labels[:6600], dataset._regular_labels("train", 0, 6600))
+    assert np.all(labels[6600:] == background) and len(labels) == 6930
+    assert np.array_equal(dataset._split_labels("test", 0, 825),
+                          dataset._regular_labels("test", 0, 825))
+    a, snr = dataset.render_hard_negative("train", 0, 0)
+    b, snr_b = dataset.render_hard_negative("train", 0, 0)
+    assert np.array_equal(a, b) and snr == snr_b
+    assert a.dtype == np.float32 and a.shape == (16000,) and np.isfinite(a).all()
+    lo, hi = dataset.SNR_RANGE_DB
+    assert lo <= snr <= hi
+    assert not np.allclose(a, dataset.render_hard_negative("val", 0, 0)[0])
+    assert not np.allclose(a, dataset.render_hard_negative("train", 0, 1)[0])
+    assert not np.allclose(a, dataset.render_split_clip("train", 0, 0, background)[0])
+    # the fixture's 22 validation clips: 21 regular ones, then hard negative 0, rendered as such
+    cache, split = small_split
+    speech = speech_bank.load_bank(str(cache), dataset.SPEECH_PARTITION["val"], 3)
+    assert split.labels[-1] == background
+    assert np.allclose(split.features[-1],
+                       features.log_mel(dataset.render_hard_negative("val", 3, 0, speech)[0]),
+                       atol=1e-5)
+
+
+def test_old_checkpoints_rebuild_their_splits_without_hard_negatives(small_split, monkeypatch):
+    """A checkpoint trained on dataset version 2 rebuilds its validation split as it was:
+    regular clips only (the same labels as before the hard negatives)."""
+    seen = {}
+
+    def fake_split(split, seed, n_clips, progress=True, hard_negatives=True):
+        seen.update(split=split, n=n_clips, hard=hard_negatives)
+
+    monkeypatch.setattr(dataset, "synthetic_split", fake_split)
+    meta = {"data": "synthetic seed 0", "seed": 0, "data_sizes": {"val": 825},
+            "dataset_version": 2}
+    dataset.checkpoint_split(meta, "val")
+    assert seen == {"split": "val", "n": 825, "hard": False}
+    dataset.checkpoint_split({**meta, "dataset_version": 3}, "val")
+    assert seen["hard"] is True
+    monkeypatch.undo()
+    assert np.array_equal(dataset._split_labels("val", 0, 825, hard_negatives=False),
+                          dataset._regular_labels("val", 0, 825))
+    cache, _ = small_split
+    assert dataset.cache_path(cache, "val", 0, 825, False) != dataset.cache_path(cache, "val",
+                                                                                0, 825)
 
 
 def test_splits_do_not_share_clips():

@@ -51,7 +51,8 @@ def test_missing_espeak_says_how_to_install_it(monkeypatch, tmp_path):
         speech_bank.ensure_bank(tmp_path, "train", size=1)
 
 
-@pytest.mark.parametrize("kind", sorted(home_sounds.SOURCE_WEIGHTS))
+@pytest.mark.parametrize("kind", sorted(home_sounds.SOURCE_WEIGHTS)
+                         + sorted(home_sounds.HARD_NEGATIVE_WEIGHTS))
 def test_every_home_sound_is_finite_seeded_and_unit_level(kind, bank):
     cache, _ = bank
     speech = speech_bank.load_bank(str(cache), "heldout", 0, 6)
@@ -72,6 +73,26 @@ def test_home_clips_keep_render_clip_contract_and_refuse_bad_input():
         home_sounds.render_home_clip("doorbell", np.random.default_rng(1), float("nan"))
     with pytest.raises(ValueError, match="unknown home sound"):
         home_sounds.render_source("jet", np.random.default_rng(1))
+
+
+def test_hard_negatives_are_seeded_background_clips_never_in_scenes():
+    """Hard negatives (issue 11) are clips of their own: every kind is drawn, each clip is a
+    pure function of its generator, and home scenes (the benchmark streams) never pick one."""
+    assert not set(home_sounds.HARD_NEGATIVE_WEIGHTS) & set(home_sounds.SOURCE_WEIGHTS)
+    kinds = set()
+    for seed in range(40):
+        clip, kind = home_sounds.render_hard_negative_clip(np.random.default_rng(seed), 5.0)
+        again, _ = home_sounds.render_hard_negative_clip(np.random.default_rng(seed), 5.0)
+        assert np.array_equal(clip, again)
+        assert clip.dtype == np.float32 and clip.shape == (16000,)
+        assert np.max(np.abs(clip)) <= 0.99 + 1e-6 and np.sqrt(np.mean(clip**2)) > 1e-3
+        kinds.add(kind)
+    assert kinds == set(home_sounds.HARD_NEGATIVE_WEIGHTS)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        assert not set(home_sounds.pick_kinds(rng, 3)) & set(home_sounds.HARD_NEGATIVE_WEIGHTS)
+    with pytest.raises(ValueError, match="finite"):
+        home_sounds.render_hard_negative_clip(np.random.default_rng(1), float("inf"))
 
 
 def test_render_clip_is_unchanged_by_the_refactor():

@@ -127,7 +127,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         default=dataset.MIN_FILES_PER_CLASS,
                         help="refuse a class folder with fewer usable files")
     parser.add_argument("--sizes", default=None, metavar="TRAIN,VAL,TEST",
-                        help="synthetic clips per split (default 6600,825,825)")
+                        help="synthetic clips per split, hard negatives included "
+                             "(default 6930,866,825)")
     po.add_profile_arguments(parser)
     parser.add_argument("--log", default="runs/train_all.json")
     parser.add_argument("--no-progress", action="store_true")

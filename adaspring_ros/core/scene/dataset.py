@@ -28,11 +28,13 @@ from adaspring_ros.core.audio import features
 from adaspring_ros.core.scene import home_sounds, sound_synth, speech_bank
 
 #: 2: home scenes (speech, music, TV, appliances, ...) under every clip, background 3/11 of clips
-DATASET_VERSION = 2
+#: 3: hard negatives (door creaks, distorted music, humming) appended to train and val
+DATASET_VERSION = 3
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 _SPLIT_CODE = {"train": 11, "val": 22, "test": 33}
-#: About the paper's 7,500 clips, 80/10/10, plus 10 % for the larger share of non-event audio.
-DEFAULT_SIZES: dict[str, int] = {"train": 6600, "val": 825, "test": 825}
+#: About the paper's 7,500 clips, 80/10/10, plus 10 % for the larger share of non-event audio,
+#: plus the hard negatives (1 in 21 clips of train and val: 6,600 + 330 and 825 + 41).
+DEFAULT_SIZES: dict[str, int] = {"train": 6930, "val": 866, "test": 825}
 SNR_RANGE_DB: tuple[float, float] = (-5.0, 20.0)
 #: Half-open [lo, hi) buckets for reporting; the last one includes its upper edge.
 SNR_BUCKETS_DB: tuple[tuple[float, float], ...] = ((-5.0, 0.0), (0.0, 5.0), (5.0, 10.0),
@@ -45,6 +47,17 @@ BACKGROUND_SLOTS = 3
 LEGACY_SHARE = 0.25
 #: which speech partition each split hears (training and held-out speech never overlap)
 SPEECH_PARTITION = {"train": "train", "val": "heldout", "test": "heldout"}
+#: Hard negatives (issue 11): non-event sounds the home-audio checkpoint took for a fire alarm
+#: on the event-free benchmark stream (`home_sounds.HARD_NEGATIVE_WEIGHTS`), as ``background``
+#: clips. One in HARD_NEGATIVE_PERIOD clips of these splits is one, placed after the regular
+#: clips, so the regular clips of a split are those of the same split without them; each draws
+#: from its own SeedSequence (seed, split, HARD_NEGATIVE_CODE, j), disjoint from every regular
+#: clip and from the benchmark streams (seeds 9001+, other sequences). The test split has none:
+#: held-out window accuracy stays comparable with earlier checkpoints' (the event-free
+#: benchmark stream is where hard negatives are judged).
+HARD_NEGATIVE_SPLITS: tuple[str, ...] = ("train", "val")
+HARD_NEGATIVE_PERIOD = 21
+HARD_NEGATIVE_CODE = 99
 _CHUNK = 50
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -91,8 +104,24 @@ class SyntheticDataset:
 
 
 # --------------------------------------------------------------------------- synthetic set
-def _split_labels(split: str, seed: int, n_clips: int) -> np.ndarray:
-    """Labels in a seeded order: every event class n/11 clips, background 3n/11 (+-1)."""
+def hard_negative_count(split: str, n_clips: int, hard_negatives: bool = True) -> int:
+    """How many of a split's ``n_clips`` are hard negatives (the last ones); none when
+    ``hard_negatives`` is False (the splits of checkpoints trained on DATASET_VERSION < 3)."""
+    if not hard_negatives or split not in HARD_NEGATIVE_SPLITS:
+        return 0
+    return int(n_clips) // HARD_NEGATIVE_PERIOD
+
+
+def _split_labels(split: str, seed: int, n_clips: int, hard_negatives: bool = True) -> np.ndarray:
+    """Labels: the regular clips in a seeded order (every event class 1/11, background 3/11,
+    +-1), then the hard negatives (background)."""
+    n_hard = hard_negative_count(split, n_clips, hard_negatives)
+    background = sound_synth.CLASSES.index(sound_synth.BACKGROUND)
+    regular = _regular_labels(split, seed, n_clips - n_hard)
+    return np.concatenate([regular, np.full(n_hard, background, dtype=regular.dtype)])
+
+
+def _regular_labels(split: str, seed: int, n_clips: int) -> np.ndarray:
     rng = np.random.default_rng([seed, _SPLIT_CODE[split]])
     n_events = len(sound_synth.CLASSES) - 1
     background = sound_synth.CLASSES.index(sound_synth.BACKGROUND)
@@ -102,9 +131,19 @@ def _split_labels(split: str, seed: int, n_clips: int) -> np.ndarray:
     return rng.permutation(table[slots])
 
 
+def render_hard_negative(split: str, seed: int, j: int, speech=None) -> tuple[np.ndarray, float]:
+    """Audio and SNR (the hard negative over its home scene) of the split's ``j``-th hard
+    negative: a pure function of (seed, split, j, speech)."""
+    rng = np.random.default_rng([seed, _SPLIT_CODE[split], HARD_NEGATIVE_CODE, j])
+    snr = float(rng.uniform(*SNR_RANGE_DB))
+    clip, _ = home_sounds.render_hard_negative_clip(rng, snr, speech=speech)
+    return clip, snr
+
+
 def render_split_clip(split: str, seed: int, index: int, label: int,
                       speech=None) -> tuple[np.ndarray, float]:
-    """Audio and SNR of one clip: a pure function of (seed, split, index, label, speech)."""
+    """Audio and SNR of one regular clip: a pure function of (seed, split, index, label,
+    speech)."""
     rng = np.random.default_rng([seed, _SPLIT_CODE[split], index])
     snr = float(rng.uniform(*SNR_RANGE_DB))
     name = sound_synth.CLASSES[label]
@@ -114,12 +153,15 @@ def render_split_clip(split: str, seed: int, index: int, label: int,
 
 
 def _render_chunk(args) -> tuple[np.ndarray, np.ndarray]:
-    split, seed, indices, labels, cache_dir = args
+    split, seed, indices, labels, cache_dir, n_regular = args
     speech = speech_bank.load_bank(str(cache_dir), SPEECH_PARTITION[split], seed)
     feats = np.empty((len(indices), features.N_MELS, features.N_FRAMES), np.float32)
     snrs = np.empty(len(indices), np.float32)
     for k, (index, label) in enumerate(zip(indices, labels, strict=True)):
-        audio, snr = render_split_clip(split, seed, int(index), int(label), speech)
+        if index >= n_regular:
+            audio, snr = render_hard_negative(split, seed, int(index) - n_regular, speech)
+        else:
+            audio, snr = render_split_clip(split, seed, int(index), int(label), speech)
         feats[k] = features.log_mel(audio)
         snrs[k] = snr
     return feats, snrs
@@ -129,7 +171,9 @@ def _feature_signature() -> str:
     params = (features.SAMPLE_RATE, features.WINDOW_SAMPLES, features.N_FFT,
               features.HOP_LENGTH, features.N_MELS, features.FMIN_HZ, features.FMAX_HZ,
               features.TOP_DB, SNR_RANGE_DB, BACKGROUND_SLOTS, LEGACY_SHARE,
-              home_sounds.HOME_SOUNDS_VERSION, speech_bank.bank_signature())
+              home_sounds.HOME_SOUNDS_VERSION, speech_bank.bank_signature(),
+              HARD_NEGATIVE_SPLITS, HARD_NEGATIVE_PERIOD, HARD_NEGATIVE_CODE,
+              sorted(home_sounds.HARD_NEGATIVE_WEIGHTS.items()))
     return hashlib.sha1(repr(params).encode()).hexdigest()[:10]
 
 
@@ -144,22 +188,26 @@ def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "adaspring_ros"
 
 
-def cache_path(cache_dir: Path, split: str, seed: int, n_clips: int) -> Path:
+def cache_path(cache_dir: Path, split: str, seed: int, n_clips: int,
+               hard_negatives: bool = True) -> Path:
     key = (f"ubiear_synth_d{DATASET_VERSION}_s{sound_synth.SYNTH_VERSION}_"
-           f"f{_feature_signature()}_seed{seed}_{split}_{n_clips}.npz")
+           f"f{_feature_signature()}_seed{seed}_{split}_{n_clips}"
+           f"{'' if hard_negatives else '_nohard'}.npz")
     return Path(cache_dir) / key
 
 
 def synthetic_split(split: str, seed: int, n_clips: int, cache_dir: Path | None = None,
-                    workers: int | None = None, progress: bool = True) -> FeatureSet:
-    """One split of the synthetic set, from the cache when present, else generated and cached."""
+                    workers: int | None = None, progress: bool = True,
+                    hard_negatives: bool = True) -> FeatureSet:
+    """One split of the synthetic set, from the cache when present, else generated and cached
+    (``hard_negatives`` False: the split as DATASET_VERSION 2 built it, regular clips only)."""
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     if not isinstance(n_clips, (int, np.integer)) or n_clips <= 0:
         raise DatasetError(f"n_clips must be a positive integer, got {n_clips!r}")
     cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
-    path = cache_path(cache_dir, split, seed, n_clips)
-    labels = _split_labels(split, seed, n_clips)
+    path = cache_path(cache_dir, split, seed, n_clips, hard_negatives)
+    labels = _split_labels(split, seed, n_clips, hard_negatives)
     if path.exists():
         try:
             with np.load(path) as data:
@@ -169,7 +217,8 @@ def synthetic_split(split: str, seed: int, n_clips: int, cache_dir: Path | None 
         except (OSError, ValueError, KeyError):
             pass  # unreadable cache: regenerate it below
     speech_bank.ensure_bank(cache_dir, SPEECH_PARTITION[split], seed, progress=progress)
-    feats, snrs = _generate(split, seed, labels, workers, progress, cache_dir)
+    n_regular = n_clips - hard_negative_count(split, n_clips, hard_negatives)
+    feats, snrs = _generate(split, seed, labels, workers, progress, cache_dir, n_regular)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, features=feats, labels=labels, snr_db=snrs)
@@ -177,10 +226,10 @@ def synthetic_split(split: str, seed: int, n_clips: int, cache_dir: Path | None 
     return FeatureSet(feats, labels.astype(np.int64), snrs, sound_synth.CLASSES)
 
 
-def _generate(split, seed, labels, workers, progress, cache_dir):
+def _generate(split, seed, labels, workers, progress, cache_dir, n_regular):
     n = len(labels)
-    chunks = [(split, seed, np.arange(i, min(n, i + _CHUNK)), labels[i:i + _CHUNK], cache_dir)
-              for i in range(0, n, _CHUNK)]
+    chunks = [(split, seed, np.arange(i, min(n, i + _CHUNK)), labels[i:i + _CHUNK], cache_dir,
+               n_regular) for i in range(0, n, _CHUNK)]
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     bar = tqdm(total=n, desc=f"synthesising {split} (seed {seed})", unit="clip",
                disable=not progress)
@@ -216,14 +265,17 @@ def checkpoint_split(meta: dict, split: str, progress: bool = True) -> FeatureSe
     if "data_sizes" not in meta or not data.startswith("synthetic") or " + " in data:
         raise DatasetError("this checkpoint was not trained on the synthetic set; its "
                            f"{split} split is not reproducible here")
+    # checkpoints trained before the hard negatives (dataset version 2) have none in any split
+    hard = int(meta.get("dataset_version", DATASET_VERSION)) >= 3
     return synthetic_split(split, int(meta.get("seed", 0)), int(meta["data_sizes"][split]),
-                           progress=progress)
+                           progress=progress, hard_negatives=hard)
 
 
 def load_synthetic(seed: int = 0, sizes: dict[str, int] | None = None,
                    cache_dir: Path | None = None, workers: int | None = None,
                    progress: bool = True) -> SyntheticDataset:
-    """The train/val/test splits for ``seed`` (default sizes: 6,000 / 750 / 750 clips)."""
+    """The train/val/test splits for ``seed`` (default sizes: DEFAULT_SIZES, hard negatives
+    included)."""
     sizes = dict(DEFAULT_SIZES if sizes is None else sizes)
     missing = set(SPLITS) - set(sizes)
     if missing:
