@@ -67,6 +67,8 @@ def test_calibrate_on_a_tiny_network():
         assert all(v >= 0.0 for v in drops[layer].values())
     assert info["fit_configs"] == 15 and info["clips"] == 45
     assert info["margin_pp_per_compressed_layer"] >= 0.0
+    assert info["margin_pp_per_compressed_layer"] >= info["selection_gap_pp_per_compressed_layer"]
+    assert info["selection_pool"] == ss.count_configurations(arch)
 
 
 def _labels_set(labels, names=("a", "b", "background")):
@@ -105,3 +107,62 @@ def test_calibration_set_adds_a_disjoint_second_draw(tmp_path, monkeypatch):
     assert len(both) == 18
     assert np.array_equal(both.features[:9], val.features)
     assert not any(np.array_equal(a, b) for a in both.features[9:] for b in val.features)
+
+
+def test_cheapest_within_takes_the_cheapest_member_of_each_bound_once():
+    predicted = np.array([0.0, 0.4, 0.9, 0.9, 2.5, 5.0])
+    costs = np.array([10.0, 8.0, 5.0, 5.0, 1.0, 0.5])
+    # bound 0.5 -> index 1 (cost 8); 1.0 and 1.5 -> index 2 (cost tie with 3, same loss: first);
+    # 3.0 -> index 4; nothing is ever picked above its bound (index 5 at 5 pp)
+    assert am.cheapest_within(predicted, costs, (0.5, 1.0, 1.5, 3.0)) == [1, 2, 4]
+    assert am.cheapest_within(predicted, costs, (-1.0,)) == []
+    # a cost tie goes to the lower predicted loss
+    assert am.cheapest_within(np.array([0.8, 0.2]), np.array([1.0, 1.0]), (1.0,)) == [1]
+
+
+def test_selection_gap_measures_what_the_table_under_states(monkeypatch):
+    """A table that predicts every configuration free, while each compressed layer really costs
+    0.25 pp: the gap per compressed layer is what the picks lose on the half not fitted on."""
+    arch = ARCH
+    n_clips = 400
+    pool = [ss.backbone_configuration(arch),
+            ("conv@0.5",) + (ss.UNCOMPRESSED,) * (arch.n_compressible - 1),
+            ("conv@0.25",) * arch.n_compressible]
+
+    def fake_correctness(net, data, configs, progress=True):
+        rows = []
+        for config in configs:
+            k = sum(o != ss.UNCOMPRESSED for o in config)
+            ok = np.ones(n_clips, bool)
+            ok[:k] = False  # k compressed layers: k of the 400 clips wrong (0.25 pp each)
+            rows.append(ok)
+        return np.stack(rows)
+
+    class Net:
+        pass
+
+    net = Net()
+    net.arch = arch
+    monkeypatch.setattr(am, "correctness", fake_correctness)
+    weights = np.ones(n_clips)
+    clips = np.arange(n_clips)
+    halves = [clips[::2], clips[1::2]]
+    free = np.zeros(len(am._entries(arch)))
+    costs = np.array([3.0, 2.0, 1.0])
+    gap, picks = am.selection_gap(net, None, weights, halves, [free, free], pool, costs,
+                                  np.ones(n_clips, bool))
+    # every bound picks the all-compressed configuration (cheapest, predicted 0 pp); on each
+    # half it loses 2 of 200 clips (1 pp) over 4 layers
+    assert [p["config"] for p in picks] == [list(pool[2])] * 2
+    assert [p["other_half_pp"] for p in picks] == [1.0, 1.0]
+    assert abs(gap - 0.25) < 1e-9
+    # a table that states the loss exactly leaves no gap (bound 0.5 now picks the one-layer
+    # configuration, the wider bounds still the all-compressed one)
+    exact = np.zeros(len(am._entries(arch)))
+    index = {e: j for j, e in enumerate(am._entries(arch))}
+    exact[[index[(layer, "conv@0.25")] for layer in range(1, arch.n_compressible + 1)]] = 0.25
+    exact[index[(1, "conv@0.5")]] = 0.25
+    gap, picks = am.selection_gap(net, None, weights, halves, [exact, exact], pool, costs,
+                                  np.ones(n_clips, bool))
+    assert [p["config"] for p in picks] == [list(pool[1]), list(pool[2])] * 2
+    assert abs(gap) < 1e-9

@@ -15,9 +15,19 @@ fast as before):
 2. fit one entry per (layer, option) by ridge regression to the whole-configuration losses,
    with the single drops as the prior and residuals weighted 1 / (1 + loss / 3 pp) so the
    low-loss region, where thresholds of 0.3-2 pp bite, dominates the fit;
-3. estimate how much that fit under-predicts on clips it was not fitted on (fit on one half of
-   the clips, compare with the other half, both ways) and add that as a margin to every
-   compressed entry, so a configuration with k compressed layers is predicted k margins worse.
+3. estimate how much that fit under-predicts on clips it was not fitted on and add that as a
+   margin to every compressed entry, so a configuration with k compressed layers is predicted k
+   margins worse. Two estimates, the larger wins, both from fitting on one half of the clips and
+   checking on the other, both ways:
+   - the typical gap, over the fitted configurations the table puts under 3 pp;
+   - the selection gap (the winner's curse): the cheapest configuration of the whole space within
+     each of several accuracy bounds, picked on the half-fitted table the way the search picks,
+     then measured on the other half. Why: a search that takes the cheapest configuration within
+     A_thr takes the one whose loss the table under-states most. Measured on the shipped
+     checkpoint without it (typical gap 0, margin 0): the battery sweep's choices at A_thr 1 and
+     2 pp were predicted at 0.95 and 1.64 pp and lost 1.56 and 2.63 pp on the test split, and
+     the main job's lunch-time choice lost 1.3 pp on the day against 0.95 predicted. The halves
+     have half the clips, so this over-states the full table's curse somewhat: on the safe side.
 
 Every accuracy here is weighted to the class mix the robot hears, not the balanced mix of the
 validation split (each class 1/9): background, the class a home is mostly made of, gets
@@ -42,12 +52,19 @@ import numpy as np
 from tqdm import tqdm
 
 from adaspring_ros.core.model import search_space as ss
+from adaspring_ros.core.model.energy import WindowEnergy
 from adaspring_ros.core.model.supernet import SelfEvolutionaryNet
 from adaspring_ros.core.scene.dataset import FeatureSet, synthetic_split
 from adaspring_ros.core.scene.day_scene import BACKGROUND_PER_EVENT
 from adaspring_ros.training.common import correct
 
 FIT_CONFIGS = 200
+#: accuracy bounds (pp) at which the selection gap picks the cheapest configuration: the range of
+#: A_thr the day and the benchmarks use
+SELECTION_BOUNDS_PP = (0.5, 1.0, 1.5, 2.0, 3.0)
+#: the selection gap ranks the whole space when it has at most this many configurations, else a
+#: seeded sample of this many
+SELECTION_POOL = 100_000
 PRIOR_WEIGHT = 0.3
 LOW_LOSS_SCALE_PP = 3.0
 CALIBRATION_SEED = 41
@@ -200,6 +217,71 @@ def single_layer_drops(net: SelfEvolutionaryNet, data: FeatureSet, progress: boo
     return float(100.0 * correct[0].mean()), drops, correct
 
 
+def selection_pool(arch: ss.Architecture, seed: int,
+                   limit: int = SELECTION_POOL) -> list[ss.Configuration]:
+    """Every configuration, or ``limit`` seeded distinct ones when the space is larger."""
+    if ss.count_configurations(arch) <= limit:
+        return list(ss.all_configurations(arch))
+    rng = random.Random(seed)
+    return ss.distinct_configurations(lambda: ss.random_configuration(arch, rng), limit)
+
+
+def pool_costs(arch: ss.Architecture, pool: Sequence[ss.Configuration]) -> np.ndarray:
+    """Dynamic energy of each configuration (MACs and bytes moved, the joules objective's
+    latency-free part): the "cheapest" the selection gap picks by."""
+    window = WindowEnergy()
+    costs = []
+    for config in pool:
+        c = ss.configuration_cost(arch, config)
+        costs.append(window.dynamic_joules(c.macs, c.params_bytes, c.act_bytes))
+    return np.array(costs)
+
+
+def cheapest_within(predicted: np.ndarray, costs: np.ndarray,
+                    bounds: Sequence[float] = SELECTION_BOUNDS_PP) -> list[int]:
+    """Index of the cheapest pool member predicted within each bound (distinct, in bound order).
+
+    Ties in cost go to the lower predicted loss, as the search's accuracy term would.
+    """
+    picks = []
+    for bound in bounds:
+        inside = np.flatnonzero(predicted <= bound)
+        if inside.size == 0:
+            continue
+        order = np.lexsort((predicted[inside], costs[inside]))
+        best = int(inside[order[0]])
+        if best not in picks:
+            picks.append(best)
+    return picks
+
+
+def selection_gap(net: SelfEvolutionaryNet, data: FeatureSet, weights: np.ndarray,
+                  halves: Sequence[np.ndarray], tables: Sequence[np.ndarray],
+                  pool: Sequence[ss.Configuration], costs: np.ndarray,
+                  backbone_correct: np.ndarray, progress: bool = False):
+    """(pp per compressed layer, one record per pick): the winner's curse of a cheapest-within-
+    bound search on each half-fitted table, measured on the half it was not fitted on."""
+    design = design_matrix(net.arch, pool)
+    measured: dict[ss.Configuration, np.ndarray] = {}
+    total_gap, total_layers, records = 0.0, 0.0, []
+    for (_, check_half), table in zip((halves, halves[::-1]), tables, strict=True):
+        predicted = design @ table
+        for i in cheapest_within(predicted, costs):
+            config = tuple(pool[i])
+            k = float(design[i].sum())
+            if k == 0:
+                continue
+            if config not in measured:
+                measured[config] = correctness(net, data, [config], progress)[0]
+            rows = np.vstack([backbone_correct, measured[config]])
+            check = float(_losses(rows, check_half, weights)[1])
+            total_gap += check - float(predicted[i])
+            total_layers += k
+            records.append({"config": list(config), "predicted_pp": round(float(predicted[i]), 3),
+                            "other_half_pp": round(check, 3)})
+    return (total_gap / total_layers if total_layers else 0.0), records
+
+
 def calibrate(net: SelfEvolutionaryNet, data: FeatureSet, n_configs: int = FIT_CONFIGS,
               seed: int = CALIBRATION_SEED, progress: bool = True,
               background_share: float = BACKGROUND_SHARE):
@@ -220,10 +302,11 @@ def calibrate(net: SelfEvolutionaryNet, data: FeatureSet, n_configs: int = FIT_C
 
     # Margin: fit on one half of the clips, measure the under-prediction on the other half.
     halves = np.array_split(np.random.default_rng(seed).permutation(all_clips), 2)
-    gaps = []
+    gaps, half_tables = [], []
     for fit_half, check_half in (halves, halves[::-1]):
         fit_loss = _losses(correct, fit_half, weights)
         table = fit_table(arch, fit_loss[1:1 + len(entries)], design, fit_loss)
+        half_tables.append(table)
         check_loss = _losses(correct, check_half, weights)
         # Select by what the search would see (the prediction), not by the checked loss:
         # selecting on the checked loss keeps the rows whose noise happened to be favourable.
@@ -232,7 +315,11 @@ def calibrate(net: SelfEvolutionaryNet, data: FeatureSet, n_configs: int = FIT_C
         if np.any(low):
             k = design[low].sum(axis=1)
             gaps.append(float(np.sum(check_loss[low] - design[low] @ table) / np.sum(k)))
-    margin = max(0.0, float(np.mean(gaps))) if gaps else 0.0
+    typical = float(np.mean(gaps)) if gaps else 0.0
+    pool = selection_pool(arch, seed)
+    curse, picks = selection_gap(net, data, weights, halves, half_tables, pool,
+                                 pool_costs(arch, pool), correct[0], progress=False)
+    margin = max(0.0, typical, curse)
 
     losses = _losses(correct, all_clips, weights)
     table = fit_table(arch, single_loss, design, losses)
@@ -251,6 +338,9 @@ def calibrate(net: SelfEvolutionaryNet, data: FeatureSet, n_configs: int = FIT_C
         "clips": int(len(all_clips)),
         "margin_pp_per_compressed_layer": round(margin, 4),
         "split_half_gaps_pp": [round(g, 4) for g in gaps],
+        "selection_gap_pp_per_compressed_layer": round(curse, 4),
+        "selection_picks": picks,
+        "selection_pool": len(pool),
         "fit_mean_abs_error_pp_low_loss": float(np.mean(np.abs(predicted - losses)[low]))
         if np.any(low) else None,
         "single_sum_mean_abs_error_pp_low_loss":
