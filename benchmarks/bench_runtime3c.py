@@ -21,8 +21,10 @@ A_thr 0.3-2 pp), prints and writes (JSON, default out/bench_runtime3c.json):
   ablation table (each mechanism off, on reduced Δ' and in the literal mode) is
   benchmarks/bench_ablation.py's, on the same contexts;
 - a Table-2-shaped table: backbone, stand-alone operators, greedy, random, fixed-operator,
-  exhaustive, Algorithm 1 literal and Runtime3C, with A and T MEASURED on the held-out split
-  for the configurations each method chose (averaged over the contexts), C/Sp, C/Sa, E and
+  exhaustive, Algorithm 1 literal and Runtime3C, with A and T MEASURED on the held-out set
+  (the checkpoint's test split plus 2,000 fresh clips, testing/held_out.held_out_set; accuracy
+  weighted to the deployment's class mix, the quantity the profile predicts) for the
+  configurations each method chose (averaged over the contexts), C/Sp, C/Sa, E and
   search cost, E (the Eq. (2) proxy) and the predicted energy per window in mJ
   (core/model/energy.py; the paper's En needs a power meter);
 - the energy objective: the battery sweep (context otherwise fixed, budgets not binding,
@@ -57,10 +59,11 @@ from adaspring_ros.core.search import baselines, runtime3c
 from adaspring_ros.core.search.elite_space import build_binary, build_progressive
 from adaspring_ros.core.search.objective import ENERGY_OBJECTIVES, Evaluator, layer_tables
 from adaspring_ros.testing import energy_sweeps
-from adaspring_ros.testing.held_out import measure_configs
+from adaspring_ros.testing.held_out import held_out_set, measure_configs
 from adaspring_ros.testing.report_file import write_report
 from adaspring_ros.testing.search_contexts import make_contexts
 from adaspring_ros.testing.search_quality import quality
+from adaspring_ros.training.accuracy_model import deployment_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = WindowEnergy()  # the search's default energy constants
@@ -69,7 +72,7 @@ MIB = 1 << 20
 
 # ----------------------------------------------------------------------------- inputs
 def load_inputs(args):
-    """(profile, net or None, held-out split or None, label)."""
+    """(profile, net or None, held-out set or None, label)."""
     if args.fixture:
         from adaspring_ros.testing.profile_fixture import make_profile
         return make_profile(0), None, None, "SYNTHETIC TEST FIXTURE profile (not measured)"
@@ -83,7 +86,7 @@ def load_inputs(args):
     if not args.no_measure:
         from adaspring_ros.core.scene import dataset
         try:
-            test = dataset.checkpoint_split(loaded.meta, "test")
+            test = held_out_set(loaded.meta)
         except dataset.DatasetError as exc:
             raise SystemExit(f"{exc} (use --no-measure)") from None
     return loaded.profile, loaded.net, test, f"checkpoint {loaded.path}"
@@ -366,6 +369,12 @@ def attach_measured(energy, measured, profile) -> None:
     floor["accuracy_loss_measured_pp"] = measured_loss(measured, profile, floor["config"])
 
 
+def held_out_note(energy) -> str:
+    n = energy.get("held_out_clips")
+    return (f"{n} clips, weighted to the deployment's class mix" if n
+            else "not measured")
+
+
 def print_energy(energy, n_contexts):
     w = energy["window_constants"]
     print(f"\nEnergy per window (predicted, core/model/energy.py: {w['joules_per_mac'] * 1e9:g} "
@@ -378,7 +387,7 @@ def print_energy(energy, n_contexts):
           f"[{' '.join(f['config'])}], measured held-out loss "
           + (f"{meas:.2f} pp" if meas is not None else "n/a"))
     print("\nBattery sweep (budgets not binding; A loss predicted / MEASURED on the held-out "
-          "split):")
+          f"set, {held_out_note(energy)}):")
     for sw in energy["battery_sweeps"]:
         s = sw["summary"]
         target = " (target >= 3x)" if (sw["objective"], sw["threshold_pp"]) == ("joules", 2.0) \
@@ -463,7 +472,7 @@ def print_quality(s: dict) -> None:
 
 
 def print_table2(table2: list[dict]) -> None:
-    print("\nTable 2 shape (A, T measured on the held-out split for each chosen configuration, "
+    print("\nTable 2 shape (A, T measured on the held-out set for each chosen configuration, "
           "averaged over contexts; E = Eq. (2) proxy):")
     print(f"{'method':42} {'A %':>6} {'T ms':>6} {'C/Sp':>7} {'C/Sa':>7} {'E':>7} {'mJ':>6} "
           f"{'Sp kB':>7} {'search ms':>10} {'met':>5} {'A ok':>5} {'T ok':>5}")
@@ -556,7 +565,8 @@ def main(argv=None) -> int:
         configs = sorted({c for picks in chosen.values() for c, _ in picks}
                          | energy_configs(energy))
         measured = measure_configs(net, test, configs,
-                                   int(profile.meta.get("latency_threads", 1)))
+                                   int(profile.meta.get("latency_threads", 1)),
+                                   weights=deployment_weights(test))
     report = {
         "source": source, "seed": args.seed, "repeats": args.repeats, "host": platform.node(),
         "cpus": os.cpu_count(), "python": platform.python_version(),
@@ -564,9 +574,11 @@ def main(argv=None) -> int:
         "grouping_evidence_E_over_backbone": grouping_evidence(profile), "idle": idle,
         "table2": build_table2(chosen, profile, measured, rows),
         "latency_measure_loadavg_1min": measured[2] if measured else None,
+        "held_out_clips": len(test.labels) if measured else None,
         "measured": measured_rows(measured, profile), "per_context": per_context_json(rows),
     }
     attach_measured(energy, measured, profile)
+    energy["held_out_clips"] = report["held_out_clips"]
     report["energy"] = energy
     report["loadavg_1min"] = {"start": load_start[0], "end": os.getloadavg()[0]}
     print_report(report)

@@ -166,3 +166,19 @@ def test_selection_gap_measures_what_the_table_under_states(monkeypatch):
                                   np.ones(n_clips, bool))
     assert [p["config"] for p in picks] == [list(pool[1]), list(pool[2])] * 2
     assert abs(gap) < 1e-9
+
+
+def test_held_out_set_adds_fresh_clips_no_split_of_the_checkpoint_holds():
+    from adaspring_ros.core.scene import dataset
+    from adaspring_ros.testing.held_out import held_out_set
+
+    meta = {"data": "synthetic", "seed": 0, "data_sizes": {"test": 9}}
+    test = dataset.checkpoint_split(meta, "test", progress=False)
+    held = held_out_set(meta, extra=9, progress=False)
+    assert len(held.labels) == 18
+    np.testing.assert_array_equal(held.features[:9], test.features)
+    calibration_draw = dataset.synthetic_split("val", 1, 9, progress=False)
+    for clip in held.features[9:]:
+        assert not any(np.array_equal(clip, other) for other in test.features)
+        assert not any(np.array_equal(clip, other) for other in calibration_draw.features)
+    assert len(held_out_set(meta, extra=0, progress=False).labels) == 9
