@@ -271,3 +271,83 @@ def test_a_fluctuating_load_makes_scale_ups_exponentially_rarer():
     gaps = [b - a for a, b in zip(ups, ups[1:], strict=False)]
     assert len(fired) <= 10 and gov.backoff >= 2
     assert gaps == sorted(gaps)
+
+
+def _hog_ends_as_the_hold_is_taken(cpu_fall_share):
+    """The load step's failure: the big model (config 1, table 1 ms) is over a 2 ms budget under
+    a hog that ends at t = 20; the p95 lags, so the hold is taken on the hog's last seconds and
+    the reduced configuration (config 2) only ever runs on a quiet machine. Returns the
+    decisions (time, reason) up to t = 60 and the governor."""
+    fb = feedback(over_hold_s=1.5, min_dwell_s=3.0, fall_hold_s=4.0, probe_s=20.0)
+    fb.floor_ms = 0.1
+    gov = LatencyGovernor(fb, cpu_fall_share=cpu_fall_share)
+    gov.mark_searched(0.0)
+    fired, current = [], 1
+    for t in [x / 2 for x in range(120)]:
+        hog = t < 20.0
+        gov.note_cpu(t, 1.0 if hog else 0.3)
+        if current == 1:
+            fb.add(report(config_id=1, p50=1.0, p95=4.0 if t < 21.0 else 1.2, t=t))
+        else:  # the reduced configuration, after the hog: its own latency never changes
+            fb.add(report(config_id=2, p50=0.5, p95=0.6, t=t))
+        if t >= 18.0:  # the hog started before; the first evolution happened at its start
+            reason = gov.decide(current, 2.0, t)
+            if reason:
+                fired.append((t, reason))
+                gov.mark_searched(t)
+                current = 2 if reason.startswith(OVER) else 1
+    return fired, gov
+
+
+def test_a_load_that_ends_before_the_reduced_configuration_settles_is_seen_on_the_cpu():
+    fired, gov = _hog_ends_as_the_hold_is_taken(cpu_fall_share=0.2)
+    kinds = [r.split(":")[0] for _, r in fired]
+    assert kinds == [OVER, FELL]
+    assert fired[0][0] >= 19.5  # the hold was taken on the hog's last seconds
+    assert "CPU busy share 0.30, 1.00 when held" in fired[1][1]
+    assert fired[1][0] - 20.0 <= 10.0  # scaled back up within 10 s of the hog's end
+    assert gov.held is None and gov.held_cpu is None
+
+
+def test_without_the_cpu_signal_only_the_probe_scales_back_up():
+    fired, _ = _hog_ends_as_the_hold_is_taken(cpu_fall_share=0.0)
+    kinds = [r.split(":")[0] for _, r in fired]
+    assert kinds == [OVER, PROBE]  # the reduced configuration saw no fall of its own
+    assert fired[1][0] - fired[0][0] >= 20.0
+
+
+def test_a_lasting_hog_keeps_the_cpu_busy_and_the_hold_on():
+    fb = feedback(over_hold_s=1.0, min_dwell_s=2.0, fall_hold_s=2.0, probe_s=1000.0)
+    fb.floor_ms = 0.1
+    gov = LatencyGovernor(fb, cpu_fall_share=0.2)
+    gov.mark_searched(0.0)
+    for t in map(float, range(60)):
+        gov.note_cpu(t, 0.95 + 0.05 * (t % 2))  # busy, with noise
+    fired = _run_hog(fb, gov, seconds=60, small_p95=lambda t: 1.5)
+    assert [r.split(":")[0] for _, r in fired] == [OVER]
+
+
+def test_one_failed_scale_up_doubles_the_hold_once():
+    """Two "over budget" after one scale-up (the hog's last seconds) count as one failure."""
+    fb, gov = governed(over_hold_s=1.0, min_dwell_s=2.0, fall_hold_s=2.0, probe_s=20.0)
+    gov.last_up_s = 10.0  # a scale-up at t = 10
+    gov.backoff = 0
+    fb.add(report(config_id=1, p95=4.0, t=11.0))
+    gov.decide(1, 2.0, 11.0)
+    fb.add(report(config_id=1, p95=4.0, t=12.5))
+    assert gov.decide(1, 2.0, 12.5).startswith(OVER)
+    gov.mark_searched(12.5)
+    assert gov.backoff == 1
+    fired = run_reports(gov, 2, 6.0, 13.0, 20.0, budget=2.0)  # the reduced one: worse still
+    assert [r.split(":")[0] for _, r in fired] == [OVER]
+    assert gov.backoff == 1
+
+
+def test_cpu_samples_are_validated():
+    fb, gov = governed()
+    gov.note_cpu(1.0, math.nan)
+    assert gov.diagnostics(1.0)["cpu_busy_share"] == "n/a"
+    gov.note_cpu(1.0, 1.7)  # clamped
+    assert gov.diagnostics(1.0)["cpu_busy_share"] == "1.00"
+    with pytest.raises(ValueError):
+        LatencyGovernor(fb, cpu_fall_share=1.5)

@@ -23,6 +23,8 @@ import math
 import threading
 import time
 
+import psutil
+
 from adaspring_ros.core.model import checkpoint, device_table
 from adaspring_ros.core.model.latency_feedback import (
     FeedbackSettings,
@@ -46,6 +48,10 @@ class MeasuredLatency:
         self.enabled = declare(node, "latency_feedback", True, "Correct the latency table from "
                                "the inference node's measurements and re-evolve on them.",
                                read_only=True)
+        self.cpu_fall_share = declare(
+            node, "latency_cpu_fall_share", 0.2, "While a latency hold is on, a drop of the "
+            "machine's CPU busy share (0-1, all cores) this large also counts as load fell; "
+            "0 judges on latency reports only.", low=0.0, high=1.0, read_only=True)
         self._new_governor(version, self._settings(node), profile)
         self.mode = declare(node, "on_device_table", "off", "Measure a quick latency table when "
                             "the profile's machine is not this one.", choices=TABLE_MODES,
@@ -59,6 +65,7 @@ class MeasuredLatency:
         self.configs: dict[int, tuple] = {}
         self._ready = None
         self._unreachable: tuple[float, float] | None = None
+        self._cpu_primed = False
         self.table_source = "profile"
         node.create_subscription(ModelLatency, topics.LATENCY, self.on_latency, qos.reliable(50))
         # measured once the inference node reports (it serves): on a first start the table
@@ -94,7 +101,7 @@ class MeasuredLatency:
                       rejected: dict | None = None) -> None:
         self.feedback = LatencyFeedback(version, settings, rejected=dict(rejected or {}))
         self.feedback.floor_ms = fastest_table_ms(profile)  # see latency_governor
-        self.governor = LatencyGovernor(self.feedback)
+        self.governor = LatencyGovernor(self.feedback, self.cpu_fall_share)
 
     # ------------------------------------------------------------------ inputs
     def on_latency(self, msg: ModelLatency) -> None:
@@ -138,7 +145,14 @@ class MeasuredLatency:
     def reason(self, config_id: int, budget_ms: float) -> str | None:
         if not self.enabled:
             return None
-        return self.governor.decide(config_id, budget_ms, time.monotonic())
+        now = time.monotonic()
+        if self.cpu_fall_share > 0.0:
+            # busy share of all cores since the previous call (the first call's is meaningless)
+            busy = psutil.cpu_percent(interval=None) / 100.0
+            if self._cpu_primed:
+                self.governor.note_cpu(now, busy)
+            self._cpu_primed = True
+        return self.governor.decide(config_id, budget_ms, now)
 
     def annotate(self, msg, table_ms: float) -> None:
         """Publish T on the measured scale and say how the latency constraint was judged."""

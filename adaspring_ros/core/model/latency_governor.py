@@ -12,12 +12,18 @@ oscillates. The governor keeps the loop stable:
   proved it is *held*: while held, searches use the more pessimistic of it and the current one.
 - **load fell** (release the hold): the configuration in force, compared with itself once it
   settled (``min_dwell_s`` after its search), now allows a table budget 1 / ``fall_ratio`` as
-  large for ``fall_hold_s`` x 2^k (k as below).
+  large for ``fall_hold_s`` x 2^k (k as below); or the machine's CPU busy share (all cores,
+  every process) is ``cpu_fall_share`` below what it was when the hold was taken, for as long.
+  Why the second signal: the reduced configuration settles ``min_dwell_s`` after its search,
+  and a load that ends before then (a hold taken on the last seconds of a hog, because the
+  p95 lags by ``over_hold_s``) leaves it nothing to compare with; measured in the load step of
+  benchmarks/bench_adaptation.py, that run found no scale-up within 40 s of the hog's end.
 - **probing**: a load that hurts the big model's tail more than the small one's may end
   without the small one noticing; after ``probe_s`` x 2^k in a reduced configuration the hold is
   released anyway. k grows by one each time a scale-up (either kind) is followed by "over
-  budget" within the probe interval, and is reset after a scale-up that holds for two
-  intervals: bounded attempts, exponentially rarer under a lasting or fluctuating load.
+  budget" within the probe interval (once per scale-up, however many "over budget" follow it),
+  and is reset after a scale-up that holds for two intervals: bounded attempts, exponentially
+  rarer under a lasting or fluctuating load.
 - without a hold, **load fell** also fires when the allowed table budget grew to 1 /
   ``fall_ratio`` of the last search's (the load at start was higher than later).
 No trigger fires within ``min_dwell_s`` of the previous search.
@@ -26,6 +32,7 @@ No trigger fires within ``min_dwell_s`` of the previous search.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 from adaspring_ros.core.model.latency_feedback import LatencyFeedback, table_budget
@@ -33,6 +40,8 @@ from adaspring_ros.core.model.latency_feedback import LatencyFeedback, table_bud
 OVER = "measured latency over budget"
 FELL = "load fell"
 PROBE = "probing"
+#: seconds of CPU samples the busy share is averaged over (the hold's and the current one)
+CPU_WINDOW_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -51,9 +60,16 @@ class Snapshot:
 
 
 class LatencyGovernor:
-    def __init__(self, feedback: LatencyFeedback) -> None:
+    def __init__(self, feedback: LatencyFeedback, cpu_fall_share: float = 0.0) -> None:
+        """``cpu_fall_share``: the drop of the machine's CPU busy share (0-1, all cores) that
+        counts as "load fell" while a hold is on; 0 uses the latency reports alone."""
+        if not (math.isfinite(cpu_fall_share) and 0.0 <= cpu_fall_share <= 1.0):
+            raise ValueError(f"cpu_fall_share must be in [0, 1]; got {cpu_fall_share!r}")
         self.fb = feedback
         self.s = feedback.settings
+        self.cpu_fall_share = cpu_fall_share
+        self._cpu: deque[tuple[float, float]] = deque()
+        self.held_cpu: float | None = None
         self.at_search = Snapshot(1.0, 0.0, 0.0)
         self.searched_at_s = -math.inf
         self.held: Snapshot | None = None
@@ -62,6 +78,24 @@ class LatencyGovernor:
         self.last_up_s = -math.inf
         self._over_since: float | None = None
         self._fell_since: float | None = None
+
+    def note_cpu(self, now_s: float, busy_share: float) -> None:
+        """One sample of the machine's CPU busy share (0-1, all cores); non-finite ignored."""
+        if not math.isfinite(busy_share):
+            return
+        self._cpu.append((now_s, min(1.0, max(0.0, busy_share))))
+        while self._cpu and self._cpu[0][0] < now_s - 4 * CPU_WINDOW_S - self.s.over_hold_s:
+            self._cpu.popleft()
+
+    def _cpu_mean(self, since_s: float) -> float | None:
+        values = [b for t, b in self._cpu if t >= since_s]
+        return sum(values) / len(values) if values else None
+
+    def _cpu_fell(self, now_s: float) -> bool:
+        if self.cpu_fall_share <= 0.0 or self.held_cpu is None:
+            return False
+        now = self._cpu_mean(now_s - CPU_WINDOW_S)
+        return now is not None and now <= self.held_cpu - self.cpu_fall_share
 
     def snapshot(self, now_s: float) -> Snapshot:
         return Snapshot(self.fb.factor(now_s), self.fb.tail_ms(now_s), self.fb.t_load_ms())
@@ -120,8 +154,11 @@ class LatencyGovernor:
         self.fb.rebase(since)
         if now_s - self.last_up_s < self._probe_interval():
             self.backoff += 1  # the last scale-up did not hold
+            self.last_up_s = -math.inf  # counted: a second "over" after it is not another
         before = self.at_search
         self.held = self.snapshot(now_s)
+        # the load while the p95 was over budget, before the reduced configuration runs
+        self.held_cpu = self._cpu_mean(self._over_since - CPU_WINDOW_S)
         return (f"{OVER}: p95 {report.p95_ms:.3f} ms > T_bgt {budget_ms:.3f} ms (config "
                 f"{current_id}; correction {before.text()} -> {self.held.text()})")
 
@@ -132,14 +169,18 @@ class LatencyGovernor:
         own = self.fb.table_budget_since(self.searched_at_s, budget_ms, now_s, current_id)
         if self.base is None:
             self.base = own  # settled: the configuration in force under the held load
-        fell = own * self.s.fall_ratio >= self.base
+        own_fell = own * self.s.fall_ratio >= self.base
+        fell = own_fell or self._cpu_fell(now_s)
         self._fell_since = (now_s if self._fell_since is None else self._fell_since) \
             if fell else None
         held = self.held.text()
         hold = self.s.fall_hold_s * 2 ** self.backoff
         if self._fell_since is not None and now_s - self._fell_since >= hold:
+            why = (f"config {current_id}'s own latency fell" if own_fell else
+                   f"CPU busy share {self._cpu_mean(now_s - CPU_WINDOW_S):.2f}, "
+                   f"{self.held_cpu:.2f} when held")
             self._scale_up(now_s, self._fell_since - 1.0)
-            return f"{FELL}: config {current_id}'s own latency fell (held correction {held})"
+            return f"{FELL}: {why} (held correction {held})"
         if now_s - self.searched_at_s >= self._probe_interval():
             self._scale_up(now_s, now_s - self.s.min_dwell_s)
             return (f"{PROBE}: {self._probe_interval():.0f} s in a reduced configuration; "
@@ -148,6 +189,7 @@ class LatencyGovernor:
 
     def _scale_up(self, now_s: float, rebase_since: float) -> None:
         self.held = None
+        self.held_cpu = None
         self.last_up_s = now_s
         self.fb.rebase(rebase_since)
 
@@ -164,5 +206,9 @@ class LatencyGovernor:
     def diagnostics(self, now_s: float) -> dict[str, str]:
         values = self.fb.diagnostics(now_s)
         values["latency_hold"] = "none" if self.held is None else self.held.text()
+        cpu = self._cpu_mean(now_s - CPU_WINDOW_S)
+        values["cpu_busy_share"] = "n/a" if cpu is None else f"{cpu:.2f}"
+        values["cpu_busy_share_at_hold"] = ("n/a" if self.held_cpu is None
+                                            else f"{self.held_cpu:.2f}")
         values["latency_probe_backoff"] = str(self.backoff)
         return values
