@@ -3,7 +3,9 @@ precision and detection delay, for the backbone and for the configuration Runtim
 day's tightest latency budget.
 
     python benchmarks/bench_events.py [--free-minutes 30] [--events-per-class 20] [--sweep]
-                                      [--checkpoint PATH] [--json out/bench_events.json]
+                                      [--merge-gaps 0,1,2,3,5] [--short-rules 0/1/1,0.95/1/1]
+                                      [--checkpoint PATH]
+                                      [--json out/bench_events.json]
 
 What it runs (the inference node's own pipeline, offline: 1 s windows every 0.5 s, log-mel,
 the network, temperature-scaled probabilities, core.events.tracker with the node's default
@@ -35,6 +37,7 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -205,7 +208,7 @@ def verdict(value, target, higher=True):
     return "met" if (value >= target if higher else value <= target) else "NOT MET"
 
 
-def sweep(probs, streams, classes):
+def sweep(probs, streams, classes, merge_gap_s=pol.DEFAULT_MERGE_GAP_S):
     """Event figures for a grid of policies on one model's probabilities (choosing defaults)."""
     free, events, day = streams
     hours = sum(f[3] for f in free) / 3600.0
@@ -215,7 +218,8 @@ def sweep(probs, streams, classes):
     for em in (0.4, 0.5, 0.6, 0.7, 0.8):
         for so in (0.5, 0.6, 0.7, 0.8, 0.9):
             for k, n in ((2, 3), (3, 4), (2, 2), (1, 1)):
-                policy = pol.default_policy(classes, hop_s=HOP_S, urgency_rules={
+                policy = pol.default_policy(classes, hop_s=HOP_S, merge_gap_s=merge_gap_s,
+                                            urgency_rules={
                     pol.EMERGENCY: (em, k, n), pol.SOCIAL: (so, k, n), pol.AMBIENT: (so, k, n)})
                 dets, notes = run(probs[0], policy, free)
                 counts = scoring.false_alarms([d for ds in dets for d in ds])
@@ -230,12 +234,59 @@ def sweep(probs, streams, classes):
                       f" | {pct(d.recall)} | {pct(d.precision)}")
 
 
-def report_model(name, module, temperature, policy, streams, test, do_sweep=False):
+def variant_sweep(probs, streams, title, variants):
+    """Event figures for policy variants [(name, policy)] on one model's probabilities."""
+    free, events, day = streams
+    hours = sum(f[3] for f in free) / 3600.0
+    print(f"\n  {title:<22} | false emerg. notif./h | false emerg. events/h | false social/h | "
+          f"emergency recall | recall | precision | repeats | median delay | day recall | "
+          f"day precision | day emerg. recall")
+    for name, p in variants:
+        dets, notes = run(probs[0], p, free)
+        counts = scoring.false_alarms([d for ds in dets for d in ds])
+        s = merged_score(run(probs[1], p, events)[0], events, p)
+        e = s.by_urgency.get(pol.EMERGENCY, {"n": 0, "found": 0})
+        d = merged_score(run(probs[2], p, day)[0], day, p)
+        de = d.by_urgency.get(pol.EMERGENCY, {"n": 0, "found": 0})
+        print(f"  {name:<22} | {notes / hours:>21.2f} | "
+              f"{counts[pol.EMERGENCY] / hours:>21.2f} | {counts[pol.SOCIAL] / hours:>14.2f} | "
+              f"{pct(e['found'] / max(1, e['n'])):>16} | {pct(s.recall):>6} | "
+              f"{pct(s.precision):>9} | {s.duplicates:>7} | {s.median_delay_s:>10.2f} s | "
+              f"{pct(d.recall):>10} | {pct(d.precision):>13} | "
+              f"{pct(de['found'] / max(1, de['n']))}", flush=True)
+
+
+def _short_rules(text):
+    """"0.95/1/1,0.99/1/1|0.95/2/2|0/1/1" -> one {urgency: (threshold, k, n)} per item: one
+    threshold/k/n for every urgency, or emergency|social|ambient (0/1/1 = none)."""
+    out = []
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        parts = item.split("|")
+        if len(parts) == 1:
+            parts = parts * 3
+        rules = {}
+        for urgency, part in zip((pol.EMERGENCY, pol.SOCIAL, pol.AMBIENT), parts, strict=True):
+            thr, k, n = part.split("/")
+            rules[urgency] = (float(thr), int(k), int(n))
+        out.append((item, rules))
+    return out
+
+
+def report_model(name, module, temperature, policy, streams, test, do_sweep=False,
+                 merge_gaps=(), short_rules=()):
     free, events, day = streams
     out = {"model": name}
     probs = [probabilities(module, temperature, x) for x in streams]
     if do_sweep:
-        sweep(probs, streams, policy.classes)
+        sweep(probs, streams, policy.classes, policy.merge_gap_s)
+    if merge_gaps:
+        variant_sweep(probs, streams, "merge gap", [
+            (f"{g:g} s", replace(policy, merge_gap_s=g).validate()) for g in merge_gaps])
+    if short_rules:
+        variant_sweep(probs, streams, "short path E|S|A", [
+            (name, pol.default_policy(policy.classes, hop_s=policy.hop_s,
+                                      merge_gap_s=policy.merge_gap_s, short_rules=rules))
+            for name, rules in short_rules])
     hours = sum(f[3] for f in free) / 3600.0
     dets, notes = run(probs[0], policy, free)
     counts = scoring.false_alarms([d for ds in dets for d in ds])
@@ -296,6 +347,14 @@ def main(argv=None) -> int:
     parser.add_argument("--render-only", action="store_true",
                         help="render (and cache) the streams, then stop")
     parser.add_argument("--json", default="out/bench_events.json")
+    parser.add_argument("--short-rules", default="",
+                        help="also print the figures for these short-sound paths: "
+                             "threshold/k/n for every urgency or emergency|social|ambient "
+                             "(e.g. 0/1/1,0.99/1/1|0.95/2/2|0.95/2/2; the backbone; how the "
+                             "default was chosen)")
+    parser.add_argument("--merge-gaps", default="",
+                        help="also print the figures for these merge gaps, s (e.g. 0,1,2,3,5; "
+                             "the backbone; how the default event_merge_gap_s was chosen)")
     parser.add_argument("--sweep", action="store_true",
                         help="also print the figures for a grid of thresholds and k-of-n "
                              "(the backbone; how the defaults were chosen)")
@@ -311,7 +370,9 @@ def main(argv=None) -> int:
     classes = tuple(loaded.meta.get("classes", sound_synth.CLASSES))
     policy = pol.default_policy(classes, hop_s=HOP_S)
     print(f"checkpoint {loaded.path}; temperature {cal.temperature:.3f} ({cal.source}); policy "
-          + ", ".join(f"{u} {t:g} {k}-of-{n}" for u, (t, k, n) in pol.DEFAULT_RULES.items()))
+          + ", ".join(f"{u} {t:g} {k}-of-{n}" for u, (t, k, n) in pol.DEFAULT_RULES.items())
+          + f", merge gap {policy.merge_gap_s:g} s, short path "
+          + (pol.format_short_rules(pol.DEFAULT_SHORT_RULES) or "none"))
     print(f"load average at start {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} "
           f"({os.cpu_count()} cores)", flush=True)
     t = time.perf_counter()
@@ -332,7 +393,9 @@ def main(argv=None) -> int:
         test = None
     backbone = ss.backbone_configuration(loaded.net.arch)
     results = [report_model("backbone", loaded.net.get_active_subnet(backbone), cal.temperature,
-                            policy, (free, events, day), test, args.sweep)]
+                            policy, (free, events, day), test, args.sweep,
+                            [float(g) for g in args.merge_gaps.split(",") if g.strip()],
+                            _short_rules(args.short_rules))]
     config, ctx, found = tight_configuration(loaded)
     print(f"\nRuntime3C at the day's tightest budget (12:00, T_bgt {ctx.latency_budget_ms:.3f} ms "
           f"= 0.8x the backbone's predicted latency, storage {ctx.storage_budget_bytes} B, "

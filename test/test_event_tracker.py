@@ -34,6 +34,7 @@ RULES = {pol.EMERGENCY: (0.5, 2, 3), pol.SOCIAL: (0.6, 2, 3), pol.AMBIENT: (0.6,
 
 
 def tracker(**kw):
+    kw.setdefault("merge_gap_s", 0.0)  # closed at the offset; the merge tests set a gap
     return EventTracker(pol.default_policy(CLASSES, hop_s=HOP, urgency_rules=RULES, **kw))
 
 
@@ -70,7 +71,7 @@ def test_threshold_is_per_class_and_applies_to_calibrated_probability():
 
 
 def test_emergency_onset_notifies_once_and_cooldown_suppresses_fragments():
-    t = tracker()
+    t = tracker(merge_gap_s=0.0)  # fragments stay apart: what the cooldown is for
     alarm = ["fire_alarm"] * 4 + [None] * 3 + ["fire_alarm"] * 4 + [None] * 3
     ups = stream(t, alarm)
     onsets = [u for _, u in ups if u.kind == "onset"]
@@ -89,6 +90,113 @@ def test_hysteresis_keeps_a_pausing_alarm_as_one_event():
     ups = stream(t, ["fire_alarm"] * 4 + [None] + ["fire_alarm"] * 4 + [None] * 3)
     assert [u.kind for _, u in ups] == ["onset", "closed"]
     assert ups[1][1].event.windows == 8
+
+
+def test_same_class_detections_within_the_merge_gap_are_one_event():
+    """A long sound whose confidence dips for a few windows: two confirmations 1.5 s apart
+    (end of the first to start of the second) are ONE event with one onset and one
+    notification; it is published only once the gap has passed."""
+    alarm = ["fire_alarm"] * 4 + [None] * 3 + ["fire_alarm"] * 4 + [None] * 12
+    t = tracker(merge_gap_s=2.0)
+    ups = stream(t, alarm)
+    assert [u.kind for _, u in ups] == ["onset", "closed"]
+    assert ups[0][1].notify and t.notifications == 1 and t.suppressed_notifications == 0
+    ev = ups[1][1].event
+    # positive windows 0-3 and 7-10: from centre(0) - half hop to centre(10) + half hop
+    assert ev.start_ns == int(0.25 * NS) and ev.end_ns == int(5.75 * NS)
+    assert ev.windows == 8 and ev.merged == 1 and ev.end_reason == "offset"
+    assert ev.event_id == ups[0][1].event.event_id
+    assert ev.confirmed_ns == ups[0][1].event.confirmed_ns  # the delay is the first onset's
+    # published after the second part ended (window 12) and the gap passed, not before
+    closed_at = ups[1][0]
+    assert 12 < closed_at <= 12 + 2.0 / HOP + 3
+    # without the gap: two events
+    assert [u.kind for _, u in stream(tracker(merge_gap_s=0.0), alarm)] == \
+        ["onset", "closed", "onset", "closed"]
+
+
+def test_detections_further_apart_than_the_gap_or_of_another_class_stay_apart():
+    t = tracker(merge_gap_s=2.0)
+    # 4.5 s from the first event's end (1.75 s) to the second's start (6.25 s): two events
+    ups = stream(t, ["doorbell"] * 3 + [None] * 10 + ["doorbell"] * 4 + [None] * 12)
+    assert [(u.kind, u.event.label) for _, u in ups] == [
+        ("onset", "doorbell"), ("closed", "doorbell"), ("onset", "doorbell"),
+        ("closed", "doorbell")]
+    first = ups[1][1].event
+    assert first.merged == 0 and first.end_ns == int(1.75 * NS)
+    assert ups[1][0] < ups[2][0]  # the first was published before the second began
+    # a different class in the gap neither merges nor is merged
+    t = tracker(merge_gap_s=2.0)
+    ups = stream(t, ["doorbell"] * 3 + [None] * 2 + ["fire_alarm"] * 3 + [None] * 12)
+    closed = [u.event.label for _, u in ups if u.kind == "closed"]
+    assert sorted(closed) == ["doorbell", "fire_alarm"]
+
+
+def test_stream_end_publishes_a_pending_event_at_its_own_end():
+    t = tracker(merge_gap_s=5.0)
+    ups = stream(t, ["doorbell"] * 4 + [None] * 3)
+    assert [u.kind for _, u in ups] == ["onset"]  # ended, pending for the gap
+    assert t.pending_events == ("doorbell",) and t.open_events == ()
+    closed = t.close_all()
+    assert [u.kind for u in closed] == ["closed"]
+    assert closed[0].event.end_ns == int(2.25 * NS) and closed[0].event.end_reason == "offset"
+    assert t.pending_events == () and t.close_all() == []
+
+
+def test_short_confident_sound_is_confirmed_by_the_short_path_only():
+    """A 1 s doorbell gives one or two confident windows: the main rule (2 of 3 here, 3 of 4
+    shipped) misses it; the short-sound path (1 of 1 at 0.95) reports it, while a window at
+    0.9 (under the short threshold) still needs the main rule's votes."""
+    short = {u: (0.95, 1, 1) for u in pol.URGENCIES}
+    ring = [None] * 3 + ["doorbell"] + [None] * 8
+    assert stream(tracker(), ring, p=0.97) == []
+    t = tracker(short_rules=short)
+    ups = stream(t, ring, p=0.97)
+    assert [(u.kind, u.event.label) for _, u in ups] == [("onset", "doorbell"),
+                                                         ("closed", "doorbell")]
+    assert ups[0][0] == 3  # confirmed on that window, no waiting for more votes
+    ev = ups[1][1].event
+    assert ev.windows == 1 and ev.start_ns == int(1.75 * NS) and ev.end_ns == int(2.25 * NS)
+    assert stream(tracker(short_rules=short), ring, p=0.9) == []
+    # an emergency confirmed by the short path is notified like any other
+    alarm = tracker(short_rules=short)
+    assert [u.notify for _, u in stream(alarm, ["fire_alarm"] + [None] * 4, p=0.99)
+            if u.kind == "onset"] == [True]
+
+
+def test_short_path_is_validated():
+    with pytest.raises(pol.PolicyError, match="short-sound threshold"):
+        pol.default_policy(CLASSES, urgency_rules=RULES,
+                           short_rules={pol.SOCIAL: (0.5, 1, 1)})  # under the threshold 0.6
+    with pytest.raises(pol.PolicyError, match="short-sound k-of-n"):
+        pol.default_policy(CLASSES, short_rules={pol.SOCIAL: (0.95, 3, 2)})
+    rule = pol.default_policy(CLASSES, short_rules={pol.SOCIAL: (0.95, 2, 5)}).rules["doorbell"]
+    assert rule.short and rule.depth == 5
+
+
+def test_short_rules_parameter_text_round_trips_and_bad_text_says_why():
+    text = pol.format_short_rules(pol.DEFAULT_SHORT_RULES)
+    assert pol.parse_short_rules(text) == pol.DEFAULT_SHORT_RULES
+    assert pol.parse_short_rules("") == {u: (0.0, 1, 1) for u in pol.URGENCIES}
+    assert pol.parse_short_rules("social=0.9/2/3")[pol.SOCIAL] == (0.9, 2, 3)
+    assert pol.parse_short_rules("social=0.9/2/3")[pol.EMERGENCY] == (0.0, 1, 1)
+    with pytest.raises(pol.PolicyError, match="not one of"):
+        pol.parse_short_rules("loud=0.9/1/1")
+    with pytest.raises(pol.PolicyError, match="urgency=threshold/k/n"):
+        pol.parse_short_rules("social=0.9")
+    # the shipped short path: one window at 0.995 confirms an emergency, 0.99 does not
+    shipped = pol.default_policy(CLASSES, hop_s=HOP)
+    assert stream(EventTracker(shipped), ["fire_alarm"] + [None] * 4, p=0.99) == []
+    assert [u.kind for _, u in stream(EventTracker(shipped), ["fire_alarm"] + [None] * 4,
+                                      p=0.996)] == ["onset"]
+
+
+def test_merge_gap_is_validated():
+    with pytest.raises(pol.PolicyError, match="merge_gap_s"):
+        pol.default_policy(CLASSES, merge_gap_s=-1.0)
+    with pytest.raises(pol.PolicyError, match="merge_gap_s"):
+        pol.default_policy(CLASSES, merge_gap_s=float("nan"))
+    assert pol.default_policy(CLASSES).merge_gap_s == pol.DEFAULT_MERGE_GAP_S
 
 
 def test_stream_that_stops_mid_event_closes_it_at_the_last_audio_time():

@@ -172,6 +172,12 @@ class InferenceNode(Node):
         rules = {u: (thr, k, n) for u, (thr, _, _) in rules.items()}
         per_class = declare(self, "class_thresholds", "", "Per-class threshold overrides, "
                             "'label=value, ...'.", **ro)
+        short = declare(self, "event_short_rules",
+                        event_policy.format_short_rules(event_policy.DEFAULT_SHORT_RULES),
+                        "Short-sound path per urgency, 'urgency=threshold/k/n, ...': k of the "
+                        "last n windows at this higher probability also confirm an event (a 1 s "
+                        "doorbell cannot give event_k votes); an urgency not named, or "
+                        "threshold 0, has none; '' = none.", **ro)
         policy_kw = {
             "release_ratio": declare(self, "event_release_ratio", 0.6, "An event goes on while "
                                      "windows reach this fraction of its threshold.",
@@ -180,7 +186,13 @@ class InferenceNode(Node):
                                    "level that end an event.", low=1, high=20, **ro),
             "notify_cooldown_s": declare(self, "notify_cooldown_s", 30.0, "Audio seconds after "
                                          "a notification in which the same class is not "
-                                         "notified again.", low=0.0, high=3600.0, **ro)}
+                                         "notified again.", low=0.0, high=3600.0, **ro),
+            "merge_gap_s": declare(self, "event_merge_gap_s", event_policy.DEFAULT_MERGE_GAP_S,
+                                   "Audio seconds: an event of the same class confirmed within "
+                                   "this gap after an event ended continues it (one SoundEvent "
+                                   "per long sound); the event is published once the gap has "
+                                   "passed. 0 = publish at the offset.", low=0.0, high=60.0,
+                                   **ro)}
         self.stream_timeout_s = declare(self, "stream_timeout_s", 2.0, "Real seconds without "
                                         "audio that close open events at the last audio "
                                         "received.", low=0.1, high=600.0, **ro)
@@ -188,7 +200,8 @@ class InferenceNode(Node):
             if temperature > 0 else calibration.from_meta(self.loaded.meta, self.loaded.path)
         self.policy = event_policy.default_policy(
             self.classes, hop_s=hop, emergency=self.emergency, urgency_rules=rules,
-            thresholds=event_policy.parse_thresholds(per_class), **policy_kw)
+            thresholds=event_policy.parse_thresholds(per_class),
+            short_rules=event_policy.parse_short_rules(short), **policy_kw)
         self.tracker = EventTracker(self.policy)
         self._last_audio_wall = None
         self.health.values["temperature"] = f"{self.calibration.temperature:.3f}"
@@ -300,7 +313,7 @@ class InferenceNode(Node):
     def publish_health(self) -> None:
         idle = self._last_audio_wall is not None and \
             time.monotonic() - self._last_audio_wall > self.stream_timeout_s
-        if idle and self.tracker.open_events:
+        if idle and (self.tracker.open_events or self.tracker.pending_events):
             self.close_events(f"no audio for {self.stream_timeout_s:g} s")
         self.health.values["lost_chunks"] = str(self.windower.lost_chunks)
         self.health.values["config_id"] = str(self.slot.current.config_id)

@@ -9,7 +9,10 @@ calibrated class probabilities to `EventTracker.push`; what comes back is what t
 - ``closed``: the event ended, after ``off_windows`` windows below the release level, or because
   the audio stopped (`close_all`: the end is the last audio the stream delivered, never later).
   This is the one record per event: label, start, duration, peak and mean confidence,
-  urgency, how long confirmation took.
+  urgency, how long confirmation took. With the policy's ``merge_gap_s`` > 0, an event that
+  ended waits (pending) until no confirmation of its class can start within that gap of its
+  end; one that does continues it (no second onset, no second notification), so the record
+  comes out up to ``merge_gap_s`` + n hops after the sound's end.
 
 Times are audio times in ns (a window's first sample); the event's start and end are the
 centres of its first and last positive windows, widened by half a hop, so a 1 s sound heard by
@@ -59,6 +62,7 @@ class SoundEventRecord:
     last_sequence: int
     config_id: int
     end_reason: str = ""
+    merged: int = 0  # continuations within merge_gap_s merged into this event
 
     @property
     def duration_s(self) -> float:
@@ -92,6 +96,7 @@ class _Open:
         self.values = list(probs_run)
         self.below = 0
         self.last_config = first.config_id
+        self.merged = 0  # continuations merged into this event (merge_gap_s)
 
 
 class EventTracker:
@@ -102,6 +107,7 @@ class EventTracker:
         self._index = {label: i for i, label in enumerate(policy.classes)}
         self._history: dict[str, deque] = {}
         self._open: dict[str, _Open] = {}
+        self._pending: dict[str, _Open] = {}  # ended, waiting merge_gap_s for a continuation
         self._last_notified: dict[str, int] = {}
         self._ids = itertools.count(1)
         self.last_audio_ns: int | None = None
@@ -113,6 +119,14 @@ class EventTracker:
     @property
     def open_events(self) -> tuple[str, ...]:
         return tuple(self._open)
+
+    @property
+    def pending_events(self) -> tuple[str, ...]:
+        """Classes whose event ended but may still continue (merge_gap_s), not yet closed."""
+        return tuple(self._pending)
+
+    def _event_start(self, w: WindowScore) -> int:
+        return self._centre(w) - self._half_hop()
 
     def _centre(self, w: WindowScore) -> int:
         return w.start_ns + int(self.policy.window_s * NS / 2)
@@ -135,7 +149,7 @@ class EventTracker:
             if rule is None:
                 continue
             p = float(probs[index])
-            hist = self._history.setdefault(label, deque(maxlen=rule.n))
+            hist = self._history.setdefault(label, deque(maxlen=rule.depth))
             hist.append((p >= rule.threshold, p, window))
             current = self._open.get(label)
             if current is not None:
@@ -147,11 +161,70 @@ class EventTracker:
                 else:
                     current.below += 1
                     if current.below >= self.policy.off_windows:
-                        out.append(self._close(label, END_OFFSET, None))
+                        out += self._end(label)
                 continue
-            if sum(1 for hit, _, _ in hist if hit) >= rule.k:
+            pending = self._pending.get(label)
+            if self._rule_met(rule, hist):
+                if pending is not None and self._continues(pending, hist):
+                    self._reopen(label, hist)
+                    continue
+                if pending is not None:
+                    out.append(self._publish_pending(label))
                 out.append(self._confirm(label, index, rule.urgency, hist, end_ns))
+            elif pending is not None and self._gap_passed(pending, hist, window):
+                out.append(self._publish_pending(label))
         return out
+
+    @staticmethod
+    def _rule_met(rule, hist) -> bool:
+        """k of the last n windows at the threshold, or (short-sound path) short_k of the last
+        short_n at the short threshold."""
+        votes = list(hist)
+        if sum(1 for hit, _, _ in votes[-rule.n:] if hit) >= rule.k:
+            return True
+        return rule.short and sum(1 for _, p, _ in votes[-rule.short_n:]
+                                  if p >= rule.short_threshold) >= rule.short_k
+
+    # ---------------------------------------------------------------- merging (merge_gap_s)
+    def _pending_end(self, ev: _Open) -> int:
+        return self._centre(ev.last) + self._half_hop()
+
+    def _continues(self, ev: _Open, hist) -> bool:
+        """Would the event confirmed from ``hist`` start within merge_gap_s of ``ev``'s end?"""
+        first = next(w for hit, _, w in hist if hit)
+        gap_ns = self._event_start(first) - self._pending_end(ev)
+        return gap_ns <= int(self.policy.merge_gap_s * NS)
+
+    def _gap_passed(self, ev: _Open, hist, window: WindowScore) -> bool:
+        """No confirmation can start within the gap any more: its first vote would be one in
+        the history or a later window, all starting later than the gap allows."""
+        earliest = min([self._event_start(w) for hit, _, w in hist if hit]
+                       + [self._event_start(window)])
+        return earliest - self._pending_end(ev) > int(self.policy.merge_gap_s * NS)
+
+    def _reopen(self, label: str, hist) -> None:
+        ev = self._pending.pop(label)
+        positives = [(p, w) for hit, p, w in hist if hit]
+        ev.values += [p for p, _ in positives]
+        ev.last = positives[-1][1]
+        ev.last_config = ev.last.config_id
+        ev.below = 0
+        ev.merged += 1
+        self._open[label] = ev
+        hist.clear()
+
+    def _end(self, label: str) -> list[EventUpdate]:
+        """The event's offset: closed now, or pending for merge_gap_s."""
+        if self.policy.merge_gap_s <= 0.0:
+            return [self._close(label, END_OFFSET, None)]
+        self._pending[label] = self._open.pop(label)
+        self._history.pop(label, None)  # the event's own tail must not start a new one
+        return []
+
+    def _publish_pending(self, label: str) -> EventUpdate:
+        ev = self._pending.pop(label)
+        self.events_closed += 1
+        return EventUpdate("closed", self._record(ev, END_OFFSET))
 
     def _confirm(self, label, index, urgency, hist, end_ns) -> EventUpdate:
         positives = [(p, w) for hit, p, w in hist if hit]
@@ -188,7 +261,7 @@ class EventTracker:
             peak_confidence=float(max(ev.values)), mean_confidence=float(np.mean(ev.values)),
             windows=len(ev.values), first_sequence=ev.first.sequence,
             last_sequence=ev.last.sequence, config_id=ev.last_config,
-            end_reason="" if open_end else reason)
+            end_reason="" if open_end else reason, merged=ev.merged)
 
     def _close(self, label: str, reason: str, end_cap_ns: int | None) -> EventUpdate:
         ev = self._open.pop(label)
@@ -197,8 +270,10 @@ class EventTracker:
         return EventUpdate("closed", self._record(ev, reason, end_cap_ns=end_cap_ns))
 
     def close_all(self, reason: str = END_STREAM) -> list[EventUpdate]:
-        """The audio stopped (or jumped): close every open event at the last audio time and
-        forget the partial votes (windows across a gap are not consecutive)."""
-        out = [self._close(label, reason, self.last_audio_ns) for label in list(self._open)]
+        """The audio stopped (or jumped): publish the pending events (they ended before), close
+        every open event at the last audio time and forget the partial votes (windows across a
+        gap are not consecutive)."""
+        out = [self._publish_pending(label) for label in list(self._pending)]
+        out += [self._close(label, reason, self.last_audio_ns) for label in list(self._open)]
         self._history.clear()
         return out
