@@ -96,6 +96,11 @@ def test_hard_negatives_are_appended_seeded_and_disjoint(small_split):
     assert np.allclose(split.features[-1],
                        features.log_mel(dataset.render_hard_negative("val", 3, 0, speech)[0]),
                        atol=1e-5)
+    # and so in worker processes (21 clips: 20 regular, then the same hard negative 0)
+    parallel = dataset.synthetic_split("val", seed=3, n_clips=21, cache_dir=cache, workers=2,
+                                       progress=False)
+    assert parallel.labels[-1] == background
+    assert np.allclose(parallel.features[-1], split.features[-1], atol=1e-5)
 
 
 def test_old_checkpoints_rebuild_their_splits_without_hard_negatives(small_split, monkeypatch):
