@@ -340,3 +340,35 @@ def test_thread_probe_and_augmentation():
     a = common.augment(x, torch.Generator().manual_seed(1))
     b = common.augment(x, torch.Generator().manual_seed(1))
     assert a.shape == x.shape and torch.equal(a, b) and not torch.equal(a, x)
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_fire_layout_gives_the_first_channels_the_3x3_expand_and_matches_the_deployed_block(first):
+    arch = ss.Architecture(channels=(8, 16, 16, 24, 24), pools=(True, True, False, False, False),
+                           fire_3x3_first=first)
+    torch.manual_seed(5)
+    net = SelfEvolutionaryNet(arch)
+    layer = net.layers[0]
+    x = torch.randn(2, 8, 20, 25)
+    with torch.no_grad():
+        y = layer.pre_activation(x, "fire@0.75")  # 12 channels: 6 take 3x3, 6 take 1x1
+        z = F.relu(F.conv2d(x, layer.fire_squeeze_w, layer.fire_squeeze_b))
+        three = F.conv2d(z, layer.fire_e3_w, layer.fire_e3_b, padding=1)
+        one = F.conv2d(z, layer.fire_e1_w, layer.fire_e1_b)
+        head, tail = (three, one) if first else (one, three)
+        assert torch.allclose(y[:, :6], head[:, :6], atol=1e-5)
+        assert torch.allclose(y[:, 6:], tail[:, 6:12], atol=1e-5)
+        block = layer.extract("fire@0.75", 8)
+        assert torch.allclose(block(x), layer(x, "fire@0.75"), atol=1e-5)
+    config = ("fire@0.5", "fire@0.25", "fire@1.0", "fire@0.75")
+    subnet = net.get_active_subnet(config)
+    assert sum(p.numel() for p in subnet.parameters()) * 4 == ss.configuration_cost(
+        arch, config).params_bytes
+
+
+def test_architectures_stored_before_the_fire_layout_keep_the_1x1_first_layout():
+    stored = ss.Architecture().to_dict()
+    assert stored.pop("fire_3x3_first") is True
+    old = ss.Architecture.from_dict(stored)
+    assert old.fire_3x3_first is False and old.to_dict() == stored
+    assert ss.Architecture.from_dict(ss.Architecture().to_dict()) == ss.Architecture()

@@ -11,6 +11,11 @@ distillation as in once-for-all):
   lost 3.2 pp after 6 epochs without this pass);
 - ``n_random`` configurations drawn uniformly from the whole search space, which is how δ4
   adapters, narrow inputs and the δ1/δ2 operators that need fine-tuning get their gradients;
+- ``n_family`` configurations that mix one δ1/δ2/δ4 structure with plain convolutions
+  (`family_configuration`), the shape of what the search deploys (one operator family plus
+  δ3): uniform draws almost never put a fire/svd/dws/skip layer between full-width convs, so
+  those operators were trained for contexts the search never picks, and an identity skip (which
+  needs the previous layer at full width) hardly ever ran;
 - one noisy δ3 pass (`SelfEvolutionaryNet.noisy_forward`) whose KD loss, minus a reward of
   ``noise_reward`` per unit of log σ, trains each layer's width-noise magnitude.
 
@@ -44,6 +49,30 @@ def kd_loss(student: torch.Tensor, teacher: torch.Tensor, t: float = TEMPERATURE
                     reduction="batchmean") * t * t
 
 
+#: The structures a family draw focuses on (δ1, δ2 and δ4).
+FAMILY_STRUCTURES: tuple[str, ...] = ("fire", "svd", "dws", ss.SKIP)
+
+
+def family_configuration(arch: ss.Architecture, rng: random.Random,
+                         share: float = 0.5) -> ss.Configuration:
+    """One δ1/δ2/δ4 structure (drawn uniformly) at a share of the layers, plain convs elsewhere.
+
+    Each layer takes the structure (at a random width) with probability ``share``; the other
+    layers are conv@1.0 half of the time and conv at a random width otherwise.
+    """
+    structure = rng.choice(FAMILY_STRUCTURES)
+    ops = []
+    for _ in range(arch.n_compressible):
+        if rng.random() < share:
+            ops.append(ss.SKIP if structure == ss.SKIP
+                       else ss.option_id(structure, rng.choice(ss.WIDTHS)))
+        elif rng.random() < 0.5:
+            ops.append(ss.UNCOMPRESSED)
+        else:
+            ops.append(ss.option_id("conv", rng.choice(ss.WIDTHS)))
+    return tuple(ops)
+
+
 def set_trainable(net: SelfEvolutionaryNet, fine_tune: set[tuple[int, str]]) -> list:
     """Freeze the δ1/δ2 weights not listed in ``fine_tune`` ((layer, structure) pairs)."""
     params = [net.stem_w, net.stem_b, net.head_w, net.head_b]
@@ -59,8 +88,9 @@ def set_trainable(net: SelfEvolutionaryNet, fine_tune: set[tuple[int, str]]) -> 
 
 def train_supernet(net: SelfEvolutionaryNet, train: FeatureSet, epochs: int,
                    gen: torch.Generator, fine_tune: set[tuple[int, str]], lr: float = 1e-3,
-                   batch_size: int = 64, n_random: int = 2, noise_reward: float = 2e-2,
-                   ce_weight: float = 0.3, progress: bool = True) -> dict:
+                   batch_size: int = 64, n_random: int = 1, n_family: int = 1,
+                   noise_reward: float = 2e-2, ce_weight: float = 0.3,
+                   progress: bool = True) -> dict:
     """Distil every operator-variant from the frozen backbone; returns a training log."""
     arch = net.arch
     net.to(common.DEVICE)
@@ -85,6 +115,7 @@ def train_supernet(net: SelfEvolutionaryNet, train: FeatureSet, epochs: int,
         widths_only = tuple(ss.option_id("conv", rng.choice(ss.WIDTHS))
                             for _ in range(arch.n_compressible))
         randoms = [ss.random_configuration(arch, rng) for _ in range(n_random)]
+        randoms += [family_configuration(arch, rng) for _ in range(n_family)]
         for config in [smallest, widths_only] + randoms:
             logits = net(xb, config)
             loss = loss + kd_loss(logits, target) + ce_weight * F.cross_entropy(logits, yb)

@@ -6,10 +6,12 @@ operator choices (``search_space.OPTIONS``):
 - ``conv@w`` (backbone conv; δ3 at w < 1): the first round(w*C_out) output channels of the
   backbone's 3x3 conv. Training orders channels by learned importance, so slicing keeps the
   most useful ones and scaling back up is just a wider slice.
-- ``fire@w`` (δ1): squeeze 1x1 (C_in -> s) + ReLU, then expand: 1x1 for the first cw//2 output
-  channels and 3x3 for the rest, concatenated. Each output channel stores BOTH a 1x1 and a 3x3
-  expand kernel, so any width can split its channels 1x1/3x3 as the Fire block prescribes
-  while sharing tensors across widths.
+- ``fire@w`` (δ1): squeeze 1x1 (C_in -> s) + ReLU, then expand: 3x3 for the first
+  cw - cw//2 output channels and 1x1 for the other cw//2, concatenated (checkpoints from before
+  issue 14, ``Architecture.fire_3x3_first`` False, put the 1x1 half first). Channels are ordered
+  by importance, so the spatial 3x3 kernels now serve the channels that matter most. Each
+  output channel stores BOTH a 1x1 and a 3x3 expand kernel, so any width can split its
+  channels 1x1/3x3 as the Fire block prescribes while sharing tensors across widths.
 - ``svd@w`` (δ2): 3x3 conv to rank r (no bias), then 1x1 to the outputs (truncated SVD).
 - ``dws@w`` (δ2): depthwise 3x3 (no bias), then pointwise 1x1 (per-input-channel rank-1 SVD).
 - ``skip`` (δ4): identity when the channel count is unchanged, else a 1x1 adapter + ReLU.
@@ -98,19 +100,22 @@ class ConvBlock(nn.Module):
 class FireBlock(nn.Module):
     """δ1: squeeze 1x1 + ReLU, expand 1x1 and 3x3 concatenated, ReLU (+ pool)."""
 
-    def __init__(self, squeeze_w, squeeze_b, e1_w, e1_b, e3_w, e3_b, pool: bool):
+    def __init__(self, squeeze_w, squeeze_b, e1_w, e1_b, e3_w, e3_b, pool: bool,
+                 expand_3x3_first: bool = False):
         super().__init__()
         self.squeeze_w, self.squeeze_b = _frozen(squeeze_w), _frozen(squeeze_b)
         self.e1_w, self.e1_b = _frozen(e1_w), _frozen(e1_b)
         self.e3_w, self.e3_b = _frozen(e3_w), _frozen(e3_b)
         self.pool = pool
+        self.expand_3x3_first = expand_3x3_first
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = F.relu_(F.conv2d(x, self.squeeze_w, self.squeeze_b))
         y3 = F.conv2d(z, self.e3_w, self.e3_b, padding=1)
         if self.e1_w.shape[0] == 0:
             return _finish_(y3, self.pool)
-        y = torch.cat((F.conv2d(z, self.e1_w, self.e1_b), y3), dim=1)
+        y1 = F.conv2d(z, self.e1_w, self.e1_b)
+        y = torch.cat((y3, y1) if self.expand_3x3_first else (y1, y3), dim=1)
         return _finish_(y, self.pool)
 
 
@@ -220,6 +225,14 @@ class ElasticLayer(nn.Module):
                 f"layer {self.layer} takes 1..{self.spec.in_channels} input channels, got {cin}"
             )
 
+    def _fire_split(self, cw: int) -> tuple[slice, slice]:
+        """(1x1 channels, 3x3 channels) of fire at ``cw`` kept channels: cw//2 take the 1x1
+        expand, the rest the 3x3; which half comes first is ``arch.fire_3x3_first``."""
+        n1 = cw // 2
+        if self.arch.fire_3x3_first:
+            return slice(cw - n1, cw), slice(0, cw - n1)
+        return slice(0, n1), slice(n1, cw)
+
     def out_channels(self, option: str) -> int:
         return ss.layer_out_channels(self.arch, self.layer, option, self.spec.in_channels)
 
@@ -233,11 +246,12 @@ class ElasticLayer(nn.Module):
             return F.conv2d(x, self.conv_w[:cw, :cin], self.conv_b[:cw], padding=1)
         if structure == "fire":
             z = F.relu(F.conv2d(x, self.fire_squeeze_w[:, :cin], self.fire_squeeze_b))
-            e1 = cw // 2
-            y3 = F.conv2d(z, self.fire_e3_w[e1:cw], self.fire_e3_b[e1:cw], padding=1)
-            if e1 == 0:
+            ones, threes = self._fire_split(cw)
+            y3 = F.conv2d(z, self.fire_e3_w[threes], self.fire_e3_b[threes], padding=1)
+            if ones.stop == ones.start:
                 return y3
-            return torch.cat((F.conv2d(z, self.fire_e1_w[:e1], self.fire_e1_b[:e1]), y3), dim=1)
+            y1 = F.conv2d(z, self.fire_e1_w[ones], self.fire_e1_b[ones])
+            return torch.cat((y3, y1) if self.arch.fire_3x3_first else (y1, y3), dim=1)
         if structure == "svd":
             u = F.conv2d(x, self.svd_basis_w[:, :cin], None, padding=1)
             return F.conv2d(u, self.svd_mix_w[:cw], self.svd_mix_b[:cw])
@@ -264,10 +278,11 @@ class ElasticLayer(nn.Module):
         if structure == "conv":
             return ConvBlock(self.conv_w[:cw, :cin], self.conv_b[:cw], pool)
         if structure == "fire":
-            e1 = cw // 2
+            ones, threes = self._fire_split(cw)
             return FireBlock(self.fire_squeeze_w[:, :cin], self.fire_squeeze_b,
-                             self.fire_e1_w[:e1], self.fire_e1_b[:e1],
-                             self.fire_e3_w[e1:cw], self.fire_e3_b[e1:cw], pool)
+                             self.fire_e1_w[ones], self.fire_e1_b[ones],
+                             self.fire_e3_w[threes], self.fire_e3_b[threes], pool,
+                             self.arch.fire_3x3_first)
         if structure == "svd":
             return LowRankBlock(self.svd_basis_w[:, :cin], self.svd_mix_w[:cw],
                                 self.svd_mix_b[:cw], pool)

@@ -85,11 +85,18 @@ class Architecture:
 
     n_mels: int = 40
     n_frames: int = 51
+    #: No compressible layer keeps its channel count, so δ4 is always the 1x1 adapter. A plan
+    #: with equal pairs, (8, 96, 96, 144, 144), lets skip be an identity at layers 2 and 4, but
+    #: this backbone has no residual connections and the identity lost 63-66 pp in a reduced run
+    #: (adapter: 6-21 pp); see training/README.md, issue 14.
     channels: tuple[int, ...] = (8, 80, 112, 144, 160)
     pools: tuple[bool, ...] = (True, True, True, False, False)
     n_classes: int = 9
     fire_squeeze_ratio: float = 0.25  # squeeze channels = ratio * C_out
     svd_rank_ratio: float = 0.25  # rank = ratio * C_out
+    #: Fire expand layout: True gives the first (most important) half of the kept channels the
+    #: 3x3 expand and the rest the 1x1; False (checkpoints before issue 14) the other way round.
+    fire_3x3_first: bool = True
     layers: tuple[ConvLayerSpec, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -109,7 +116,9 @@ class Architecture:
         return len(self.channels) - 1
 
     def to_dict(self) -> dict:
-        return {
+        """Plain dict; ``fire_3x3_first`` only when set, so an architecture stored before it
+        existed round-trips to the same dict (and the same profile and cache hashes)."""
+        d = {
             "n_mels": self.n_mels,
             "n_frames": self.n_frames,
             "channels": list(self.channels),
@@ -118,6 +127,9 @@ class Architecture:
             "fire_squeeze_ratio": self.fire_squeeze_ratio,
             "svd_rank_ratio": self.svd_rank_ratio,
         }
+        if self.fire_3x3_first:
+            d["fire_3x3_first"] = True
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Architecture:
@@ -129,6 +141,7 @@ class Architecture:
             n_classes=int(d["n_classes"]),
             fire_squeeze_ratio=float(d["fire_squeeze_ratio"]),
             svd_rank_ratio=float(d["svd_rank_ratio"]),
+            fire_3x3_first=bool(d.get("fire_3x3_first", False)),
         )
 
 
