@@ -29,8 +29,6 @@ def held_out_set(meta: dict, extra: int = EXTRA_HELD_OUT_CLIPS, progress: bool =
     calibration draw is the validation renderer at seed + 1, and this is the test renderer at
     seed + 1. Raises dataset.DatasetError for a checkpoint trained on a user's folder.
     """
-    import numpy as np
-
     from adaspring_ros.core.scene import dataset
 
     test = dataset.checkpoint_split(meta, "test", progress=progress)
@@ -39,9 +37,7 @@ def held_out_set(meta: dict, extra: int = EXTRA_HELD_OUT_CLIPS, progress: bool =
     hard = int(meta.get("dataset_version", dataset.DATASET_VERSION)) >= 3
     more = dataset.synthetic_split("test", int(meta.get("seed", 0)) + 1, int(extra),
                                    progress=progress, hard_negatives=hard)
-    return dataset.FeatureSet(np.concatenate([test.features, more.features]),
-                              np.concatenate([test.labels, more.labels]),
-                              np.concatenate([test.snr_db, more.snr_db]), test.class_names)
+    return test.concat(more)
 
 
 def measure_configs(net, test, configs, threads: int, weights=None):

@@ -94,9 +94,7 @@ def calibration_set(val: FeatureSet, synthetic_seed: int | None,
     more = synthetic_split("val", int(synthetic_seed) + 1, int(extra), progress=progress)
     if tuple(more.class_names) != tuple(val.class_names):
         return val
-    return FeatureSet(np.concatenate([val.features, more.features]),
-                      np.concatenate([val.labels, more.labels]),
-                      np.concatenate([val.snr_db, more.snr_db]), val.class_names)
+    return val.concat(more)
 
 
 def deployment_weights(data: FeatureSet, background_share: float = BACKGROUND_SHARE) -> np.ndarray:

@@ -82,6 +82,12 @@ class FeatureSet:
         return FeatureSet(self.features[index], self.labels[index], self.snr_db[index],
                           self.class_names)
 
+    def concat(self, other: FeatureSet) -> FeatureSet:
+        """This set's clips, then ``other``'s (its labels index the same class names)."""
+        return FeatureSet(np.concatenate([self.features, other.features]),
+                          np.concatenate([self.labels, other.labels]),
+                          np.concatenate([self.snr_db, other.snr_db]), self.class_names)
+
     def tensors(self):
         """(x, y) torch tensors shaped (n, 1, n_mels, n_frames) and (n,)."""
         import torch
@@ -432,13 +438,8 @@ def mix_user_recordings(data: SyntheticDataset, user: FolderDataset, share: floa
     pick = rng.choice(train_idx, size=n_user, replace=n_user > len(train_idx)) \
         if n_user and len(train_idx) else np.zeros(0, dtype=np.int64)
 
-    def join(a: FeatureSet, b: FeatureSet) -> FeatureSet:
-        return FeatureSet(np.concatenate([a.features, b.features]),
-                          np.concatenate([a.labels, b.labels]),
-                          np.concatenate([a.snr_db, b.snr_db]), names)
-
     return SyntheticDataset(
         seed=data.seed,
-        train=join(data.train.subset(keep), user.subset(pick)),
-        val=join(data.val, user.subset(np.asarray(parts["val"], dtype=np.int64))),
-        test=join(data.test, user.subset(np.asarray(parts["test"], dtype=np.int64))))
+        train=data.train.subset(keep).concat(user.subset(pick)),
+        val=data.val.concat(user.subset(np.asarray(parts["val"], dtype=np.int64))),
+        test=data.test.concat(user.subset(np.asarray(parts["test"], dtype=np.int64))))
