@@ -35,6 +35,7 @@ RULES = {pol.EMERGENCY: (0.5, 2, 3), pol.SOCIAL: (0.6, 2, 3), pol.AMBIENT: (0.6,
 
 def tracker(**kw):
     kw.setdefault("merge_gap_s", 0.0)  # closed at the offset; the merge tests set a gap
+    kw.setdefault("holds", {pol.EMERGENCY: 0.0})  # confirmed at once; the hold tests set one
     return EventTracker(pol.default_policy(CLASSES, hop_s=HOP, urgency_rules=RULES, **kw))
 
 
@@ -184,11 +185,15 @@ def test_short_rules_parameter_text_round_trips_and_bad_text_says_why():
         pol.parse_short_rules("loud=0.9/1/1")
     with pytest.raises(pol.PolicyError, match="urgency=threshold/k/n"):
         pol.parse_short_rules("social=0.9")
-    # the shipped short path: one window at 0.995 confirms an emergency, 0.99 does not
-    shipped = pol.default_policy(CLASSES, hop_s=HOP)
+    # the shipped short path: one window at 0.995 starts an emergency, 0.99 does not; with
+    # the shipped hold, a single confident window is still no event
+    shipped = pol.default_policy(CLASSES, hop_s=HOP, holds={pol.EMERGENCY: 0.0})
     assert stream(EventTracker(shipped), ["fire_alarm"] + [None] * 4, p=0.99) == []
     assert [u.kind for _, u in stream(EventTracker(shipped), ["fire_alarm"] + [None] * 4,
                                       p=0.996)] == ["onset"]
+    held = EventTracker(pol.default_policy(CLASSES, hop_s=HOP))
+    assert stream(held, ["fire_alarm"] + [None] * 4, p=0.996) == []
+    assert held.discarded == 1 and held.notifications == 0
 
 
 def test_merge_gap_is_validated():
@@ -218,7 +223,8 @@ def test_two_classes_can_be_open_at_once_and_background_never_makes_events():
     t = tracker()
     both = np.array([0.45, 0.45, 0.05, 0.05])
     pol_low = pol.default_policy(CLASSES, hop_s=HOP, urgency_rules=RULES,
-                                 thresholds={"doorbell": 0.4, "fire_alarm": 0.4})
+                                 thresholds={"doorbell": 0.4, "fire_alarm": 0.4},
+                                 holds={pol.EMERGENCY: 0.0})
     t = EventTracker(pol_low)
     ups = []
     for i in range(3):
@@ -247,8 +253,64 @@ def test_bad_window_and_bad_policy_are_refused_with_the_reason():
 def test_shipped_default_rules_need_more_evidence_than_one_blip():
     t = EventTracker(pol.default_policy(CLASSES, hop_s=HOP))
     assert stream(t, [None, "fire_alarm", "fire_alarm", None] * 5, p=0.95) == []
-    ups = stream(t, ["fire_alarm"] * 6, p=0.95, t0=100.0)
+    hold = pol.DEFAULT_HOLD_S[pol.EMERGENCY]
+    ups = stream(t, ["fire_alarm"] * int(hold / HOP + 2), p=0.95, t0=100.0)
     assert [u.kind for _, u in ups] == ["onset"] and ups[0][1].notify
+    # the shipped hold: an alarm-like burst shorter than it notifies nothing
+    burst = EventTracker(pol.default_policy(CLASSES, hop_s=HOP))
+    assert stream(burst, ["fire_alarm"] * int(hold / HOP - 1) + [None] * 6, p=0.999) == []
+    assert burst.notifications == 0 and burst.discarded == 1
+
+
+def test_hold_confirms_an_alarm_only_once_it_has_gone_on():
+    """A rule with a hold: the vote starts the sound, the onset (and notification) comes once
+    it has lasted hold_s; a burst that stops sooner makes no event and no notification."""
+    t = tracker(holds={pol.EMERGENCY: 2.0})
+    assert stream(t, [None] * 2 + ["fire_alarm"] * 3 + [None] * 6) == []  # 1.5 s: no event
+    assert t.discarded == 1 and t.notifications == 0 and t.open_events == ()
+    t = tracker(holds={pol.EMERGENCY: 2.0})
+    ups = stream(t, [None] * 2 + ["fire_alarm"] * 8 + [None] * 4)
+    assert [(i, u.kind) for i, u in ups] == [(5, "onset"), (11, "closed")]
+    onset = ups[0][1]
+    assert onset.notify and t.notifications == 1
+    # positive windows from 1.0 s: start 1.25 s; 4 windows = 2.0 s lasted at window 5
+    assert onset.event.start_ns == int(1.25 * NS)
+    assert onset.event.confirmed_ns == int((5 * HOP + 1.0) * NS)
+    ev = ups[1][1].event
+    assert ev.start_ns == int(1.25 * NS) and ev.duration_s == pytest.approx(4.0)
+    assert ev.windows == 8 and ev.detection_delay_s == pytest.approx(3.5 - 1.25)
+    # social classes have no hold here: a 1.5 s doorbell is an event
+    assert [u.kind for _, u in stream(t, ["doorbell"] * 3 + [None] * 4, t0=50.0)] == [
+        "onset", "closed"]
+
+
+def test_hold_counts_an_alarm_through_its_pauses_and_a_stream_end_before_it_is_no_event():
+    # temporal-three: a pause of one window (under off_windows = 2) does not restart the hold
+    t = tracker(holds={pol.EMERGENCY: 3.0})
+    alarm = ["fire_alarm", "fire_alarm", None] * 4
+    ups = stream(t, alarm)
+    assert [u.kind for _, u in ups] == ["onset"] and ups[0][0] == 6  # 0.0-3.0 s lasted
+    t = tracker(holds={pol.EMERGENCY: 3.0})
+    stream(t, ["fire_alarm"] * 4)  # 2 s, then the audio stops
+    assert t.open_events == ("fire_alarm",)
+    assert t.close_all() == [] and t.discarded == 1 and t.open_events == ()
+
+
+def test_holds_parameter_text_round_trips_and_bad_values_are_refused():
+    text = pol.format_holds(pol.DEFAULT_HOLD_S)
+    assert pol.parse_holds(text) == pol.DEFAULT_HOLD_S
+    assert pol.parse_holds("") == {u: 0.0 for u in pol.URGENCIES}
+    assert pol.parse_holds("social=2.5")[pol.SOCIAL] == 2.5
+    with pytest.raises(pol.PolicyError, match="not one of"):
+        pol.parse_holds("loud=2")
+    with pytest.raises(pol.PolicyError, match="urgency=seconds"):
+        pol.parse_holds("emergency")
+    with pytest.raises(pol.PolicyError, match="0-60"):
+        pol.parse_holds("emergency=-1")
+    with pytest.raises(pol.PolicyError, match="hold"):
+        pol.default_policy(CLASSES, holds={pol.EMERGENCY: float("nan")})
+    assert pol.default_policy(CLASSES).rules["fire_alarm"].hold_s == \
+        pol.DEFAULT_HOLD_S[pol.EMERGENCY]
 
 
 def test_emergency_classes_override_moves_urgency():

@@ -178,6 +178,13 @@ class InferenceNode(Node):
                         "last n windows at this higher probability also confirm an event (a 1 s "
                         "doorbell cannot give event_k votes); an urgency not named, or "
                         "threshold 0, has none; '' = none.", **ro)
+        holds = declare(self, "event_hold_s",
+                        event_policy.format_holds(event_policy.DEFAULT_HOLD_S),
+                        "Hold per urgency, 'urgency=seconds, ...': an event of that urgency is "
+                        "confirmed (and an emergency notified) only once the sound has gone on "
+                        "this long; one that stops sooner is no event (real alarms keep "
+                        "sounding; alarm-like TV music does not); an urgency not named, or 0, "
+                        "has none; '' = none.", **ro)
         policy_kw = {
             "release_ratio": declare(self, "event_release_ratio", 0.6, "An event goes on while "
                                      "windows reach this fraction of its threshold.",
@@ -201,7 +208,8 @@ class InferenceNode(Node):
         self.policy = event_policy.default_policy(
             self.classes, hop_s=hop, emergency=self.emergency, urgency_rules=rules,
             thresholds=event_policy.parse_thresholds(per_class),
-            short_rules=event_policy.parse_short_rules(short), **policy_kw)
+            short_rules=event_policy.parse_short_rules(short),
+            holds=event_policy.parse_holds(holds), **policy_kw)
         self.tracker = EventTracker(self.policy)
         self._last_audio_wall = None
         self.health.values["temperature"] = f"{self.calibration.temperature:.3f}"

@@ -17,7 +17,13 @@ that event (one long sound whose confidence dips for a few windows is one event,
 ended event is published once that gap has passed. A rule may also have a short-sound path: k
 of the last n windows at or above a higher threshold confirm too, so a one-second doorbell or
 knock that is heard with high confidence is reported though it cannot give the main rule's
-votes. The background class never makes events.
+votes. A rule may also have a hold (``hold_s``): a sound that passed the vote is only confirmed
+once it has gone on (hysteresis included) for that long, and one that stops sooner is no event
+at all. Real alarms keep sounding: a smoke or fire alarm repeats the ISO 8201 / NFPA 72
+temporal-three pattern (a 4 s cycle) as long as there is smoke, a kettle whistles until it is
+taken off the heat; so the emergency classes hold for a few seconds, which removes the 1-4 s
+bursts of alarm-like TV music that no threshold separates (`DEFAULT_HOLD_S`). The background
+class never makes events.
 Pure Python, no ROS.
 """
 
@@ -57,6 +63,11 @@ DEFAULT_RULES: dict[str, tuple[float, int, int]] = {
 DEFAULT_SHORT_RULES: dict[str, tuple[float, int, int]] = {
     EMERGENCY: (0.995, 1, 1), SOCIAL: (0.99, 2, 2), AMBIENT: (0.99, 2, 2),
 }
+#: hold per urgency, s: an event of that urgency is confirmed (and an emergency notified) only
+#: once it has lasted this long; 0 = none. Chosen with `benchmarks/bench_events.py --holds` on
+#: a tuning stream (60 min of event-free home audio, seeds 9001+) and reported on another
+#: (seeds 9501+); see the README's bench_events row.
+DEFAULT_HOLD_S: dict[str, float] = {EMERGENCY: 4.0, SOCIAL: 0.0, AMBIENT: 0.0}
 #: same-class detections this close (s, end to start) are one event; chosen with
 #: `benchmarks/bench_events.py --merge-gaps` (see the README)
 DEFAULT_MERGE_GAP_S = 4.0
@@ -75,6 +86,7 @@ class ClassRule:
     short_threshold: float = 0.0  # 0: no short-sound path
     short_k: int = 1
     short_n: int = 1
+    hold_s: float = 0.0  # minimum duration before the event is confirmed; 0: none
 
     @property
     def short(self) -> bool:
@@ -105,6 +117,9 @@ class ClassRule:
                                and 1 <= self.short_k <= self.short_n <= 20):
             raise PolicyError(f"{label}: short-sound k-of-n {self.short_k}-of-{self.short_n} "
                               "needs 1 <= k <= n <= 20")
+        if not (isinstance(self.hold_s, (int, float)) and math.isfinite(self.hold_s)
+                and 0.0 <= self.hold_s <= 60.0):
+            raise PolicyError(f"{label}: hold {self.hold_s!r} s outside 0-60 s")
         return self
 
 
@@ -154,6 +169,7 @@ def default_policy(classes, hop_s: float = 0.5, background: str = "background",
                    thresholds: dict[str, float] | None = None,
                    urgency_rules: dict[str, tuple[float, int, int]] | None = None,
                    short_rules: dict[str, tuple[float, int, int]] | None = None,
+                   holds: dict[str, float] | None = None,
                    **kw) -> EventPolicy:
     """The default rules for ``classes``; ``emergency`` overrides which labels are emergencies
     (the inference node's emergency_classes), ``urgency_rules`` the (threshold, k, n) of an
@@ -161,6 +177,7 @@ def default_policy(classes, hop_s: float = 0.5, background: str = "background",
     single classes' thresholds."""
     by_urgency = {**DEFAULT_RULES, **(urgency_rules or {})}
     short = {**DEFAULT_SHORT_RULES, **(short_rules or {})}
+    hold = {**DEFAULT_HOLD_S, **(holds or {})}
     kw.setdefault("merge_gap_s", DEFAULT_MERGE_GAP_S)
     rules = {}
     for label in classes:
@@ -175,7 +192,7 @@ def default_policy(classes, hop_s: float = 0.5, background: str = "background",
         threshold, k, n = by_urgency[urgency]
         short_threshold, short_k, short_n = short[urgency]
         rules[label] = ClassRule(urgency, threshold, k, n, float(short_threshold), short_k,
-                                 short_n)
+                                 short_n, float(hold.get(urgency, 0.0)))
     for label, value in (thresholds or {}).items():
         if label not in rules:
             raise PolicyError(f"threshold for unknown or background class {label!r}")
@@ -221,6 +238,32 @@ def parse_short_rules(text: str) -> dict[str, tuple[float, int, int]]:
         except ValueError:
             raise PolicyError(f"event_short_rules item {item!r} is not urgency=threshold/k/n") \
                 from None
+    return out
+
+
+def format_holds(holds: dict[str, float]) -> str:
+    """{urgency: seconds} -> "emergency=4, social=0, ambient=0"."""
+    return ", ".join(f"{u}={s:g}" for u, s in holds.items())
+
+
+def parse_holds(text: str) -> dict[str, float]:
+    """"emergency=4" (the inference node's event_hold_s) -> {urgency: seconds}; urgencies not
+    named get no hold; "" = none at all."""
+    out = {u: 0.0 for u in URGENCIES}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        urgency, sep, value = item.partition("=")
+        urgency = urgency.strip()
+        if urgency not in URGENCIES:
+            raise PolicyError(f"event_hold_s item {item!r}: {urgency!r} is not one of "
+                              f"{', '.join(URGENCIES)}")
+        try:
+            if not sep:
+                raise ValueError
+            out[urgency] = float(value)
+        except ValueError:
+            raise PolicyError(f"event_hold_s item {item!r} is not urgency=seconds") from None
+        if not (math.isfinite(out[urgency]) and 0.0 <= out[urgency] <= 60.0):
+            raise PolicyError(f"event_hold_s item {item!r}: seconds outside 0-60")
     return out
 
 

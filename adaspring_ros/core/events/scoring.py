@@ -71,6 +71,7 @@ class Score:
     false_positives: int = 0
     duplicates: int = 0
     delays_s: list = field(default_factory=list)
+    delay_urgency: list = field(default_factory=list)  # the urgency of each delay's event
     per_class: dict = field(default_factory=dict)  # label -> {"tp", "fn", "fp", "n"}
     by_urgency: dict = field(default_factory=dict)  # urgency -> {"n", "found", "fp"}
 
@@ -111,6 +112,7 @@ def score(detections, truth, policy: EventPolicy, tolerance_s: float = 1.0) -> S
             continue
         found_by[hit] = det
         result.delays_s.append(det.confirmed_ns / NS - truth[hit].onset_s)
+        result.delay_urgency.append(policy.urgency(det.label))
     for i, ev in enumerate(truth):
         per_class[ev.label]["n"] += 1
         u = urg[policy.urgency(ev.label)]

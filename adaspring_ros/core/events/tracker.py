@@ -3,7 +3,9 @@
 The inference node classifies overlapping 1 s windows (hop <= 0.5 s) and hands every window's
 calibrated class probabilities to `EventTracker.push`; what comes back is what to publish:
 
-- ``onset``: a class just passed its rule (k of the last n windows at or above its threshold).
+- ``onset``: a class just passed its rule (k of the last n windows at or above its threshold,
+  and, where the rule has a hold, the sound has gone on for ``hold_s``; one that stops sooner
+  makes no event at all).
   Emergency onsets carry ``notify=True`` unless the same class was notified within
   ``notify_cooldown_s`` (one notification per alarm, not one per fragment);
 - ``closed``: the event ended, after ``off_windows`` windows below the release level, or because
@@ -97,6 +99,7 @@ class _Open:
         self.below = 0
         self.last_config = first.config_id
         self.merged = 0  # continuations merged into this event (merge_gap_s)
+        self.held = True  # False while it has not yet lasted its rule's hold_s
 
 
 class EventTracker:
@@ -115,6 +118,7 @@ class EventTracker:
         self.events_closed = 0
         self.notifications = 0
         self.suppressed_notifications = 0
+        self.discarded = 0  # sounds that passed the vote but stopped before their hold
 
     @property
     def open_events(self) -> tuple[str, ...]:
@@ -158,10 +162,15 @@ class EventTracker:
                     current.values.append(p)
                     current.last = window
                     current.last_config = window.config_id
+                    if not current.held and self._lasted(current) >= rule.hold_s:
+                        out.append(self._announce(current, end_ns))
                 else:
                     current.below += 1
                     if current.below >= self.policy.off_windows:
-                        out += self._end(label)
+                        if current.held:
+                            out += self._end(label)
+                        else:
+                            self._discard(label)
                 continue
             pending = self._pending.get(label)
             if self._rule_met(rule, hist):
@@ -170,7 +179,7 @@ class EventTracker:
                     continue
                 if pending is not None:
                     out.append(self._publish_pending(label))
-                out.append(self._confirm(label, index, rule.urgency, hist, end_ns))
+                out += self._confirm(label, index, rule.urgency, hist, end_ns)
             elif pending is not None and self._gap_passed(pending, hist, window):
                 out.append(self._publish_pending(label))
         return out
@@ -226,7 +235,17 @@ class EventTracker:
         self.events_closed += 1
         return EventUpdate("closed", self._record(ev, END_OFFSET))
 
-    def _confirm(self, label, index, urgency, hist, end_ns) -> EventUpdate:
+    def _lasted(self, ev: _Open) -> float:
+        """How long the sound has gone on so far, s (the record's start to its end)."""
+        return (self._pending_end(ev) - self._event_start(ev.first)) / NS
+
+    def _discard(self, label: str) -> None:
+        """A sound that passed the vote but stopped before its hold: no event at all."""
+        self._open.pop(label)
+        self._history.pop(label, None)
+        self.discarded += 1
+
+    def _confirm(self, label, index, urgency, hist, end_ns) -> list[EventUpdate]:
         positives = [(p, w) for hit, p, w in hist if hit]
         first = positives[0][1]
         ev = _Open(next(self._ids), label, index, urgency, first, end_ns,
@@ -235,6 +254,17 @@ class EventTracker:
         ev.last_config = ev.last.config_id
         self._open[label] = ev
         hist.clear()
+        rule = self.policy.rule(label)
+        if self._lasted(ev) < rule.hold_s:
+            ev.held = False  # tracked, confirmed (and notified) once it has lasted hold_s
+            return []
+        return [self._announce(ev, end_ns)]
+
+    def _announce(self, ev: _Open, end_ns: int) -> EventUpdate:
+        """The event is confirmed at ``end_ns``: its onset, and the notification if due."""
+        ev.held = True
+        ev.confirm_ns = end_ns
+        label, urgency = ev.label, ev.urgency
         notify = False
         if urgency == EMERGENCY:
             last = self._last_notified.get(label)
@@ -271,9 +301,13 @@ class EventTracker:
 
     def close_all(self, reason: str = END_STREAM) -> list[EventUpdate]:
         """The audio stopped (or jumped): publish the pending events (they ended before), close
-        every open event at the last audio time and forget the partial votes (windows across a
-        gap are not consecutive)."""
+        every open event at the last audio time (one still short of its hold is no event) and
+        forget the partial votes (windows across a gap are not consecutive)."""
         out = [self._publish_pending(label) for label in list(self._pending)]
-        out += [self._close(label, reason, self.last_audio_ns) for label in list(self._open)]
+        for label in list(self._open):
+            if self._open[label].held:
+                out.append(self._close(label, reason, self.last_audio_ns))
+            else:
+                self._discard(label)
         self._history.clear()
         return out
