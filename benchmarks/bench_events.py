@@ -17,8 +17,9 @@ policy from config/sound_assistant.yaml):
   per hour (targets <= 0.5 and <= 2);
 - a held-out event set: ``--events-per-class`` events of each of the 8 classes, from their
   onset, for a realistic duration, at 0-20 dB SNR over such home streams (seeds 9101+);
-- the scripted UbiEar day (765 one-second clips played back to back, as the microphone node
-  plays them; consecutive clips of one class are one true event);
+- the scripted UbiEar day (510 events, each for its duration, and 255 one-second background
+  windows, played back to back as the microphone node plays them; consecutive events of one
+  class are one true event);
 - per model: emergency event recall (>= 98 %), all-class recall (>= 95 %), precision (>= 95 %),
   median detection delay from onset (<= 1.5 s), a per-class precision/recall table;
 - backbone (and compressed) window accuracy on the checkpoint's held-out synthetic test split
@@ -59,6 +60,13 @@ PIECE_MIN = 5.0
 TARGETS = {"false_emergency_per_h": 0.5, "false_social_per_h": 2.0, "emergency_recall": 0.98,
            "recall": 0.95, "precision": 0.95, "median_delay_s": 1.5, "window_accuracy": 95.0}
 STREAM_VERSION = 2
+#: the event set's own version: 3 = realistic durations (event_stream.DURATION_S), 16 events
+#: per 10-minute piece (the free stream is unchanged, still version 2)
+EVENT_SET_VERSION = 3
+EVENTS_PER_PIECE = 16
+#: the scripted day's cache version: 1 = events for their duration (day_scene.DURATION_S)
+DAY_VERSION = 1
+EVENT_PIECE_MIN = 10.0
 
 
 # ------------------------------------------------------------------ data (cached, parallel)
@@ -69,8 +77,8 @@ def _render_piece(args):
     return s.audio, [(e.label, e.onset_s, e.offset_s, e.snr_db) for e in s.events]
 
 
-def _cached_pieces(name: str, jobs: list, cache: Path) -> list:
-    key = f"{name}_v{STREAM_VERSION}_h{home_sounds.HOME_SOUNDS_VERSION}_" \
+def _cached_pieces(name: str, jobs: list, cache: Path, version: int = STREAM_VERSION) -> list:
+    key = f"{name}_v{version}_h{home_sounds.HOME_SOUNDS_VERSION}_" \
           f"{speech_bank.bank_signature().replace(' ', '_').replace('/', '_')}.npz"
     path = cache / "bench_streams" / key
     if path.exists():
@@ -96,34 +104,53 @@ def _cached_pieces(name: str, jobs: list, cache: Path) -> list:
     return pieces
 
 
-def free_stream(minutes: float, cache: Path) -> list:
+def free_stream(minutes: float, cache: Path, seed: int = 9001) -> list:
+    """Event-free home audio in 5-minute pieces seeded ``seed``, ``seed`` + 1, ...: 9001+ is the
+    stream the policy was tuned on; report on another (e.g. --free-seed 9501)."""
     n = max(1, int(math.ceil(minutes / PIECE_MIN)))
-    return _cached_pieces(f"free_{minutes:g}min", [(9001 + i, PIECE_MIN * 60, ())
-                                                    for i in range(n)], cache)
+    name = f"free_{minutes:g}min" + ("" if seed == 9001 else f"_s{seed}")
+    return _cached_pieces(name, [(seed + i, PIECE_MIN * 60, ()) for i in range(n)], cache)
 
 
 def event_set(per_class: int, cache: Path) -> list:
     labels = [c for c in sound_synth.CLASSES if c != sound_synth.BACKGROUND]
     rng = np.random.default_rng(9100)
     order = list(rng.permutation(labels * per_class))
-    jobs = [(9101 + i, 8.0 * 60, tuple(order[j:j + 24]))
-            for i, j in enumerate(range(0, len(order), 24))]
-    return _cached_pieces(f"events_{per_class}pc", jobs, cache)
+    jobs = [(9101 + i, EVENT_PIECE_MIN * 60, tuple(order[j:j + EVENTS_PER_PIECE]))
+            for i, j in enumerate(range(0, len(order), EVENTS_PER_PIECE))]
+    pieces = _cached_pieces(f"events_{per_class}pc", jobs, cache, EVENT_SET_VERSION)
+    placed = sum(len(truth) for _, truth in pieces)
+    if placed != len(order):
+        print(f"warning: {len(order) - placed} of {len(order)} events did not fit their piece")
+    return pieces
 
 
-def scripted_day():
-    """The scripted day's clips back to back; consecutive same-class clips are one event."""
+def scripted_day(cache: Path):
+    """The scripted day's events back to back, each for its duration (day_scene.DURATION_S),
+    as the microphone node plays them; consecutive same-class events are one event. Cached
+    (DAY_VERSION: bump it when the day or its rendering changes)."""
+    path = cache / "bench_streams" / f"day_v{DAY_VERSION}_synth{sound_synth.SYNTH_VERSION}.npz"
+    if path.exists():
+        with np.load(path, allow_pickle=False) as data:
+            return data["audio"], [tuple(x) for x in json.loads(str(data["truth"]))]
+    audio, truth = _render_day()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, audio=audio, truth=np.array(json.dumps(truth)))
+    return audio, truth
+
+
+def _render_day():
     script = day_scene.make_day(sound_synth.CLASSES, seed=0)
     audio, truth, t = [], [], 0.0
     for ev in script:
-        clip = sound_synth.render_clip(ev.label, np.random.default_rng(ev.seed), ev.snr_db)
-        audio.append(clip)
+        audio += [clip for clip, _ in day_scene.render(ev)]
+        end = t + ev.duration_s
         if ev.label != sound_synth.BACKGROUND:
             if truth and truth[-1][0] == ev.label and abs(truth[-1][2] - t) < 1e-9:
-                truth[-1][2] = t + 1.0
+                truth[-1][2] = end
             else:
-                truth.append([ev.label, t, t + 1.0, ev.snr_db])
-        t += 1.0
+                truth.append([ev.label, t, end, ev.snr_db])
+        t = end
     return np.concatenate(audio), [tuple(x) for x in truth]
 
 
@@ -173,6 +200,7 @@ def merged_score(dets, feats, policy):
         total.false_positives += s.false_positives
         total.duplicates += s.duplicates
         total.delays_s += s.delays_s
+        total.delay_urgency += s.delay_urgency
         for table, src in ((per_class, s.per_class), (urg, s.by_urgency)):
             for k, v in src.items():
                 acc = table.setdefault(k, {kk: 0 for kk in v})
@@ -239,8 +267,8 @@ def variant_sweep(probs, streams, title, variants):
     free, events, day = streams
     hours = sum(f[3] for f in free) / 3600.0
     print(f"\n  {title:<22} | false emerg. notif./h | false emerg. events/h | false social/h | "
-          f"emergency recall | recall | precision | repeats | median delay | day recall | "
-          f"day precision | day emerg. recall")
+          f"emergency recall | recall | precision | repeats | median delay | emerg. delay | "
+          f"day recall | day precision | day emerg. recall")
     for name, p in variants:
         dets, notes = run(probs[0], p, free)
         counts = scoring.false_alarms([d for ds in dets for d in ds])
@@ -248,12 +276,19 @@ def variant_sweep(probs, streams, title, variants):
         e = s.by_urgency.get(pol.EMERGENCY, {"n": 0, "found": 0})
         d = merged_score(run(probs[2], p, day)[0], day, p)
         de = d.by_urgency.get(pol.EMERGENCY, {"n": 0, "found": 0})
+        em_delays = [x for x, u in zip(s.delays_s, s.delay_urgency, strict=True)
+                     if u == pol.EMERGENCY]
         print(f"  {name:<22} | {notes / hours:>21.2f} | "
               f"{counts[pol.EMERGENCY] / hours:>21.2f} | {counts[pol.SOCIAL] / hours:>14.2f} | "
               f"{pct(e['found'] / max(1, e['n'])):>16} | {pct(s.recall):>6} | "
               f"{pct(s.precision):>9} | {s.duplicates:>7} | {s.median_delay_s:>10.2f} s | "
+              f"{_median(em_delays):>10.2f} s | "
               f"{pct(d.recall):>10} | {pct(d.precision):>13} | "
               f"{pct(de['found'] / max(1, de['n']))}", flush=True)
+
+
+def _median(values) -> float:
+    return float(np.median(values)) if values else float("nan")
 
 
 def _short_rules(text):
@@ -273,7 +308,7 @@ def _short_rules(text):
 
 
 def report_model(name, module, temperature, policy, streams, test, do_sweep=False,
-                 merge_gaps=(), short_rules=()):
+                 merge_gaps=(), short_rules=(), holds=(), list_false=False):
     free, events, day = streams
     out = {"model": name}
     probs = [probabilities(module, temperature, x) for x in streams]
@@ -282,6 +317,12 @@ def report_model(name, module, temperature, policy, streams, test, do_sweep=Fals
     if merge_gaps:
         variant_sweep(probs, streams, "merge gap", [
             (f"{g:g} s", replace(policy, merge_gap_s=g).validate()) for g in merge_gaps])
+    if holds:
+        variant_sweep(probs, streams, "emergency hold", [
+            (f"{h:g} s", pol.default_policy(policy.classes, hop_s=policy.hop_s,
+                                            merge_gap_s=policy.merge_gap_s,
+                                            holds={pol.EMERGENCY: h}))
+            for h in holds])
     if short_rules:
         variant_sweep(probs, streams, "short path E|S|A", [
             (name, pol.default_policy(policy.classes, hop_s=policy.hop_s,
@@ -296,6 +337,12 @@ def report_model(name, module, temperature, policy, streams, test, do_sweep=Fals
     out["false_social_per_h"] = counts[pol.SOCIAL] / hours
     out["false_ambient_per_h"] = counts["ambient"] / hours
     out["false_events"] = sorted({(d.label) for ds in dets for d in ds})
+    if list_false:
+        for i, ds in enumerate(dets):
+            for d in ds:
+                print(f"  false {d.urgency} event: piece {i} {d.label} at {d.start_ns / 1e9:.1f} s"
+                      f", {d.duration_s:.1f} s long, {d.windows} windows, peak "
+                      f"{d.peak_confidence:.3f}")
     print(f"\n== {name}")
     print(f"event-free home audio, {hours * 60:.0f} min: false emergency notifications "
           f"{out['false_emergency_notifications_per_h']:.2f}/h (target <= 0.5: "
@@ -310,7 +357,11 @@ def report_model(name, module, temperature, policy, streams, test, do_sweep=Fals
         s = merged_score(dets, feats, policy)
         em = s.by_urgency.get(pol.EMERGENCY, {"n": 0, "found": 0})
         em_recall = em["found"] / em["n"] if em["n"] else float("nan")
+        em_delays = [d for d, u in zip(s.delays_s, s.delay_urgency, strict=True)
+                     if u == pol.EMERGENCY]
+        em_delay = float(np.median(em_delays)) if em_delays else float("nan")
         row = {"events": s.true_events, "recall": s.recall, "precision": s.precision,
+               "emergency_median_delay_s": em_delay,
                "emergency_recall": em_recall, "median_delay_s": s.median_delay_s,
                "false_positives": s.false_positives, "duplicates": s.duplicates,
                "per_class": s.per_class}
@@ -320,7 +371,8 @@ def report_model(name, module, temperature, policy, streams, test, do_sweep=Fals
               f"(>= 95 %: {verdict(s.recall, 0.95)}), precision {pct(s.precision)} "
               f"(>= 95 %: {verdict(s.precision, 0.95)}; {s.false_positives} false, of which "
               f"{s.duplicates} repeats of a found event), median detection delay "
-              f"{s.median_delay_s:.2f} s (<= 1.5 s: {verdict(s.median_delay_s, 1.5, False)})")
+              f"{s.median_delay_s:.2f} s (<= 1.5 s: {verdict(s.median_delay_s, 1.5, False)}; "
+              f"emergencies {em_delay:.2f} s)")
         print(f"  {'class':<15} {'events':>6} {'found':>6} {'recall':>7} {'false':>6} "
               f"{'precision':>9}")
         for label in sound_synth.CLASSES:
@@ -355,6 +407,14 @@ def main(argv=None) -> int:
     parser.add_argument("--merge-gaps", default="",
                         help="also print the figures for these merge gaps, s (e.g. 0,1,2,3,5; "
                              "the backbone; how the default event_merge_gap_s was chosen)")
+    parser.add_argument("--free-seed", type=int, default=9001,
+                        help="first seed of the event-free stream's 5-minute pieces (9001: the "
+                             "stream the policy was tuned on; report on another, e.g. 9501)")
+    parser.add_argument("--holds", default="",
+                        help="also print the figures for these emergency holds, s (e.g. "
+                             "0,2,3,4,5; the backbone; how event_hold_s was chosen)")
+    parser.add_argument("--list-false", action="store_true",
+                        help="list every false event on the event-free stream")
     parser.add_argument("--sweep", action="store_true",
                         help="also print the figures for a grid of thresholds and k-of-n "
                              "(the backbone; how the defaults were chosen)")
@@ -372,18 +432,20 @@ def main(argv=None) -> int:
     print(f"checkpoint {loaded.path}; temperature {cal.temperature:.3f} ({cal.source}); policy "
           + ", ".join(f"{u} {t:g} {k}-of-{n}" for u, (t, k, n) in pol.DEFAULT_RULES.items())
           + f", merge gap {policy.merge_gap_s:g} s, short path "
-          + (pol.format_short_rules(pol.DEFAULT_SHORT_RULES) or "none"))
+          + (pol.format_short_rules(pol.DEFAULT_SHORT_RULES) or "none")
+          + f", hold {pol.format_holds(pol.DEFAULT_HOLD_S)} s; event-free stream seeds "
+          f"{args.free_seed}+")
     print(f"load average at start {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} "
           f"({os.cpu_count()} cores)", flush=True)
     t = time.perf_counter()
     if args.render_only:
-        free_stream(args.free_minutes, cache)
+        free_stream(args.free_minutes, cache, args.free_seed)
         event_set(args.events_per_class, cache)
         print(f"streams rendered in {time.perf_counter() - t:.0f} s")
         return 0
-    free = featurise(free_stream(args.free_minutes, cache))
+    free = featurise(free_stream(args.free_minutes, cache, args.free_seed))
     events = featurise(event_set(args.events_per_class, cache))
-    day_audio, day_truth = scripted_day()
+    day_audio, day_truth = scripted_day(cache)
     day = featurise([(day_audio, day_truth)])
     print(f"streams ready in {time.perf_counter() - t:.0f} s", flush=True)
     try:
@@ -395,7 +457,9 @@ def main(argv=None) -> int:
     results = [report_model("backbone", loaded.net.get_active_subnet(backbone), cal.temperature,
                             policy, (free, events, day), test, args.sweep,
                             [float(g) for g in args.merge_gaps.split(",") if g.strip()],
-                            _short_rules(args.short_rules))]
+                            _short_rules(args.short_rules),
+                            [float(h) for h in args.holds.split(",") if h.strip()],
+                            args.list_false)]
     config, ctx, found = tight_configuration(loaded)
     print(f"\nRuntime3C at the day's tightest budget (12:00, T_bgt {ctx.latency_budget_ms:.3f} ms "
           f"= 0.8x the backbone's predicted latency, storage {ctx.storage_budget_bytes} B, "
@@ -404,7 +468,7 @@ def main(argv=None) -> int:
           f"feasible {found.feasible}")
     results.append(report_model(f"Runtime3C tight [{' '.join(config)}]",
                                 loaded.net.get_active_subnet(config), cal.temperature, policy,
-                                (free, events, day), test))
+                                (free, events, day), test, list_false=args.list_false))
     load1 = os.getloadavg()
     print(f"\ntotal {time.perf_counter() - t0:.0f} s; load average at end {load1[0]:.2f} "
           f"{load1[1]:.2f} {load1[2]:.2f}")

@@ -6,6 +6,7 @@ import soundfile
 
 from adaspring_ros.core.audio import features, sources
 from adaspring_ros.core.scene import day_scene
+from adaspring_ros.core.scene.classes import CLASSES
 
 
 def test_scripted_scene_renders_events_once_their_scene_time_has_passed():
@@ -14,22 +15,46 @@ def test_scripted_scene_renders_events_once_their_scene_time_has_passed():
     assert scene.read(None, idle=True) == []  # scene clock not started
     assert scene.read(first.scene_time_s - 0.01, idle=True) == []
     clips = scene.read(first.scene_time_s, idle=False)
-    assert [c.label for c in clips] == [first.label]
+    # one 1 s clip per second of the event, each labelled (an alarm's pause: background)
+    assert len(clips) == first.duration_s
+    assert first.label in [c.label for c in clips]
+    assert set(c.label for c in clips) <= {first.label, "background"}
+    assert all(c.samples.size == features.SAMPLE_RATE for c in clips)
     assert clips[0].stamp_ns is None and clips[0].samples.dtype == np.float32
     assert scene.read(first.scene_time_s, idle=True) == []  # played once only
-    rest = scene.read(day_scene.DAY_END_S, idle=True)
-    assert len(rest) == len(scene.script) - 1
+    half_hour = day_scene.DAY_START_S + 1800.0
+    rest = scene.read(half_hour, idle=True)
+    assert len(rest) == sum(ev.duration_s for ev in scene.script[1:]
+                            if ev.scene_time_s <= half_hour)
+
+
+def test_scripted_day_events_last_as_long_as_their_class_does():
+    script = day_scene.make_day(CLASSES, seed=3)
+    by_label = {}
+    for ev in script:
+        by_label.setdefault(ev.label, set()).add(ev.duration_s)
+    assert by_label["background"] == {1}
+    for label, (lo, hi) in day_scene.DURATION_S.items():
+        assert by_label[label] <= set(range(lo, hi + 1))
+    assert min(by_label["fire_alarm"]) >= 6 and by_label["door_knock"] == {2}
+    # a fire alarm is heard from its first second; the whole clip is played
+    alarm = next(ev for ev in script if ev.label == "fire_alarm")
+    seconds = day_scene.render(alarm)
+    assert len(seconds) == alarm.duration_s and seconds[0][1] == "fire_alarm"
+    assert sum(label == "fire_alarm" for _, label in seconds) >= alarm.duration_s // 2
 
 
 def test_a_scene_backlog_is_rendered_one_event_per_read_in_order():
     scene = sources.ScriptedScene(seed=7, per_read=1)
     every = sources.ScriptedScene(seed=7).read(day_scene.DAY_START_S + 900.0, idle=True)
     assert len(every) > 3  # the clock ran 15 scene minutes before the first read
-    one_by_one = [scene.read(day_scene.DAY_START_S + 900.0, idle=False) for _ in every]
-    assert all(len(clips) == 1 for clips in one_by_one)
-    assert [c[0].label for c in one_by_one] == [c.label for c in every]
-    assert all(np.array_equal(a[0].samples, b.samples)
-               for a, b in zip(one_by_one, every, strict=True))
+    due = sum(ev.scene_time_s <= day_scene.DAY_START_S + 900.0 for ev in scene.script)
+    one_by_one = [scene.read(day_scene.DAY_START_S + 900.0, idle=False) for _ in range(due)]
+    flat = [clip for clips in one_by_one for clip in clips]
+    assert [len(clips) for clips in one_by_one] == [
+        ev.duration_s for ev in scene.script[:len(one_by_one)]]
+    assert len(flat) == len(every) and [c.label for c in flat] == [c.label for c in every]
+    assert all(np.array_equal(a.samples, b.samples) for a, b in zip(flat, every, strict=True))
     assert scene.read(day_scene.DAY_START_S + 900.0, idle=True) == []
 
 

@@ -144,6 +144,7 @@ def test_one_sound_event_per_alarm_and_a_stream_that_stops_closes_its_event(ros)
     """Sound events over real DDS: an alarm gives ONE event (start, duration, peak, urgency)
     and ONE notification at confirmation; audio that stops mid-alarm closes the event at the
     last audio received."""
+    from adaspring_ros.core.events import policy as event_policy
     from adaspring_ros.nodes import conversions
 
     node = ros.node("fake_microphone")
@@ -155,8 +156,10 @@ def test_one_sound_event_per_alarm_and_a_stream_that_stops_closes_its_event(ros)
     ros.wait_for_subscribers(pub, 1, timeout=STARTUP_S)
     ros.spin_for(1.0)
     rng = np.random.default_rng(7)
-    first, on1, off1 = _alarm_stream(rng, 4.0, 6.0, 5.0)
-    second, on2, _ = _alarm_stream(rng, 4.0, 4.0, 0.0)  # the audio stops mid-alarm
+    # alarms longer than the shipped emergency hold (event_hold_s), as real ones are
+    hold = event_policy.DEFAULT_HOLD_S[event_policy.EMERGENCY]
+    first, on1, off1 = _alarm_stream(rng, 4.0, hold + 4.0, 5.0)
+    second, on2, _ = _alarm_stream(rng, 4.0, hold + 2.0, 0.0)  # the audio stops mid-alarm
     audio = np.concatenate([first, second])
     t0 = 1_000_000_000_000_000_000  # audio time of the first sample, ns
     for i, s in enumerate(range(0, audio.size, 1600)):
@@ -184,7 +187,7 @@ def test_one_sound_event_per_alarm_and_a_stream_that_stops_closes_its_event(ros)
     notes = notifications.messages
     assert [n.kind for n in notes] == [SoundEvent.KIND_ONSET] * 2
     assert [n.event_id for n in notes] == [done.event_id, cut.event_id]
-    assert all(0.0 < n.detection_delay_s <= 2.5 for n in notes)
+    assert all(hold <= n.detection_delay_s <= hold + 2.5 for n in notes)
     ros.spin_until(lambda: diagnostics.values("inference").get("events_closed_by_stream_end")
                    == "1", 5)
     assert diagnostics.values("inference").get("events_closed_by_stream_end") == "1"

@@ -113,24 +113,25 @@ class ScriptedScene(AudioSource):
         """``per_read``: render at most this many events per read (None: every one due). The
         node renders one per 10 ms tick: a scene clock that ran while the node started leaves
         a backlog, and rendering it all in one tick (25 clips, 0.8 s here) delayed the first
-        window; one at a time, the first plays while the next is rendered."""
+        window; one at a time, the first plays while the next is rendered. An event of
+        several seconds comes as one 1 s clip per second, each with its own true label."""
         # the synthesiser (and scipy.signal, about a second of start-up) only where it plays
-        from adaspring_ros.core.scene import sound_synth
+        from adaspring_ros.core.scene import sound_synth  # noqa: F401
 
-        self._synth = sound_synth
         self.script = day_scene.make_day(CLASSES, seed=seed)
         self.position = 0
         self.per_read = per_read
 
     def read(self, scene_s: float | None, idle: bool) -> list[Clip]:
-        clips = []
+        clips, events = [], 0
         while (scene_s is not None and self.position < len(self.script)
-               and (self.per_read is None or len(clips) < self.per_read)
+               and (self.per_read is None or events < self.per_read)
                and self.script[self.position].scene_time_s <= scene_s):
             ev = self.script[self.position]
             self.position += 1
-            clip = self._synth.render_clip(ev.label, np.random.default_rng(ev.seed), ev.snr_db)
-            clips.append(Clip(clip.astype(np.float32), label=ev.label))
+            events += 1
+            clips += [Clip(audio.astype(np.float32), label=label)
+                      for audio, label in day_scene.render(ev)]
         return clips
 
 

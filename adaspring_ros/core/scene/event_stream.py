@@ -3,9 +3,10 @@
 `render_stream` builds a continuous 16 kHz stream out of home scenes (`home_sounds`, 6-10 s
 segments cross-faded, the level drifting between segments) and places events of the target
 classes at known times and SNRs; it returns the audio and the truth (label, onset, offset).
-An event is rendered from its onset (not a window cut out of it), for a realistic duration:
-alarms, whistles, crying and ringing go on for 2-8 s, doorbells, knocks and beeps last as long
-as their pattern. Its offset is where its 50 ms energy falls 30 dB under its peak for good.
+An event is rendered from its onset (not a window cut out of it), for a realistic duration
+(`DURATION_S`): alarms, whistles, crying and ringing go on for many seconds, doorbells, knocks
+and beeps last as long as their pattern (1-2 s). Its offset is where its 50 ms energy falls
+30 dB under its peak for good.
 
 With no events it is the event-free stream the false-alarm rate is measured on. Every stream
 is a pure function of its seed (and of the speech utterances it is handed).
@@ -21,9 +22,21 @@ from adaspring_ros.core.scene import home_sounds
 from adaspring_ros.core.scene import sound_synth as syn
 
 SAMPLE_RATE = 16000
-#: how long continuous sounds go on in a stream, s
-CONTINUOUS_S = (2.0, 8.0)
-CONTINUOUS = ("fire_alarm", "smoke_alarm", "kettle_whistle", "baby_crying", "phone_ringing")
+#: how long continuous sounds go on in a stream, s (uniform). Real ones go on longer still, so
+#: these ranges are the pessimistic side for a rule that waits for persistence:
+#: - fire and smoke alarms sound the temporal-three pattern (ISO 8201, NFPA 72 18.4.2: 0.5 s
+#:   on/off x3, then 1.5 s off, a 4 s cycle) for as long as smoke is present or until silenced;
+#:   a press of the test button alone sounds several cycles: 8-30 s (2-7 cycles);
+#: - a whistling kettle whistles from the boil until it is taken off the heat: 5-20 s;
+#: - a baby's crying bout lasts seconds to minutes (infant crying studies report bouts of tens
+#:   of seconds): 5-30 s;
+#: - a phone rings until it is answered or voicemail takes it, typically after 4-6 rings of a
+#:   3-6 s cadence (NANP 2 s on 4 s off; UK double ring 3 s): 6-20 s;
+#: - doorbell chimes, knocks and microwave beeps: one pattern, 1-2 s (not listed here).
+DURATION_S = {"fire_alarm": (8.0, 30.0), "smoke_alarm": (8.0, 30.0),
+              "kettle_whistle": (5.0, 20.0), "baby_crying": (5.0, 30.0),
+              "phone_ringing": (6.0, 20.0)}
+CONTINUOUS = tuple(DURATION_S)
 SEGMENT_S = (6.0, 10.0)
 FADE_S = 0.25
 #: background level, dBFS RMS: low enough that an event 20 dB over it rarely clips
@@ -53,15 +66,21 @@ class Stream:
         return self.audio.size / SAMPLE_RATE
 
 
-def render_scene_audio(rng: np.random.Generator, seconds: float, speech=None) -> np.ndarray:
-    """Continuous home background: scene segments, cross-faded, level drifting (LEVEL_DBFS)."""
+def render_scene_audio(rng: np.random.Generator, seconds: float, speech=None,
+                       segments: list | None = None) -> np.ndarray:
+    """Continuous home background: scene segments, cross-faded, level drifting (LEVEL_DBFS).
+    ``segments``, when given, receives (start_s, end_s, kinds) of every segment (what a false
+    alarm was heard on); the audio is the same either way."""
     n = int(round(seconds * SAMPLE_RATE))
     out = np.zeros(n)
     fade = int(FADE_S * SAMPLE_RATE)
     cursor = 0
     while cursor < n:
         seg_s = float(rng.uniform(*SEGMENT_S))
-        seg, _ = home_sounds.render_home_scene(rng, seg_s + FADE_S, SAMPLE_RATE, speech)
+        seg, kinds = home_sounds.render_home_scene(rng, seg_s + FADE_S, SAMPLE_RATE, speech)
+        if segments is not None:
+            segments.append((cursor / SAMPLE_RATE, (cursor + seg.size) / SAMPLE_RATE,
+                             tuple(kinds)))
         seg = seg * 10 ** (rng.uniform(*LEVEL_DBFS) / 20.0)
         ramp = np.linspace(0.0, 1.0, fade)
         seg[:fade] *= ramp
@@ -76,12 +95,12 @@ def render_event_audio(label: str, rng: np.random.Generator) -> np.ndarray:
     """The reverberated event from its onset, for a realistic duration (no noise)."""
     if label not in syn._EVENT_RENDERERS:
         raise ValueError(f"unknown event label {label!r}")
-    seconds = float(rng.uniform(*CONTINUOUS_S)) if label in CONTINUOUS else 4.0
+    seconds = float(rng.uniform(*DURATION_S[label])) if label in CONTINUOUS else 4.0
     n = int(seconds * SAMPLE_RATE)
-    dry = syn._EVENT_RENDERERS[label](rng, n, SAMPLE_RATE, 0.0)
-    if label in CONTINUOUS:  # the sound stops (smoothly) at the chosen time
-        tail = int(0.02 * SAMPLE_RATE)
-        dry[-tail:] *= np.linspace(1.0, 0.0, tail)
+    if label in CONTINUOUS:  # goes on (a bell rings again) and stops smoothly at that time
+        dry = syn.render_sustained(label, rng, n, SAMPLE_RATE, 0.0)
+    else:
+        dry = syn._EVENT_RENDERERS[label](rng, n, SAMPLE_RATE, 0.0)
     return syn._reverberate(dry, rng, SAMPLE_RATE)
 
 

@@ -562,6 +562,67 @@ def render_event(label: str, rng: np.random.Generator, seconds: float = 1.0,
     return _pick_window(wet, rng, n_out)
 
 
+#: the classes that go on until someone acts (render_sustained); the others are one pattern
+SUSTAINED = ("fire_alarm", "smoke_alarm", "kettle_whistle", "baby_crying", "phone_ringing")
+#: a sustained sound whose burst ends on its own (a struck fire bell, an electromechanical phone
+#: bell: 1-4 s) rings again after a pause of this many s, as the real ones do
+REPEAT_PAUSE_S = (0.3, 1.0)
+
+
+def render_sustained(label: str, rng: np.random.Generator, n: int, sample_rate: int,
+                     start: float = 0.0) -> np.ndarray:
+    """The dry event from ``start`` for ``n`` samples, ringing again (REPEAT_PAUSE_S) when its
+    pattern ends on its own before that (a bell burst), then faded out over the last 20 ms:
+    an alarm, whistle, cry or ring that goes on as long as asked. Not used by the training
+    clips (render_event), whose output for a given seed is unchanged."""
+    if label not in _EVENT_RENDERERS:
+        raise ValueError(f"unknown event label {label!r}")
+    dry = _EVENT_RENDERERS[label](rng, n, sample_rate, start)
+    hop = int(0.05 * sample_rate)
+    frames = dry[: dry.size // hop * hop].reshape(-1, hop)
+    energy = np.sqrt(np.mean(frames**2, axis=1)) + 1e-12
+    loud = np.flatnonzero(20 * np.log10(energy / energy.max()) > -30.0)
+    last = int((loud[-1] + 1) * hop) if loud.size else n
+    first = int(start * sample_rate)
+    if last < n - int(REPEAT_PAUSE_S[1] * sample_rate) and last > first:
+        burst = dry[first:last]
+        pieces, size = [dry[:last]], last
+        while size < n:
+            pause = np.zeros(int(rng.uniform(*REPEAT_PAUSE_S) * sample_rate))
+            pieces += [pause, burst]
+            size += pause.size + burst.size
+        dry = np.concatenate(pieces)[:n]
+    tail = min(n, int(0.02 * sample_rate))
+    dry = dry.copy()
+    dry[n - tail:] *= np.linspace(1.0, 0.0, tail)
+    return dry
+
+
+def render_long_clip(label: str, rng: np.random.Generator, snr_db: float, seconds: int,
+                     sample_rate: int = 16000) -> tuple[np.ndarray, list[bool]]:
+    """An event that sounds from its onset (0-0.2 s in) for ``seconds`` whole seconds, over
+    the household noise at ``snr_db`` (mean powers over the clip), finished as render_clip;
+    and, for every second, whether it holds the event (at least the share of the loudest
+    second's event energy a training window must hold, _MIN_WINDOW_ENERGY_FRACTION: a second
+    that falls in an alarm's pause is background to a window classifier). The scripted day's
+    events (day_scene.DURATION_S)."""
+    if label not in _EVENT_RENDERERS:
+        raise ValueError(f"unknown event label {label!r}; expected one of "
+                         f"{', '.join(_EVENT_RENDERERS)}")
+    if not (isinstance(seconds, (int, np.integer)) and seconds >= 1):
+        raise ValueError(f"seconds must be a whole number >= 1, got {seconds!r}")
+    n = int(seconds) * sample_rate
+    start = float(rng.uniform(0.0, 0.2))
+    dry = render_sustained(label, rng, n, sample_rate, start) if label in SUSTAINED \
+        else _EVENT_RENDERERS[label](rng, n, sample_rate, start)  # one pattern, then quiet
+    wet = _reverberate(dry, rng, sample_rate)
+    noise = render_background(rng, float(seconds), sample_rate)
+    clip = finish_clip(mix_at_snr(wet, noise, snr_db), rng, sample_rate)
+    per_second = np.sum(wet.reshape(int(seconds), sample_rate) ** 2, axis=1)
+    present = [bool(e >= _MIN_WINDOW_ENERGY_FRACTION * per_second.max()) for e in per_second]
+    return clip, present
+
+
 def _colour_microphone(x: np.ndarray, rng: np.random.Generator, sr: int) -> np.ndarray:
     """A cheap microphone's band limits, different for every recording."""
     if rng.random() < 0.3:
