@@ -192,7 +192,7 @@ def test_short_rules_parameter_text_round_trips_and_bad_text_says_why():
     assert [u.kind for _, u in stream(EventTracker(shipped), ["fire_alarm"] + [None] * 4,
                                       p=0.996)] == ["onset"]
     held = EventTracker(pol.default_policy(CLASSES, hop_s=HOP))
-    assert stream(held, ["fire_alarm"] + [None] * 4, p=0.996) == []
+    assert stream(held, ["fire_alarm"] + [None] * 14, p=0.996) == []  # after the merge gap
     assert held.discarded == 1 and held.notifications == 0
 
 
@@ -258,7 +258,7 @@ def test_shipped_default_rules_need_more_evidence_than_one_blip():
     assert [u.kind for _, u in ups] == ["onset"] and ups[0][1].notify
     # the shipped hold: an alarm-like burst shorter than it notifies nothing
     burst = EventTracker(pol.default_policy(CLASSES, hop_s=HOP))
-    assert stream(burst, ["fire_alarm"] * int(hold / HOP - 1) + [None] * 6, p=0.999) == []
+    assert stream(burst, ["fire_alarm"] * int(hold / HOP - 1) + [None] * 14, p=0.999) == []
     assert burst.notifications == 0 and burst.discarded == 1
 
 
@@ -294,6 +294,21 @@ def test_hold_counts_an_alarm_through_its_pauses_and_a_stream_end_before_it_is_n
     stream(t, ["fire_alarm"] * 4)  # 2 s, then the audio stops
     assert t.open_events == ("fire_alarm",)
     assert t.close_all() == [] and t.discarded == 1 and t.open_events == ()
+
+
+def test_fragments_of_one_alarm_within_the_merge_gap_count_towards_its_hold():
+    """A quiet alarm heard in pieces (the confidence dips for longer than off_windows): the
+    pieces within merge_gap_s are one sound, and their span counts towards the hold; a burst
+    that does not go on within the gap is no event."""
+    t = tracker(holds={pol.EMERGENCY: 3.0}, merge_gap_s=2.0)
+    alarm = [None] * 2 + ["fire_alarm"] * 4 + [None] * 3 + ["fire_alarm"] * 4 + [None] * 12
+    ups = stream(t, alarm)
+    assert [(i, u.kind) for i, u in ups][:1] == [(10, "onset")]
+    assert ups[0][1].notify and ups[0][1].event.start_ns == int(1.25 * NS)
+    assert [u.kind for _, u in ups] == ["onset", "closed"] and ups[1][1].event.merged == 1
+    t = tracker(holds={pol.EMERGENCY: 3.0}, merge_gap_s=2.0)
+    assert stream(t, [None] * 2 + ["fire_alarm"] * 4 + [None] * 12) == []
+    assert t.discarded == 1 and t.pending_events == () and t.notifications == 0
 
 
 def test_holds_parameter_text_round_trips_and_bad_values_are_refused():

@@ -18,8 +18,8 @@ ended event is published once that gap has passed. A rule may also have a short-
 of the last n windows at or above a higher threshold confirm too, so a one-second doorbell or
 knock that is heard with high confidence is reported though it cannot give the main rule's
 votes. A rule may also have a hold (``hold_s``): a sound that passed the vote is only confirmed
-once it has gone on (hysteresis included) for that long, and one that stops sooner is no event
-at all. Real alarms keep sounding: a smoke or fire alarm repeats the ISO 8201 / NFPA 72
+once it has gone on (hysteresis and merge gap included) for that long, and one that stops
+sooner (and does not go on within ``merge_gap_s``) is no event at all. Real alarms keep sounding: a smoke or fire alarm repeats the ISO 8201 / NFPA 72
 temporal-three pattern (a 4 s cycle) as long as there is smoke, a kettle whistles until it is
 taken off the heat; so the emergency classes hold for a few seconds, which removes the 1-4 s
 bursts of alarm-like TV music that no threshold separates (`DEFAULT_HOLD_S`). The background

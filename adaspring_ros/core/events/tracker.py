@@ -167,21 +167,20 @@ class EventTracker:
                 else:
                     current.below += 1
                     if current.below >= self.policy.off_windows:
-                        if current.held:
-                            out += self._end(label)
-                        else:
-                            self._discard(label)
+                        out += self._end(label)
                 continue
             pending = self._pending.get(label)
             if self._rule_met(rule, hist):
                 if pending is not None and self._continues(pending, hist):
-                    self._reopen(label, hist)
+                    ev = self._reopen(label, hist)
+                    if not ev.held and self._lasted(ev) >= rule.hold_s:
+                        out.append(self._announce(ev, end_ns))
                     continue
                 if pending is not None:
-                    out.append(self._publish_pending(label))
+                    out += self._publish_pending(label)
                 out += self._confirm(label, index, rule.urgency, hist, end_ns)
             elif pending is not None and self._gap_passed(pending, hist, window):
-                out.append(self._publish_pending(label))
+                out += self._publish_pending(label)
         return out
 
     @staticmethod
@@ -211,7 +210,7 @@ class EventTracker:
                        + [self._event_start(window)])
         return earliest - self._pending_end(ev) > int(self.policy.merge_gap_s * NS)
 
-    def _reopen(self, label: str, hist) -> None:
+    def _reopen(self, label: str, hist) -> _Open:
         ev = self._pending.pop(label)
         positives = [(p, w) for hit, p, w in hist if hit]
         ev.values += [p for p, _ in positives]
@@ -221,19 +220,27 @@ class EventTracker:
         ev.merged += 1
         self._open[label] = ev
         hist.clear()
+        return ev
 
     def _end(self, label: str) -> list[EventUpdate]:
-        """The event's offset: closed now, or pending for merge_gap_s."""
+        """The event's offset: closed now, or pending for merge_gap_s (a sound still short of
+        its hold too: a continuation within the gap counts towards it)."""
         if self.policy.merge_gap_s <= 0.0:
+            if not self._open[label].held:
+                self._discard(label)
+                return []
             return [self._close(label, END_OFFSET, None)]
         self._pending[label] = self._open.pop(label)
         self._history.pop(label, None)  # the event's own tail must not start a new one
         return []
 
-    def _publish_pending(self, label: str) -> EventUpdate:
+    def _publish_pending(self, label: str) -> list[EventUpdate]:
         ev = self._pending.pop(label)
+        if not ev.held:  # stopped short of its hold and did not go on: no event
+            self.discarded += 1
+            return []
         self.events_closed += 1
-        return EventUpdate("closed", self._record(ev, END_OFFSET))
+        return [EventUpdate("closed", self._record(ev, END_OFFSET))]
 
     def _lasted(self, ev: _Open) -> float:
         """How long the sound has gone on so far, s (the record's start to its end)."""
@@ -303,7 +310,7 @@ class EventTracker:
         """The audio stopped (or jumped): publish the pending events (they ended before), close
         every open event at the last audio time (one still short of its hold is no event) and
         forget the partial votes (windows across a gap are not consecutive)."""
-        out = [self._publish_pending(label) for label in list(self._pending)]
+        out = [u for label in list(self._pending) for u in self._publish_pending(label)]
         for label in list(self._open):
             if self._open[label].held:
                 out.append(self._close(label, reason, self.last_audio_ns))
