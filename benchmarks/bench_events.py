@@ -2,7 +2,8 @@
 precision and detection delay, for the backbone and for the configuration Runtime3C picks at the
 day's tightest latency budget.
 
-    python benchmarks/bench_events.py [--free-minutes 30] [--events-per-class 20] [--sweep]
+    python benchmarks/bench_events.py [--free-minutes 30] [--free-seed 9001] [--holds 0,4]
+                                      [--list-false] [--events-per-class 20] [--sweep]
                                       [--merge-gaps 0,1,2,3,5] [--short-rules 0/1/1,0.95/1/1]
                                       [--checkpoint PATH]
                                       [--json out/bench_events.json]
@@ -16,7 +17,8 @@ policy from config/sound_assistant.yaml):
   from training) of ``--free-minutes``: false emergency notifications and false social events
   per hour (targets <= 0.5 and <= 2);
 - a held-out event set: ``--events-per-class`` events of each of the 8 classes, from their
-  onset, for a realistic duration, at 0-20 dB SNR over such home streams (seeds 9101+);
+  onset, for a realistic duration (event_stream.DURATION_S), at 0-20 dB SNR over such home
+  streams (seeds 9101+);
 - the scripted UbiEar day (510 events, each for its duration, and 255 one-second background
   windows, played back to back as the microphone node plays them; consecutive events of one
   class are one true event);
