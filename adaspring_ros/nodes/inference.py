@@ -324,6 +324,9 @@ class InferenceNode(Node):
         if idle and (self.tracker.open_events or self.tracker.pending_events):
             self.close_events(f"no audio for {self.stream_timeout_s:g} s")
         self.health.values["lost_chunks"] = str(self.windower.lost_chunks)
+        # sounds that passed the vote but stopped before their urgency's hold (event_hold_s):
+        # what the hold took away, so an integrator tuning it sees the cost
+        self.health.values["events_discarded_short_of_hold"] = str(self.tracker.discarded)
         self.health.values["config_id"] = str(self.slot.current.config_id)
         self.health.values["config"] = " ".join(self.slot.current.config)
         if self._model_ms:
