@@ -6,8 +6,9 @@ learned |γ| of each channel is its importance, and import sorts every layer's c
 so δ3's "keep the first w·C channels" keeps the channels training found most useful.
 
 Import folds BatchNorm into the conv weights (see operators.py for why the supernet has none)
-and permutes channels consistently (a layer's output order and the next layer's input order),
-which leaves the backbone's function unchanged.
+and permutes channels consistently (a layer's output order and the next layer's input order;
+a residual layer and its input share one order), which leaves the backbone's function
+unchanged.
 """
 
 from __future__ import annotations
@@ -27,12 +28,23 @@ from adaspring_ros.training import common
 from adaspring_ros.training.common import ThreadTuner, accuracy, run_epoch, warmup_cosine
 
 
-class BackboneNet(nn.Module):
-    """conv3x3-BN-ReLU(-maxpool) x N, global average pooling, linear classifier."""
+#: Stochastic depth (Huang et al. 2016) of the residual backbone: each residual layer's body
+#: is dropped for a training sample with this probability (per sample, no rescaling), so the
+#: network also works with the layer removed, which is what δ4's identity skip deploys.
+DROP_DEPTH = 0.2
 
-    def __init__(self, arch: ss.Architecture):
+
+class BackboneNet(nn.Module):
+    """conv3x3-BN-ReLU(-maxpool) x N, global average pooling, linear classifier.
+
+    With ``arch.residual``, a residual layer computes relu(bn(conv(x)) + x) (then pools), and
+    in training its body is dropped per sample with probability ``drop_depth``.
+    """
+
+    def __init__(self, arch: ss.Architecture, drop_depth: float = DROP_DEPTH):
         super().__init__()
         self.arch = arch
+        self.drop_depth = drop_depth
         self.convs = nn.ModuleList(
             nn.Conv2d(s.in_channels, s.out_channels, 3, padding=1, bias=False)
             for s in arch.layers)
@@ -41,8 +53,16 @@ class BackboneNet(nn.Module):
         self.fc = nn.Linear(arch.layers[-1].out_channels, arch.n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for conv, bn, spec in zip(self.convs, self.bns, self.arch.layers, strict=True):
-            x = F.relu(bn(conv(x)))
+        for i, (conv, bn, spec) in enumerate(zip(self.convs, self.bns, self.arch.layers,
+                                                 strict=True)):
+            if self.arch.is_residual(i):
+                body = bn(conv(x))
+                if self.training and self.drop_depth > 0:
+                    keep = torch.rand(x.shape[0], 1, 1, 1, device=x.device) >= self.drop_depth
+                    body = body * keep.to(body.dtype)
+                x = F.relu(body + x)
+            else:
+                x = F.relu(bn(conv(x)))
             if spec.pool:
                 x = F.max_pool2d(x, 2)
         return self.fc(self.dropout(x.mean(dim=(2, 3))))
@@ -50,9 +70,10 @@ class BackboneNet(nn.Module):
 
 def train_backbone(arch: ss.Architecture, train: FeatureSet, val: FeatureSet, epochs: int,
                    gen: torch.Generator, lr: float = 3e-3, batch_size: int = 64,
-                   slimming_l1: float = 1e-4, progress: bool = True) -> tuple[BackboneNet, dict]:
+                   slimming_l1: float = 1e-4, progress: bool = True,
+                   drop_depth: float = DROP_DEPTH) -> tuple[BackboneNet, dict]:
     """Train with AdamW + one-cycle LR; keep the epoch with the best validation accuracy."""
-    model = BackboneNet(arch).to(common.DEVICE)
+    model = BackboneNet(arch, drop_depth).to(common.DEVICE)
     x, y = train.tensors()
     batch_size = min(batch_size, x.shape[0])
     steps = max(1, epochs * (x.shape[0] // batch_size))
@@ -89,8 +110,21 @@ def train_backbone(arch: ss.Architecture, train: FeatureSet, val: FeatureSet, ep
 
 
 def channel_importance(model: BackboneNet) -> list[torch.Tensor]:
-    """Learned importance of every channel of every layer: |γ| of its BatchNorm."""
-    return [bn.weight.detach().abs() for bn in model.bns]
+    """Learned importance of every channel of every layer: |γ| of its BatchNorm.
+
+    A residual layer's output channel c is its input channel c plus its body's, so the two
+    layers must keep one channel order: both get the sum of their |γ| (a chain of residual
+    layers, the sum over the chain).
+    """
+    imps = [bn.weight.detach().abs() for bn in model.bns]
+    arch = model.arch
+    for i in range(len(imps) - 1, 0, -1):
+        if arch.is_residual(i):
+            imps[i - 1] = imps[i - 1] + imps[i]
+    for i in range(1, len(imps)):
+        if arch.is_residual(i):
+            imps[i] = imps[i - 1]
+    return imps
 
 
 @torch.no_grad()

@@ -31,7 +31,7 @@ from adaspring_ros.core.model import checkpoint as ckpt
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.supernet import SelfEvolutionaryNet
 from adaspring_ros.core.scene import dataset
-from adaspring_ros.training import accuracy_model
+from adaspring_ros.training import accuracy_model, backbone
 from adaspring_ros.training import common
 from adaspring_ros.training import profile_operators as po
 from adaspring_ros.training.backbone import import_backbone, train_backbone
@@ -88,6 +88,26 @@ def folder_splits(root: str, seed: int, min_files: int = dataset.MIN_FILES_PER_C
     return dataset.SyntheticDataset(seed=seed, **splits), data.class_names, data.n_skipped
 
 
+def make_architecture(plan: str, n_classes: int) -> ss.Architecture:
+    """The backbone of ``--plan``: plain (the default channel plan) or residual."""
+    if plan == "residual":
+        return ss.residual_architecture(n_classes)
+    if plan == "plain":
+        return ss.Architecture(n_classes=n_classes)
+    raise ValueError(f"unknown plan {plan!r}; expected plain or residual")
+
+
+def reduce_training(data, n_clips: int | None, seed: int):
+    """``data`` with a seeded subset of ``n_clips`` training clips (reduced runs); unchanged
+    when ``n_clips`` is None or not smaller than the training split."""
+    if n_clips is None or n_clips >= len(data.train):
+        return data
+    rng = np.random.default_rng(seed + 7)
+    pick = np.sort(rng.permutation(len(data.train))[:n_clips])
+    return dataset.SyntheticDataset(seed=data.seed, train=data.train.subset(pick),
+                                    val=data.val, test=data.test)
+
+
 def transformed_drops(net: SelfEvolutionaryNet, val) -> dict[tuple[int, str], float]:
     """Validation accuracy drop of each δ1/δ2 operator (full width) right after transformation."""
     backbone = ss.backbone_configuration(net.arch)
@@ -132,6 +152,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--sizes", default=None, metavar="TRAIN,VAL,TEST",
                         help="synthetic clips per split, hard negatives included "
                              "(default 6930,866,825)")
+    parser.add_argument("--plan", choices=("plain", "residual"), default="plain",
+                        help="backbone: plain (8, 80, 112, 144, 160) or residual "
+                             "(8, 96, 96, 144, 144) with residual layers 2 and 4 trained with "
+                             "stochastic depth, where δ4 skip is an identity")
+    parser.add_argument("--drop-depth", type=float, default=backbone.DROP_DEPTH,
+                        help="stochastic-depth drop probability of a residual layer's body "
+                             "in backbone training (--plan residual)")
+    parser.add_argument("--train-clips", type=int, default=None,
+                        help="train on a seeded subset of this many training clips "
+                             "(reduced runs; default: all)")
     po.add_profile_arguments(parser)
     parser.add_argument("--log", default="runs/train_all.json")
     parser.add_argument("--no-progress", action="store_true")
@@ -141,6 +171,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--user-share must be within 0-1, got {args.user_share}")
     if args.user_folder and args.data_folder:
         parser.error("--user-folder mixes into the synthetic set; --data-folder replaces it")
+    if not 0.0 <= args.drop_depth < 1.0:
+        parser.error(f"--drop-depth must be within [0, 1), got {args.drop_depth}")
+    if args.train_clips is not None and args.train_clips < 1:
+        parser.error(f"--train-clips must be at least 1, got {args.train_clips}")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
     if args.sizes:
@@ -172,7 +206,9 @@ def train_network(arch, data, args, stages: Stages, gen) -> dict:
     """Backbone, operator transforms, their check, distillation; what the meta and log need."""
     progress = not args.no_progress
     model, backbone_log = stages.run("backbone", train_backbone, arch, data.train, data.val,
-                                     args.backbone_epochs, gen, progress=progress)
+                                     args.backbone_epochs, gen, progress=progress,
+                                     drop_depth=getattr(args, "drop_depth",
+                                                        backbone.DROP_DEPTH))
     net = SelfEvolutionaryNet(arch)
     orders = import_backbone(net, model)
     x_train, _ = data.train.tensors()
@@ -203,6 +239,9 @@ def training_meta(args, data, class_names, skipped: int, trained: dict) -> dict:
         "dataset_version": dataset.DATASET_VERSION,
         "device": args.device_used,
         "backbone_epochs": args.backbone_epochs,
+        "plan": getattr(args, "plan", "plain"),
+        "drop_depth": getattr(args, "drop_depth", backbone.DROP_DEPTH),
+        "train_clips": len(data.train),
         "distil_epochs": args.distil_epochs,
         "fine_tune_target_pp": FINE_TUNE_TARGET_PP,
         "transformed_drop_pp": {f"{i}:{s}": round(v, 3) for (i, s), v in trained["drops"].items()},
@@ -218,7 +257,8 @@ def main(argv=None) -> int:
     stages = Stages()
     gen = seed_everything(args.seed)
     data, class_names, skipped = load_data(args, stages)
-    arch = ss.Architecture(n_classes=len(class_names))
+    data = reduce_training(data, args.train_clips, args.seed)
+    arch = make_architecture(args.plan, len(class_names))
     trained = train_network(arch, data, args, stages, gen)
     net = trained["net"]
     meta = training_meta(args, data, class_names, skipped, trained)

@@ -140,11 +140,12 @@ def adapter_factors(inputs: torch.Tensor, targets: torch.Tensor,
 
 @torch.no_grad()
 def layer_io(net: SelfEvolutionaryNet, x: torch.Tensor):
-    """(input, pre-activation) of every compressible layer under the backbone configuration."""
+    """(input, pre-activation) of every compressible layer under the backbone configuration;
+    in a residual layer the body's (the input is added back after every operator)."""
     out = []
     h = net.stem(x)
     for layer in net.layers:
-        pre = layer.pre_activation(h, ss.UNCOMPRESSED)
+        pre = layer.body(h, ss.UNCOMPRESSED)
         out.append((h, pre))
         h = layer(h, ss.UNCOMPRESSED)
     return out

@@ -16,6 +16,11 @@ operator choices (``search_space.OPTIONS``):
 - ``dws@w`` (δ2): depthwise 3x3 (no bias), then pointwise 1x1 (per-input-channel rank-1 SVD).
 - ``skip`` (δ4): identity when the channel count is unchanged, else a 1x1 adapter + ReLU.
 
+Residual layers (``Architecture.residual``, a layer with C_in == C_out): every operator above
+is the layer's body and the input is added before ReLU and pooling, relu(pool(body(x) + x)),
+so an identity skip, pool(x), is that layer with its body removed, which the backbone's
+stochastic depth trains for.
+
 Inputs are always sliced to the first C_in channels, the previous layer's width. A layer's
 output goes through ReLU and the layer's 2x2 max-pool (if it pools), whatever the operator;
 they are computed pool-first, which is exact and cheaper (see `_finish_`).
@@ -93,8 +98,11 @@ class ConvBlock(nn.Module):
         super().__init__()
         self.weight, self.bias, self.pool = _frozen(weight), _frozen(bias), pool
 
+    def pre(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight, self.bias, padding=1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _finish_(F.conv2d(x, self.weight, self.bias, padding=1), self.pool)
+        return _finish_(self.pre(x), self.pool)
 
 
 class FireBlock(nn.Module):
@@ -109,14 +117,16 @@ class FireBlock(nn.Module):
         self.pool = pool
         self.expand_3x3_first = expand_3x3_first
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def pre(self, x: torch.Tensor) -> torch.Tensor:
         z = F.relu_(F.conv2d(x, self.squeeze_w, self.squeeze_b))
         y3 = F.conv2d(z, self.e3_w, self.e3_b, padding=1)
         if self.e1_w.shape[0] == 0:
-            return _finish_(y3, self.pool)
+            return y3
         y1 = F.conv2d(z, self.e1_w, self.e1_b)
-        y = torch.cat((y3, y1) if self.expand_3x3_first else (y1, y3), dim=1)
-        return _finish_(y, self.pool)
+        return torch.cat((y3, y1) if self.expand_3x3_first else (y1, y3), dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _finish_(self.pre(x), self.pool)
 
 
 class LowRankBlock(nn.Module):
@@ -127,9 +137,12 @@ class LowRankBlock(nn.Module):
         self.basis_w, self.mix_w, self.mix_b = _frozen(basis_w), _frozen(mix_w), _frozen(mix_b)
         self.pool = pool
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def pre(self, x: torch.Tensor) -> torch.Tensor:
         u = F.conv2d(x, self.basis_w, None, padding=1)
-        return _finish_(F.conv2d(u, self.mix_w, self.mix_b), self.pool)
+        return F.conv2d(u, self.mix_w, self.mix_b)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _finish_(self.pre(x), self.pool)
 
 
 class DepthwiseSeparableBlock(nn.Module):
@@ -142,9 +155,12 @@ class DepthwiseSeparableBlock(nn.Module):
         self.groups = int(depthwise_w.shape[0])
         self.pool = pool
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def pre(self, x: torch.Tensor) -> torch.Tensor:
         d = F.conv2d(x, self.depthwise_w, None, padding=1, groups=self.groups)
-        return _finish_(F.conv2d(d, self.pointwise_w, self.pointwise_b), self.pool)
+        return F.conv2d(d, self.pointwise_w, self.pointwise_b)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _finish_(self.pre(x), self.pool)
 
 
 class AdapterBlock(nn.Module):
@@ -154,8 +170,38 @@ class AdapterBlock(nn.Module):
         super().__init__()
         self.weight, self.bias, self.pool = _frozen(weight), _frozen(bias), pool
 
+    def pre(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight, self.bias)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _finish_(F.conv2d(x, self.weight, self.bias), self.pool)
+        return _finish_(self.pre(x), self.pool)
+
+
+class ResidualBlock(nn.Module):
+    """A residual layer's operator (``Architecture.residual``): ``relu(pool(body(x) + x))``.
+
+    The input is added to the first min(C_in, C_out) output channels (a layer and its residual
+    input share one channel order, see `training.backbone.import_backbone`).
+    """
+
+    def __init__(self, body: nn.Module):
+        super().__init__()
+        self.body = body
+        self.pool = body.pool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.body.pre(x)
+        k = min(y.shape[1], x.shape[1])
+        y[:, :k] += x[:, :k]
+        return _finish_(y, self.pool)
+
+
+def add_residual(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``y`` with ``x`` added to its first min(C_y, C_x) channels (training path, no in-place)."""
+    k = min(y.shape[1], x.shape[1])
+    if k == y.shape[1]:
+        return y + x[:, :k]
+    return torch.cat((y[:, :k] + x, y[:, k:]), dim=1)
 
 
 class IdentityBlock(nn.Module):
@@ -191,6 +237,7 @@ class ElasticLayer(nn.Module):
                 f"layer {layer} is not compressible; expected 1..{arch.n_compressible}")
         spec = arch.layers[layer]
         self.arch, self.layer, self.spec = arch, layer, spec
+        self.residual = arch.is_residual(layer)
         cin, cout = spec.in_channels, spec.out_channels
         s = ss.scaled(cout, arch.fire_squeeze_ratio)
         r = ss.scaled(cout, arch.svd_rank_ratio)
@@ -237,7 +284,16 @@ class ElasticLayer(nn.Module):
         return ss.layer_out_channels(self.arch, self.layer, option, self.spec.in_channels)
 
     def pre_activation(self, x: torch.Tensor, option: str) -> torch.Tensor | None:
-        """The layer's output before ReLU/pool (None for an identity skip), slicing on the fly."""
+        """The layer's output before ReLU/pool (None for an identity skip), slicing on the fly;
+        in a residual layer, the body plus the input."""
+        y = self.body(x, option)
+        if y is None or not self.residual:
+            return y
+        return add_residual(y, x)
+
+    def body(self, x: torch.Tensor, option: str) -> torch.Tensor | None:
+        """The operator's own output before ReLU/pool (None for an identity skip); equal to
+        `pre_activation` except in a residual layer, where the input is added to it."""
         cin = x.shape[1]
         self._check_input(cin)
         structure, _ = ss.parse_option(option)
@@ -271,6 +327,12 @@ class ElasticLayer(nn.Module):
     @torch.no_grad()
     def extract(self, option: str, cin: int) -> nn.Module:
         """A standalone deployed block for ``option`` on ``cin`` inputs: copies, no autograd."""
+        block = self._extract_body(option, cin)
+        if self.residual and not isinstance(block, IdentityBlock):
+            return ResidualBlock(block)
+        return block
+
+    def _extract_body(self, option: str, cin: int) -> nn.Module:
         self._check_input(cin)
         structure, _ = ss.parse_option(option)
         cw = self.out_channels(option)

@@ -97,6 +97,12 @@ class Architecture:
     #: Fire expand layout: True gives the first (most important) half of the kept channels the
     #: 3x3 expand and the rest the 1x1; False (checkpoints before issue 14) the other way round.
     fire_3x3_first: bool = True
+    #: Residual layers (issue 14, δ4 removing depth): a compressible layer whose input and
+    #: output channel counts are equal adds its input to its output before ReLU and pooling,
+    #: ``relu(pool(body(x) + x))``, and the backbone trains it with stochastic depth, so δ4's
+    #: identity (``pool(x)``, which that formula gives with the body removed since x >= 0)
+    #: is a network the training has seen. False (every checkpoint before it): no residual.
+    residual: bool = False
     layers: tuple[ConvLayerSpec, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -129,6 +135,8 @@ class Architecture:
         }
         if self.fire_3x3_first:
             d["fire_3x3_first"] = True
+        if self.residual:
+            d["residual"] = True
         return d
 
     @classmethod
@@ -142,7 +150,23 @@ class Architecture:
             fire_squeeze_ratio=float(d["fire_squeeze_ratio"]),
             svd_rank_ratio=float(d["svd_rank_ratio"]),
             fire_3x3_first=bool(d.get("fire_3x3_first", False)),
+            residual=bool(d.get("residual", False)),
         )
+
+    def is_residual(self, layer: int) -> bool:
+        """Whether compressible layer ``layer`` (1-based conv index) adds its input back."""
+        spec = self.layers[layer]
+        return self.residual and layer >= 1 and spec.in_channels == spec.out_channels
+
+
+#: The channel plan with equal pairs for ``Architecture(residual=True)``: layers 2 and 4 keep
+#: their channel count, so they are residual and δ4 can remove them (identity skip).
+RESIDUAL_CHANNELS: tuple[int, ...] = (8, 96, 96, 144, 144)
+
+
+def residual_architecture(n_classes: int = 9) -> Architecture:
+    """The residual backbone (equal-pair channel plan, residual layers 2 and 4)."""
+    return Architecture(channels=RESIDUAL_CHANNELS, n_classes=n_classes, residual=True)
 
 
 def scaled(channels: int, width: float) -> int:
