@@ -68,6 +68,28 @@ def time_configs(net, configs, x, rounds: int, calls: int, seed: int) -> dict:
     return {c: 1e3 * statistics.median(v) for c, v in times.items()}
 
 
+@torch.inference_mode()
+def tree_accuracy(net, choices, x, y) -> dict:
+    """Top-1 accuracy (%) of every configuration in choices^n, sharing each prefix's
+    activations (the deployed blocks are the ones get_active_subnet builds)."""
+    arch = net.arch
+    accs = {}
+
+    def walk(prefix, h, cin):
+        i = len(prefix) + 1
+        if i > arch.n_compressible:
+            logits = net.extract_head(cin)(h)
+            accs[prefix] = float(100.0 * (logits.argmax(1) == y).float().mean())
+            return
+        for option in choices:
+            block = net.layers[i - 1].extract(option, cin)
+            walk(prefix + (option,), block(h),
+                 ss.layer_out_channels(arch, i, option, cin))
+
+    walk((), net.extract_stem()(x), arch.layers[0].out_channels)
+    return accs
+
+
 def run_plan(plan: str, args, data) -> dict:
     stages = Stages()
     gen = seed_everything(args.seed)
@@ -103,7 +125,7 @@ def run_plan(plan: str, args, data) -> dict:
         print(f"[{plan}] mean single-layer accuracy {s}: {statistics.mean(vals):.2f} %")
     choices = [ss.option_id("conv", w) for w in ss.WIDTHS] + [ss.SKIP]
     configs = list(itertools.product(choices, repeat=arch.n_compressible))
-    accs = {c: acc(c) for c in configs}
+    accs = tree_accuracy(net, choices, x, y)
     print(f"[{plan}] {len(configs)} conv/skip configurations scored ({load()})", flush=True)
     x1 = x[:1].clone()
     lat = time_configs(net, configs, x1, args.rounds, args.calls, args.seed)

@@ -217,3 +217,26 @@ def test_train_all_plan_and_reduced_training_options():
                           small.train.features)
     assert train_all.reduce_training(data, None, 0) is data
     assert train_all.reduce_training(data, 80, 0) is data
+
+
+def test_train_all_end_to_end_with_the_residual_plan(tmp_path, monkeypatch):
+    """The whole pipeline on 54 clips with --plan residual: the checkpoint stores the flag and
+    its profile prices the identity skips at zero cost."""
+    monkeypatch.setenv("ADASPRING_DATA_DIR", str(tmp_path / "data"))
+    code = train_all.main([
+        "--out", str(tmp_path / "models"), "--log", str(tmp_path / "log.json"),
+        "--sizes", "36,9,9", "--train-clips", "30", "--plan", "residual",
+        "--backbone-epochs", "1", "--distil-epochs", "1", "--accuracy-configs", "12",
+        "--threads", "1", "--latency-repeats", "1", "--latency-rounds", "1",
+        "--fit-configs", "20", "--no-progress", "--device", "cpu"])
+    assert code == 0
+    loaded = ckpt.load(tmp_path / "models" / ckpt.CHECKPOINT_NAME)
+    assert loaded.net.arch == RES
+    assert loaded.meta["plan"] == "residual" and loaded.meta["train_clips"] == 30
+    assert loaded.meta["data_sizes"] == {"train": 36, "val": 9, "test": 9}  # as generated
+    config = ("conv@1.0", ss.SKIP, "conv@1.0", ss.SKIP)
+    sub = loaded.net.get_active_subnet(config)
+    assert isinstance(sub.blocks[1], IdentityBlock) and isinstance(sub.blocks[3], IdentityBlock)
+    assert isinstance(loaded.net.get_active_subnet(ss.backbone_configuration(RES)).blocks[1],
+                      ResidualBlock)
+    assert 96 in loaded.profile.latency_ms[2] and 144 in loaded.profile.latency_ms[4]

@@ -257,11 +257,14 @@ def main(argv=None) -> int:
     stages = Stages()
     gen = seed_everything(args.seed)
     data, class_names, skipped = load_data(args, stages)
+    # the split sizes as generated, which dataset.checkpoint_split rebuilds from the meta
+    sizes = {k: len(data.split(k)) for k in dataset.SPLITS}
     data = reduce_training(data, args.train_clips, args.seed)
     arch = make_architecture(args.plan, len(class_names))
     trained = train_network(arch, data, args, stages, gen)
     net = trained["net"]
     meta = training_meta(args, data, class_names, skipped, trained)
+    meta["data_sizes"] = sizes
     meta["calibration"] = stages.run("calibration", fit_calibration, net, data.val)
     synthetic_seed = args.seed if str(meta.get("data", "")).startswith("synthetic") else None
     calibration = stages.run("calibration clips", accuracy_model.calibration_set, data.val,
