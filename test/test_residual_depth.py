@@ -102,6 +102,41 @@ def test_identity_skip_is_the_pooled_input_and_the_layer_with_its_body_removed(l
         assert torch.allclose(layer.extract(ss.UNCOMPRESSED, cin)(x), pooled)
 
 
+def test_skip_in_a_residual_layer_passes_a_narrower_input_through():
+    net = random_net(RES)
+    layer = net.layers[1]
+    x = torch.rand(2, 48, 20, 25)  # layer 1 at width 0.5
+    assert ss.skip_is_identity(RES, 2, 48) and not ss.skip_is_identity(PLAIN_EQUAL, 2, 48)
+    assert ss.layer_out_channels(RES, 2, ss.SKIP, 48) == 48
+    assert ss.layer_out_channels(PLAIN_EQUAL, 2, ss.SKIP, 48) == 96  # the adapter
+    assert ss.layer_cost(RES, 2, ss.SKIP, 48) == ss.Cost(0, 0, 0)
+    with torch.no_grad():
+        assert torch.equal(layer.extract(ss.SKIP, 48)(x), F.max_pool2d(x, 2))
+        assert torch.equal(layer(x, ss.SKIP), F.max_pool2d(x, 2))
+    config = ("conv@0.5", ss.SKIP, "conv@0.25", ss.SKIP)
+    assert ss.layer_input_channels(RES, config) == [8, 48, 48, 36]
+    sub = net.get_active_subnet(config)
+    assert isinstance(sub.blocks[1], IdentityBlock) and isinstance(sub.blocks[3], IdentityBlock)
+    x = torch.rand(2, 1, RES.n_mels, RES.n_frames)
+    with torch.no_grad():
+        assert torch.allclose(sub(x), net(x, config), atol=1e-5)
+
+
+def test_distillation_depth_draws_remove_only_residual_layers():
+    from adaspring_ros.training.distill import depth_configuration
+
+    rng = random.Random(0)
+    assert depth_configuration(ss.Architecture(), rng) is None
+    draws = [depth_configuration(RES, rng) for _ in range(200)]
+    for config in draws:
+        ss.validate_configuration(RES, config)
+        assert ss.SKIP in config
+        assert config[0] != ss.SKIP and config[2] != ss.SKIP
+        assert all(o == ss.SKIP or o.startswith("conv@") for o in config)
+    assert any(c[1] == ss.SKIP and c[3] == ss.SKIP for c in draws)
+    assert any(c[1] != ss.SKIP for c in draws) and any(c[3] != ss.SKIP for c in draws)
+
+
 def test_deployed_subnets_match_the_elastic_forward_and_the_analytic_costs():
     net = random_net(RES, seed=3)
     rng = random.Random(4)

@@ -16,6 +16,8 @@ distillation as in once-for-all):
   δ3): uniform draws almost never put a fire/svd/dws/skip layer between full-width convs, so
   those operators were trained for contexts the search never picks, and an identity skip (which
   needs the previous layer at full width) hardly ever ran;
+- with a residual backbone (``Architecture.residual``), one `depth_configuration`: residual
+  layers removed at random among δ3 widths, the identity skips the search can deploy;
 - one noisy δ3 pass (`SelfEvolutionaryNet.noisy_forward`) whose KD loss, minus a reward of
   ``noise_reward`` per unit of log σ, trains each layer's width-noise magnitude.
 
@@ -73,6 +75,26 @@ def family_configuration(arch: ss.Architecture, rng: random.Random,
     return tuple(ops)
 
 
+def depth_configuration(arch: ss.Architecture, rng: random.Random) -> ss.Configuration | None:
+    """Stochastic depth in distillation (residual backbones; None without residual layers):
+    each residual layer removed (identity skip) with probability 1/2, at least one; the other
+    layers are convs at full width half of the time, at a random width otherwise, so the
+    identity skips are trained in the narrow networks the search deploys."""
+    residual = [i for i in range(1, arch.n_compressible + 1) if arch.is_residual(i)]
+    if not residual:
+        return None
+    removed = {i for i in residual if rng.random() < 0.5} or {rng.choice(residual)}
+    ops = []
+    for i in range(1, arch.n_compressible + 1):
+        if i in removed:
+            ops.append(ss.SKIP)
+        elif rng.random() < 0.5:
+            ops.append(ss.UNCOMPRESSED)
+        else:
+            ops.append(ss.option_id("conv", rng.choice(ss.WIDTHS)))
+    return tuple(ops)
+
+
 def set_trainable(net: SelfEvolutionaryNet, fine_tune: set[tuple[int, str]]) -> list:
     """Freeze the δ1/δ2 weights not listed in ``fine_tune`` ((layer, structure) pairs)."""
     params = [net.stem_w, net.stem_b, net.head_w, net.head_b]
@@ -116,6 +138,9 @@ def train_supernet(net: SelfEvolutionaryNet, train: FeatureSet, epochs: int,
                             for _ in range(arch.n_compressible))
         randoms = [ss.random_configuration(arch, rng) for _ in range(n_random)]
         randoms += [family_configuration(arch, rng) for _ in range(n_family)]
+        depth = depth_configuration(arch, rng)
+        if depth is not None:
+            randoms.append(depth)
         for config in [smallest, widths_only] + randoms:
             logits = net(xb, config)
             loss = loss + kd_loss(logits, target) + ce_weight * F.cross_entropy(logits, yb)

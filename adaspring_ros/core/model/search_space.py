@@ -193,12 +193,16 @@ class Cost:
 def layer_out_channels(arch: Architecture, layer: int, option: str, in_channels: int) -> int:
     structure, width = parse_option(option)
     if structure == SKIP:
-        return arch.layers[layer].out_channels
+        # a removed residual layer passes its input through, at whatever width it arrives
+        return in_channels if arch.is_residual(layer) else arch.layers[layer].out_channels
     return scaled(arch.layers[layer].out_channels, width)
 
 
 def skip_is_identity(arch: Architecture, layer: int, in_channels: int) -> bool:
-    return in_channels == arch.layers[layer].out_channels
+    """Whether δ4 at ``layer`` is the identity (else the 1x1 adapter): always in a residual
+    layer (its body removed; a narrower input passes through as it is), otherwise when the
+    channel count is unchanged."""
+    return arch.is_residual(layer) or in_channels == arch.layers[layer].out_channels
 
 
 def layer_cost(arch: Architecture, layer: int, option: str, in_channels: int) -> Cost:
