@@ -99,6 +99,10 @@ def run_plan(plan: str, args, data) -> dict:
     print(f"[{plan}] training ({load()})", flush=True)
     trained = train_network(arch, data, ns, stages, gen)
     net = trained["net"].eval()
+    torch.save({"arch": arch.to_dict(), "state_dict": net.state_dict()},
+               Path(args.out).with_suffix(f".{plan}.pt"))
+    print(f"[{plan}] skip identity at layer 2 after conv@0.5: "
+          f"{ss.skip_is_identity(arch, 2, 48)}", flush=True)
     torch.set_num_threads(2)
     x, y = data.test.tensors()
 

@@ -87,8 +87,9 @@ class Architecture:
     n_frames: int = 51
     #: No compressible layer keeps its channel count, so δ4 is always the 1x1 adapter. A plan
     #: with equal pairs, (8, 96, 96, 144, 144), lets skip be an identity at layers 2 and 4, but
-    #: this backbone has no residual connections and the identity lost 63-66 pp in a reduced run
-    #: (adapter: 6-21 pp); see training/README.md, issue 14.
+    #: without residual connections the identity lost 63-66 pp in a reduced run (adapter:
+    #: 6-21 pp); with them (``residual``, `residual_architecture`, train_all --plan residual)
+    #: see training/README.md, issue 14.
     channels: tuple[int, ...] = (8, 80, 112, 144, 160)
     pools: tuple[bool, ...] = (True, True, True, False, False)
     n_classes: int = 9
