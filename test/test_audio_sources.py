@@ -24,7 +24,7 @@ def test_scripted_scene_renders_events_once_their_scene_time_has_passed():
     assert scene.read(first.scene_time_s, idle=True) == []  # played once only
     half_hour = day_scene.DAY_START_S + 1800.0
     rest = scene.read(half_hour, idle=True)
-    assert len(rest) == sum(ev.duration_s for ev in scene.script[1:]
+    assert len(rest) == sum(ev.played_s for ev in scene.script[1:]
                             if ev.scene_time_s <= half_hour)
 
 
@@ -44,6 +44,41 @@ def test_scripted_day_events_last_as_long_as_their_class_does():
     assert sum(label == "fire_alarm" for _, label in seconds) >= alarm.duration_s // 2
 
 
+def test_same_class_events_keep_their_scene_gap_and_close_ones_are_one_true_event():
+    script = day_scene.make_day(CLASSES, seed=0)
+    fg = [ev for ev in script if ev.label != "background"]
+    assert fg[0].lead_s == 0 and not fg[0].joined
+    same = []
+    for i, b in enumerate(fg):
+        a = next((x for x in reversed(fg[:i]) if x.label == b.label), None)
+        if a is None:
+            assert b.lead_s == 0 and not b.joined  # the first of its class
+            continue
+        same.append(b)
+        gap = b.scene_time_s - a.scene_time_s - a.duration_s
+        played_between = sum(x.played_s for x in script[a.index + 1:b.index])
+        assert b.joined == (gap < day_scene.ONE_EVENT_GAP_S)
+        assert b.lead_s + played_between >= min(int(max(gap, 0)), day_scene.SAME_CLASS_GAP_S)
+        assert b.lead_s == 0 or b.lead_s + played_between == min(int(gap),
+                                                                   day_scene.SAME_CLASS_GAP_S)
+    assert sum(ev.lead_s > 0 for ev in same) > 20 and sum(ev.joined for ev in same) > 5
+    # the lead is played as background seconds before the event
+    ev = next(b for b in same if b.lead_s >= 3)
+    seconds = day_scene.render(ev)
+    assert len(seconds) == ev.played_s
+    assert [label for _, label in seconds[:ev.lead_s]] == ["background"] * ev.lead_s
+    assert seconds[ev.lead_s][1] == ev.label
+    # truth: playback times; joined events extend their class's previous one
+    truth = day_scene.playback_truth(script)
+    assert len(truth) == len(fg) - sum(ev.joined for ev in fg)
+    assert max(end for _, _, end, _ in truth) <= sum(x.played_s for x in script)
+    t = sum(x.played_s for x in script[:ev.index])
+    assert (ev.label, t + ev.lead_s, t + ev.played_s, ev.snr_db) in truth or ev.joined
+    for label in set(CLASSES) - {"background"}:
+        mine = [x for x in truth if x[0] == label]
+        assert all(a[2] + 1 <= b[1] for a, b in zip(mine, mine[1:], strict=False))  # never touching
+
+
 def test_a_scene_backlog_is_rendered_one_event_per_read_in_order():
     scene = sources.ScriptedScene(seed=7, per_read=1)
     every = sources.ScriptedScene(seed=7).read(day_scene.DAY_START_S + 900.0, idle=True)
@@ -52,7 +87,7 @@ def test_a_scene_backlog_is_rendered_one_event_per_read_in_order():
     one_by_one = [scene.read(day_scene.DAY_START_S + 900.0, idle=False) for _ in range(due)]
     flat = [clip for clips in one_by_one for clip in clips]
     assert [len(clips) for clips in one_by_one] == [
-        ev.duration_s for ev in scene.script[:len(one_by_one)]]
+        ev.played_s for ev in scene.script[:len(one_by_one)]]
     assert len(flat) == len(every) and [c.label for c in flat] == [c.label for c in every]
     assert all(np.array_equal(a.samples, b.samples) for a, b in zip(flat, every, strict=True))
     assert scene.read(day_scene.DAY_START_S + 900.0, idle=True) == []

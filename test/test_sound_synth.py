@@ -55,6 +55,23 @@ def test_mix_hits_the_requested_snr():
         assert measured == pytest.approx(snr, abs=1e-6)
 
 
+def test_snr_can_be_measured_over_the_sound_s_own_length():
+    rng = np.random.default_rng(1)
+    fg = np.zeros(32000)
+    fg[4000:12000] = rng.standard_normal(8000)  # 0.5 s of sound in a 2 s clip
+    noise = rng.standard_normal(32000) * 0.3
+    first, end = synth.extent(fg)
+    assert (first, end) == (4000, 12000)
+    mix = synth.mix_at_snr(fg, noise, 6.0, reference=fg[first:end])
+    scaled_noise = mix - fg
+    over_sound = 10 * np.log10(np.mean(fg[first:end] ** 2) / np.mean(scaled_noise**2))
+    assert over_sound == pytest.approx(6.0, abs=1e-6)
+    # measured over the whole clip, the same SNR leaves the sound 6 dB louder (a quarter of it)
+    whole = synth.mix_at_snr(fg, noise, 6.0) - fg
+    assert 10 * np.log10(np.mean(scaled_noise**2) / np.mean(whole**2)) == pytest.approx(
+        10 * np.log10(4.0), abs=1e-6)
+
+
 def test_low_snr_clip_is_noisier_than_high_snr_clip():
     # same seed: same event, same noise; only the mixing ratio differs
     def tonality(clip):

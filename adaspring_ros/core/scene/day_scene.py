@@ -9,11 +9,20 @@ still classify once per second. The scripted playback skips those silent seconds
 model still charges them, see `battery.EnergyModel.windows_per_second`) and plays each event for
 its duration (`DURATION_S`, whole seconds, from its onset: `render`), plus background-only
 windows of 1 s, each second as one aligned 1 s window.
+
+Same-class gaps: compressing the silence away would play two doorbells that ring a minute apart
+as one 4 s ring, which no listener (and no detector) could tell from one visitor ringing twice.
+So an event keeps its scene-time gap since the last event of its class, up to
+`SAME_CLASS_GAP_S` s: what playback puts between them (background windows, other classes'
+events) counts, and background seconds played before it (``lead_s``) make up the rest. Two
+same-class sounds closer than `ONE_EVENT_GAP_S` (in scene time; overlapping ones too) are one
+event to a user (a visitor ringing twice, a phone that rings again): `playback_truth` joins
+them. Events of other classes are still played back to back.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -22,6 +31,7 @@ DAY_END_S = 17 * 3600
 #: Events per hour for each hour of the day (09:00 first): busy mornings, a quiet lunch...
 DEFAULT_EVENTS_PER_HOUR = (60, 30, 90, 45, 120, 40, 75, 50)
 BACKGROUND_PER_EVENT = 0.5
+BACKGROUND = "background"
 #: how long each class sounds in the scripted day, whole s (uniform, inclusive). Real sounds:
 #: smoke and fire alarms repeat the temporal-three pattern (ISO 8201, NFPA 72 18.4.2; a 4 s
 #: cycle) until the smoke clears or someone silences them; a kettle whistles until it is taken
@@ -33,6 +43,11 @@ BACKGROUND_PER_EVENT = 0.5
 DURATION_S = {"fire_alarm": (6, 10), "smoke_alarm": (6, 10), "kettle_whistle": (5, 10),
               "baby_crying": (3, 8), "phone_ringing": (4, 8), "doorbell": (2, 2),
               "door_knock": (2, 2), "microwave_beep": (2, 2)}
+#: the longest scene-time gap before a same-class event that playback keeps, s (longer gaps
+#: are cut to this: enough for any event detector's merge gap and offset, see the module doc)
+SAME_CLASS_GAP_S = 10
+#: same-class sounds closer than this in scene time, s, are one event (`playback_truth`)
+ONE_EVENT_GAP_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +58,13 @@ class ScriptedEvent:
     snr_db: float
     seed: int  # the render seed, so the clip itself is reproducible
     duration_s: int = 1  # how long it sounds (DURATION_S; background windows: 1)
+    lead_s: int = 0  # background seconds played before it (a same-class gap, see module doc)
+    joined: bool = False  # one event with the previous same-class event (ONE_EVENT_GAP_S)
+
+    @property
+    def played_s(self) -> int:
+        """Seconds of audio playback gives it: the lead, then the event."""
+        return self.lead_s + self.duration_s
 
 
 def make_day(
@@ -76,8 +98,46 @@ def make_day(
         hour_start = hour_end
         hour += 1
     events.sort(key=lambda e: e[0])
-    return [ScriptedEvent(i, t, lab, snr, s, duration(lab, s))
-            for i, (t, lab, snr, s) in enumerate(events)]
+    script = [ScriptedEvent(i, t, lab, snr, s, duration(lab, s))
+              for i, (t, lab, snr, s) in enumerate(events)]
+    return _same_class_gaps(script)
+
+
+def _same_class_gaps(script: list[ScriptedEvent]) -> list[ScriptedEvent]:
+    """Each event gets the scene-time gap since the last event of its class (up to
+    SAME_CLASS_GAP_S whole s, less the seconds played since then: background windows, other
+    classes' events) as lead background seconds, and is marked joined when that gap is under
+    ONE_EVENT_GAP_S."""
+    out = []
+    last: dict[str, tuple[ScriptedEvent, int]] = {}  # label -> (event, seconds played since)
+    for ev in script:
+        if ev.label != BACKGROUND and ev.label in last:
+            prev, since = last[ev.label]
+            gap = ev.scene_time_s - (prev.scene_time_s + prev.duration_s)
+            lead = max(0, int(min(max(gap, 0.0), SAME_CLASS_GAP_S)) - since)
+            ev = replace(ev, lead_s=lead, joined=gap < ONE_EVENT_GAP_S)
+        last = {label: (e, since + ev.played_s) for label, (e, since) in last.items()}
+        if ev.label != BACKGROUND:
+            last[ev.label] = (ev, 0)
+        out.append(ev)
+    return out
+
+
+def playback_truth(script: list[ScriptedEvent]) -> list[tuple[str, float, float, float]]:
+    """The true events of the played day: (label, onset, offset, SNR dB), in seconds of
+    playback from its start; an event joined to its class's previous one extends it."""
+    truth, latest, t = [], {}, 0.0
+    for ev in script:
+        onset = t + ev.lead_s
+        t = onset + ev.duration_s
+        if ev.label == BACKGROUND:
+            continue
+        if ev.joined and ev.label in latest:
+            latest[ev.label][2] = t
+        else:
+            latest[ev.label] = [ev.label, onset, t, ev.snr_db]
+            truth.append(latest[ev.label])
+    return [tuple(x) for x in truth]
 
 
 def duration(label: str, seed: int) -> int:
@@ -89,17 +149,21 @@ def duration(label: str, seed: int) -> int:
 
 def render(ev: ScriptedEvent) -> list[tuple[np.ndarray, str]]:
     """The event's audio as (1 s of float32 audio, true label of that second) for each second
-    of its duration: a second of an event that holds too little of it (an alarm's pause) is
-    labelled background. A 1 s background window is sound_synth.render_clip as before."""
+    it is played: its lead background seconds (``lead_s``), then each second of its duration
+    (a second that holds too little of the event, an alarm's pause, is labelled background).
+    A 1 s background window is sound_synth.render_clip as before."""
     from adaspring_ros.core.scene import sound_synth  # scipy: only where the day is played
 
+    lead_rng = np.random.default_rng([ev.seed, 11])
+    lead = [(sound_synth.render_clip(BACKGROUND, lead_rng, ev.snr_db), BACKGROUND)
+            for _ in range(ev.lead_s)]
     rng = np.random.default_rng(ev.seed)
-    if ev.label == sound_synth.BACKGROUND:
-        return [(sound_synth.render_clip(ev.label, rng, ev.snr_db), ev.label)]
+    if ev.label == BACKGROUND:
+        return lead + [(sound_synth.render_clip(ev.label, rng, ev.snr_db), ev.label)]
     clip, present = sound_synth.render_long_clip(ev.label, rng, ev.snr_db, ev.duration_s)
     sr = clip.size // ev.duration_s
-    return [(clip[i * sr:(i + 1) * sr], ev.label if here else sound_synth.BACKGROUND)
-            for i, here in enumerate(present)]
+    return lead + [(clip[i * sr:(i + 1) * sr], ev.label if here else BACKGROUND)
+                   for i, here in enumerate(present)]
 
 
 def events_per_hour_at(scene_time_s: float, start_s: float = DAY_START_S,

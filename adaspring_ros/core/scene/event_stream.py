@@ -106,11 +106,7 @@ def render_event_audio(label: str, rng: np.random.Generator) -> np.ndarray:
 
 def event_extent(event: np.ndarray, floor_db: float = 30.0) -> tuple[int, int]:
     """(first, last) sample of the frames within ``floor_db`` of the event's loudest frame."""
-    hop = int(0.05 * SAMPLE_RATE)
-    frames = event[: event.size // hop * hop].reshape(-1, hop)
-    energy = np.sqrt(np.mean(frames**2, axis=1)) + 1e-12
-    loud = np.flatnonzero(20 * np.log10(energy / energy.max()) > -floor_db)
-    return int(loud[0] * hop), int((loud[-1] + 1) * hop)
+    return syn.extent(event, SAMPLE_RATE, floor_db)
 
 
 def render_stream(seed: int, seconds: float, labels=(), snr_db=(0.0, 20.0), gap_s=(4.0, 12.0),

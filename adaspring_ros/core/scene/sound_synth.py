@@ -601,7 +601,9 @@ def render_sustained(label: str, rng: np.random.Generator, n: int, sample_rate: 
 def render_long_clip(label: str, rng: np.random.Generator, snr_db: float, seconds: int,
                      sample_rate: int = 16000) -> tuple[np.ndarray, list[bool]]:
     """An event that sounds from its onset (0-0.2 s in) for ``seconds`` whole seconds, over
-    the household noise at ``snr_db`` (mean powers over the clip), finished as render_clip;
+    the household noise at ``snr_db`` (the event's mean power over its own length, `extent`,
+    as in the held-out event set: a 1 s knock pattern in a 2 s clip is not 3 dB louder than
+    its SNR says), finished as render_clip;
     and, for every second, whether it holds the event (at least the share of the loudest
     second's event energy a training window must hold, _MIN_WINDOW_ENERGY_FRACTION: a second
     that falls in an alarm's pause is background to a window classifier). The scripted day's
@@ -617,7 +619,9 @@ def render_long_clip(label: str, rng: np.random.Generator, snr_db: float, second
         else _EVENT_RENDERERS[label](rng, n, sample_rate, start)  # one pattern, then quiet
     wet = _reverberate(dry, rng, sample_rate)
     noise = render_background(rng, float(seconds), sample_rate)
-    clip = finish_clip(mix_at_snr(wet, noise, snr_db), rng, sample_rate)
+    first, last = extent(wet, sample_rate)
+    clip = finish_clip(mix_at_snr(wet, noise, snr_db, reference=wet[first:last]), rng,
+                       sample_rate)
     per_second = np.sum(wet.reshape(int(seconds), sample_rate) ** 2, axis=1)
     present = [bool(e >= _MIN_WINDOW_ENERGY_FRACTION * per_second.max()) for e in per_second]
     return clip, present
@@ -633,9 +637,22 @@ def _colour_microphone(x: np.ndarray, rng: np.random.Generator, sr: int) -> np.n
     return signal.sosfilt(low_pass, signal.sosfilt(high_pass, x))
 
 
-def mix_at_snr(foreground: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
-    """foreground + noise scaled so mean foreground power / mean noise power = snr_db."""
-    fg_rms, noise_rms = _rms(foreground), _rms(noise)
+def extent(x: np.ndarray, sample_rate: int = 16000, floor_db: float = 30.0) -> tuple[int, int]:
+    """(first, end) sample of the 50 ms frames within ``floor_db`` of the loudest frame: how
+    long a sound lasts, its pauses inside included."""
+    hop = int(0.05 * sample_rate)
+    frames = x[: x.size // hop * hop].reshape(-1, hop)
+    energy = np.sqrt(np.mean(frames**2, axis=1)) + 1e-12
+    loud = np.flatnonzero(20 * np.log10(energy / energy.max()) > -floor_db)
+    return int(loud[0] * hop), int((loud[-1] + 1) * hop)
+
+
+def mix_at_snr(foreground: np.ndarray, noise: np.ndarray, snr_db: float,
+               reference: np.ndarray | None = None) -> np.ndarray:
+    """foreground + noise scaled so mean foreground power / mean noise power = snr_db; the
+    foreground's power is measured over ``reference`` where given (the sound's own length)."""
+    fg_rms = _rms(foreground if reference is None else reference)
+    noise_rms = _rms(noise)
     if fg_rms == 0.0 or noise_rms == 0.0:
         return foreground + noise
     return foreground + noise * (fg_rms / noise_rms / 10 ** (snr_db / 20.0))
