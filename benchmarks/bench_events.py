@@ -5,6 +5,9 @@ day's tightest latency budget.
     python benchmarks/bench_events.py [--free-minutes 30] [--free-seed 9001] [--holds 0,4]
                                       [--list-false] [--events-per-class 20] [--sweep]
                                       [--merge-gaps 0,1,2,3,5] [--short-rules 0/1/1,0.95/1/1]
+                                      [--single-window ';door_knock=0.999']
+                                      [--class-thresholds ';doorbell=0.85, door_knock=0.85']
+                                      [--release-ratios 0.5,0.6]
                                       [--checkpoint PATH]
                                       [--json out/bench_events.json]
 
@@ -20,8 +23,9 @@ policy from config/sound_assistant.yaml):
   onset, for a realistic duration (event_stream.DURATION_S), at 0-20 dB SNR over such home
   streams (seeds 9101+);
 - the scripted UbiEar day (510 events, each for its duration, and 255 one-second background
-  windows, played back to back as the microphone node plays them; consecutive events of one
-  class are one true event);
+  windows, played back to back as the microphone node plays them, same-class events with
+  their scene-time gap up to day_scene.SAME_CLASS_GAP_S; same-class sounds closer than
+  day_scene.ONE_EVENT_GAP_S are one true event: day_scene.playback_truth);
 - per model: emergency event recall (>= 98 %), all-class recall (>= 95 %), precision (>= 95 %),
   median detection delay from onset (<= 1.5 s), a per-class precision/recall table;
 - backbone (and compressed) window accuracy on the checkpoint's held-out synthetic test split
@@ -66,8 +70,9 @@ STREAM_VERSION = 2
 #: per 10-minute piece (the free stream is unchanged, still version 2)
 EVENT_SET_VERSION = 3
 EVENTS_PER_PIECE = 16
-#: the scripted day's cache version: 1 = events for their duration (day_scene.DURATION_S)
-DAY_VERSION = 1
+#: the scripted day's cache version: 1 = events for their duration (day_scene.DURATION_S);
+#: 2 = same-class gaps kept (day_scene.SAME_CLASS_GAP_S), SNR over the sound's own length
+DAY_VERSION = 2
 EVENT_PIECE_MIN = 10.0
 
 
@@ -129,7 +134,7 @@ def event_set(per_class: int, cache: Path) -> list:
 
 def scripted_day(cache: Path):
     """The scripted day's events back to back, each for its duration (day_scene.DURATION_S),
-    as the microphone node plays them; consecutive same-class events are one event. Cached
+    as the microphone node plays them; same-class gaps and truth: day_scene. Cached
     (DAY_VERSION: bump it when the day or its rendering changes)."""
     path = cache / "bench_streams" / f"day_v{DAY_VERSION}_synth{sound_synth.SYNTH_VERSION}.npz"
     if path.exists():
@@ -143,17 +148,8 @@ def scripted_day(cache: Path):
 
 def _render_day():
     script = day_scene.make_day(sound_synth.CLASSES, seed=0)
-    audio, truth, t = [], [], 0.0
-    for ev in script:
-        audio += [clip for clip, _ in day_scene.render(ev)]
-        end = t + ev.duration_s
-        if ev.label != sound_synth.BACKGROUND:
-            if truth and truth[-1][0] == ev.label and abs(truth[-1][2] - t) < 1e-9:
-                truth[-1][2] = end
-            else:
-                truth.append([ev.label, t, end, ev.snr_db])
-        t = end
-    return np.concatenate(audio), [tuple(x) for x in truth]
+    audio = [clip for ev in script for clip, _ in day_scene.render(ev)]
+    return np.concatenate(audio), day_scene.playback_truth(script)
 
 
 # ------------------------------------------------------------------ evaluation
@@ -310,7 +306,8 @@ def _short_rules(text):
 
 
 def report_model(name, module, temperature, policy, streams, test, do_sweep=False,
-                 merge_gaps=(), short_rules=(), holds=(), list_false=False):
+                 merge_gaps=(), short_rules=(), holds=(), list_false=False, single_window=(),
+                 class_thresholds=(), release_ratios=()):
     free, events, day = streams
     out = {"model": name}
     probs = [probabilities(module, temperature, x) for x in streams]
@@ -325,6 +322,21 @@ def report_model(name, module, temperature, policy, streams, test, do_sweep=Fals
                                             merge_gap_s=policy.merge_gap_s,
                                             holds={pol.EMERGENCY: h}))
             for h in holds])
+    if single_window:
+        variant_sweep(probs, streams, "single-window path", [
+            (name or "none", pol.default_policy(policy.classes, hop_s=policy.hop_s,
+                                                merge_gap_s=policy.merge_gap_s,
+                                                single_window=pol.parse_thresholds(name)))
+            for name in single_window])
+    if class_thresholds:
+        variant_sweep(probs, streams, "class thresholds", [
+            (name or "none", pol.default_policy(policy.classes, hop_s=policy.hop_s,
+                                                merge_gap_s=policy.merge_gap_s,
+                                                thresholds=pol.parse_thresholds(name)))
+            for name in class_thresholds])
+    if release_ratios:
+        variant_sweep(probs, streams, "release ratio", [
+            (f"{r:g}", replace(policy, release_ratio=r).validate()) for r in release_ratios])
     if short_rules:
         variant_sweep(probs, streams, "short path E|S|A", [
             (name, pol.default_policy(policy.classes, hop_s=policy.hop_s,
@@ -412,6 +424,17 @@ def main(argv=None) -> int:
     parser.add_argument("--free-seed", type=int, default=9001,
                         help="first seed of the event-free stream's 5-minute pieces (9001: the "
                              "stream the policy was tuned on; report on another, e.g. 9501)")
+    parser.add_argument("--single-window", default=None,
+                        help="also print the figures for these single-window paths, ';' "
+                             "between variants (e.g. ';door_knock=0.999;door_knock=0.9995': "
+                             "none, then two; the backbone; how event_single_window was chosen)")
+    parser.add_argument("--class-thresholds", default=None,
+                        help="also print the figures for these per-class thresholds, ';' "
+                             "between variants (e.g. ';doorbell=0.85, door_knock=0.85': none, "
+                             "then one; the backbone; how class_thresholds was chosen)")
+    parser.add_argument("--release-ratios", default="",
+                        help="also print the figures for these release ratios (e.g. 0.5,0.6; "
+                             "the backbone; how event_release_ratio was chosen)")
     parser.add_argument("--holds", default="",
                         help="also print the figures for these emergency holds, s (e.g. "
                              "0,2,3,4,5; the backbone; how event_hold_s was chosen)")
@@ -435,7 +458,11 @@ def main(argv=None) -> int:
           + ", ".join(f"{u} {t:g} {k}-of-{n}" for u, (t, k, n) in pol.DEFAULT_RULES.items())
           + f", merge gap {policy.merge_gap_s:g} s, short path "
           + (pol.format_short_rules(pol.DEFAULT_SHORT_RULES) or "none")
-          + f", hold {pol.format_holds(pol.DEFAULT_HOLD_S)} s; event-free stream seeds "
+          + f", hold {pol.format_holds(pol.DEFAULT_HOLD_S)} s, class thresholds "
+          + (pol.format_thresholds(pol.DEFAULT_CLASS_THRESHOLDS) or "none")
+          + f", release ratio {policy.release_ratio:g}, single-window path "
+          + (pol.format_thresholds(pol.DEFAULT_SINGLE_WINDOW) or "none")
+          + f"; event-free stream seeds "
           f"{args.free_seed}+")
     print(f"load average at start {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} "
           f"({os.cpu_count()} cores)", flush=True)
@@ -461,7 +488,12 @@ def main(argv=None) -> int:
                             [float(g) for g in args.merge_gaps.split(",") if g.strip()],
                             _short_rules(args.short_rules),
                             [float(h) for h in args.holds.split(",") if h.strip()],
-                            args.list_false)]
+                            args.list_false,
+                            [] if args.single_window is None else
+                            [x.strip() for x in args.single_window.split(";")],
+                            [] if args.class_thresholds is None else
+                            [x.strip() for x in args.class_thresholds.split(";")],
+                            [float(r) for r in args.release_ratios.split(",") if r.strip()])]
     config, ctx, found = tight_configuration(loaded)
     print(f"\nRuntime3C at the day's tightest budget (12:00, T_bgt {ctx.latency_budget_ms:.3f} ms "
           f"= 0.8x the backbone's predicted latency, storage {ctx.storage_budget_bytes} B, "

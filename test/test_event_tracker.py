@@ -165,6 +165,59 @@ def test_short_confident_sound_is_confirmed_by_the_short_path_only():
             if u.kind == "onset"] == [True]
 
 
+def test_single_window_path_confirms_one_very_confident_window_of_its_class_only():
+    """A knock sequence fits in one window: one window at the class's single-window threshold
+    confirms it; a window under it, or one of a class without the path, does not."""
+    knock = [None] * 3 + ["doorbell"] + [None] * 8
+    none = {u: (0.0, 1, 1) for u in pol.URGENCIES}
+    t = tracker(short_rules=none, single_window={"doorbell": 0.99})
+    ups = stream(t, knock, p=0.995)
+    assert [(u.kind, u.event.label) for _, u in ups] == [("onset", "doorbell"),
+                                                         ("closed", "doorbell")]
+    assert ups[0][0] == 3 and ups[1][1].event.windows == 1
+    assert stream(tracker(short_rules=none, single_window={"doorbell": 0.99}), knock,
+                  p=0.98) == []
+    assert stream(tracker(short_rules=none), knock, p=0.995) == []  # no default for doorbell
+    beep = [None] * 3 + ["microwave_beep"] + [None] * 8
+    assert stream(tracker(short_rules=none, single_window={"doorbell": 0.99}), beep,
+                  p=0.995) == []
+    with pytest.raises(pol.PolicyError, match="single-window threshold"):
+        pol.default_policy(CLASSES, urgency_rules=RULES, single_window={"doorbell": 0.5})
+    with pytest.raises(pol.PolicyError, match="unknown or background"):
+        pol.default_policy(CLASSES, single_window={"door_knock": 0.999})
+    # the shipped default is the knock's; the node's parameter text round-trips
+    assert pol.default_policy(("door_knock", "background")).rules["door_knock"] \
+        .single_threshold == pol.DEFAULT_SINGLE_WINDOW["door_knock"]
+    text = pol.format_thresholds(pol.DEFAULT_SINGLE_WINDOW)
+    assert pol.parse_thresholds(text) == pol.DEFAULT_SINGLE_WINDOW
+    assert pol.default_policy(("door_knock", "background"), single_window=pol.parse_thresholds(
+        "")).rules["door_knock"].single_threshold == 0.0
+
+
+def test_shipped_class_thresholds_ask_doorbells_and_knocks_for_more_confidence():
+    classes = ("doorbell", "door_knock", "phone_ringing", "microwave_beep", "background")
+    shipped = pol.default_policy(classes, hop_s=HOP)
+    assert {k: r.threshold for k, r in shipped.rules.items()} == {
+        "doorbell": 0.85, "door_knock": 0.85, "phone_ringing": 0.8, "microwave_beep": 0.8}
+    assert shipped.release_ratio == pol.DEFAULT_RELEASE_RATIO == 0.5
+    assert pol.default_policy(("phone_ringing", "background")).rules  # defaults skip absent
+    plain = pol.default_policy(classes, hop_s=HOP, thresholds={})
+    assert plain.rules["doorbell"].threshold == 0.8
+
+    def events(policy):
+        t = EventTracker(policy)
+        p = np.full(len(classes), 0.02)
+        out = []
+        for i in range(12):
+            q = p.copy()
+            q[0] = 0.82 if 3 <= i < 7 else 0.0  # four doorbell windows at 0.82
+            out += t.push(WindowScore(int(i * HOP * NS), q, i))
+        return [u.kind for u in out + t.close_all()]
+    assert events(shipped) == [] and events(plain) == ["onset", "closed"]
+    assert pol.parse_thresholds(pol.format_thresholds(pol.DEFAULT_CLASS_THRESHOLDS)) == \
+        pol.DEFAULT_CLASS_THRESHOLDS
+
+
 def test_short_path_is_validated():
     with pytest.raises(pol.PolicyError, match="short-sound threshold"):
         pol.default_policy(CLASSES, urgency_rules=RULES,

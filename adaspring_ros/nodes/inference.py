@@ -170,14 +170,21 @@ class InferenceNode(Node):
         n = declare(self, "event_n", n0, "Windows the k-of-n vote looks back over.", low=1,
                     high=20, **ro)
         rules = {u: (thr, k, n) for u, (thr, _, _) in rules.items()}
-        per_class = declare(self, "class_thresholds", "", "Per-class threshold overrides, "
-                            "'label=value, ...'.", **ro)
+        per_class = declare(self, "class_thresholds",
+                            event_policy.format_thresholds(event_policy.DEFAULT_CLASS_THRESHOLDS),
+                            "Per-class thresholds over their urgency's, 'label=value, ...'; "
+                            "'' = none (classes the model lacks are refused).", **ro)
         short = declare(self, "event_short_rules",
                         event_policy.format_short_rules(event_policy.DEFAULT_SHORT_RULES),
                         "Short-sound path per urgency, 'urgency=threshold/k/n, ...': k of the "
                         "last n windows at this higher probability also confirm an event (a 1 s "
                         "doorbell cannot give event_k votes); an urgency not named, or "
                         "threshold 0, has none; '' = none.", **ro)
+        single = declare(self, "event_single_window",
+                         event_policy.format_thresholds(event_policy.DEFAULT_SINGLE_WINDOW),
+                         "Single-window path per class, 'label=threshold, ...': one window at "
+                         "this probability confirms an event of that class (a knock sequence "
+                         "fits in one window); '' = none.", **ro)
         holds = declare(self, "event_hold_s",
                         event_policy.format_holds(event_policy.DEFAULT_HOLD_S),
                         "Hold per urgency, 'urgency=seconds, ...': an event of that urgency is "
@@ -186,7 +193,8 @@ class InferenceNode(Node):
                         "sounding; alarm-like TV music does not); an urgency not named, or 0, "
                         "has none; '' = none.", **ro)
         policy_kw = {
-            "release_ratio": declare(self, "event_release_ratio", 0.6, "An event goes on while "
+            "release_ratio": declare(self, "event_release_ratio",
+                                     event_policy.DEFAULT_RELEASE_RATIO, "An event goes on while "
                                      "windows reach this fraction of its threshold.",
                                      low=0.05, high=1.0, **ro),
             "off_windows": declare(self, "event_off_windows", 2, "Windows below the release "
@@ -207,9 +215,15 @@ class InferenceNode(Node):
             if temperature > 0 else calibration.from_meta(self.loaded.meta, self.loaded.path)
         self.policy = event_policy.default_policy(
             self.classes, hop_s=hop, emergency=self.emergency, urgency_rules=rules,
-            thresholds=event_policy.parse_thresholds(per_class),
+            # the shipped defaults name classes a user's own model may lack: None skips those
+            thresholds=None if per_class == event_policy.format_thresholds(
+                event_policy.DEFAULT_CLASS_THRESHOLDS) else event_policy.parse_thresholds(
+                per_class),
             short_rules=event_policy.parse_short_rules(short),
-            holds=event_policy.parse_holds(holds), **policy_kw)
+            holds=event_policy.parse_holds(holds),
+            single_window=None if single == event_policy.format_thresholds(
+                event_policy.DEFAULT_SINGLE_WINDOW) else event_policy.parse_thresholds(single),
+            **policy_kw)
         self.tracker = EventTracker(self.policy)
         self._last_audio_wall = None
         self.health.values["temperature"] = f"{self.calibration.temperature:.3f}"

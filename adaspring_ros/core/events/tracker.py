@@ -186,9 +186,12 @@ class EventTracker:
     @staticmethod
     def _rule_met(rule, hist) -> bool:
         """k of the last n windows at the threshold, or (short-sound path) short_k of the last
-        short_n at the short threshold."""
+        short_n at the short threshold, or (single-window path) the last window at the
+        single-window threshold."""
         votes = list(hist)
         if sum(1 for hit, _, _ in votes[-rule.n:] if hit) >= rule.k:
+            return True
+        if rule.single_threshold > 0.0 and votes and votes[-1][1] >= rule.single_threshold:
             return True
         return rule.short and sum(1 for _, p, _ in votes[-rule.short_n:]
                                   if p >= rule.short_threshold) >= rule.short_k
