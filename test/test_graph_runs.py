@@ -37,7 +37,7 @@ def test_main_job_runs_a_short_day_and_writes_its_report(ros, tmp_path):
     report = json.loads((out_dir / "ubiear_day.json").read_text())
     summary = report["summary"]
     assert summary["evolutions"] >= 1 and report["evolutions"][0]["trigger"] == "first context"
-    assert summary["scripted_windows_played"] >= 80  # 342 1 s windows in the 09:00-10:00 script
+    assert summary["scripted_windows_played"] >= 80  # 468 1 s windows in the 09:00-10:00 script
     assert summary["windows_matched_to_truth"] >= 0.9 * summary["scripted_windows_played"]
     assert summary["detection_accuracy"] >= 0.8
     assert (out_dir / "ubiear_day.png").stat().st_size > 10_000
