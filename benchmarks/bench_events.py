@@ -71,8 +71,9 @@ STREAM_VERSION = 2
 EVENT_SET_VERSION = 3
 EVENTS_PER_PIECE = 16
 #: the scripted day's cache version: 1 = events for their duration (day_scene.DURATION_S);
-#: 2 = same-class gaps kept (day_scene.SAME_CLASS_GAP_S), SNR over the sound's own length
-DAY_VERSION = 2
+#: 2 = same-class gaps kept (day_scene.SAME_CLASS_GAP_S), SNR over the sound's own length;
+#: 3 = the gaps are the scene's quiet (household noise, no distractor)
+DAY_VERSION = 3
 EVENT_PIECE_MIN = 10.0
 
 

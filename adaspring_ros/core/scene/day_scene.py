@@ -14,7 +14,8 @@ Same-class gaps: compressing the silence away would play two doorbells that ring
 as one 4 s ring, which no listener (and no detector) could tell from one visitor ringing twice.
 So an event keeps its scene-time gap since the last event of its class, up to
 `SAME_CLASS_GAP_S` s: what playback puts between them (background windows, other classes'
-events) counts, and background seconds played before it (``lead_s``) make up the rest. Two
+events) counts, and seconds of the scene's quiet (household noise, no distractor) played
+before it (``lead_s``) make up the rest. Two
 same-class sounds closer than `ONE_EVENT_GAP_S` (in scene time; overlapping ones too) are one
 event to a user (a visitor ringing twice, a phone that rings again): `playback_truth` joins
 them. Events of other classes are still played back to back.
@@ -149,14 +150,18 @@ def duration(label: str, seed: int) -> int:
 
 def render(ev: ScriptedEvent) -> list[tuple[np.ndarray, str]]:
     """The event's audio as (1 s of float32 audio, true label of that second) for each second
-    it is played: its lead background seconds (``lead_s``), then each second of its duration
+    it is played: its lead seconds (``lead_s``: the scene's quiet between events, household
+    noise with no distractor, as the compressed silence), then each second of its duration
     (a second that holds too little of the event, an alarm's pause, is labelled background).
     A 1 s background window is sound_synth.render_clip as before."""
     from adaspring_ros.core.scene import sound_synth  # scipy: only where the day is played
 
-    lead_rng = np.random.default_rng([ev.seed, 11])
-    lead = [(sound_synth.render_clip(BACKGROUND, lead_rng, ev.snr_db), BACKGROUND)
-            for _ in range(ev.lead_s)]
+    lead = []
+    if ev.lead_s:  # the scene's quiet between events (no distractor), one stretch of it
+        lead_rng = np.random.default_rng([ev.seed, 11])
+        quiet = sound_synth.finish_clip(sound_synth.render_background(
+            lead_rng, float(ev.lead_s)), lead_rng, 16000)
+        lead = [(quiet[i * 16000:(i + 1) * 16000], BACKGROUND) for i in range(ev.lead_s)]
     rng = np.random.default_rng(ev.seed)
     if ev.label == BACKGROUND:
         return lead + [(sound_synth.render_clip(ev.label, rng, ev.snr_db), ev.label)]
