@@ -2,6 +2,7 @@
 notifications, stream end, calibration. Pure core, no ROS."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -427,3 +428,21 @@ def test_calibration_comes_from_meta_then_sidecar_then_none(tmp_path):
         calibration.from_meta({}, ck)
     with pytest.raises(calibration.CalibrationError, match="NaN"):
         calibration.fit_temperature(np.array([[np.nan, 1.0], [0.0, 1.0]]), np.array([0, 1]))
+
+
+
+@pytest.mark.parametrize(("parse", "text", "message"), [
+    (pol.parse_thresholds, "doorbell", "class_thresholds item 'doorbell' is not label=value"),
+    (lambda t: pol.parse_thresholds(t, "event_single_window"), "=0.9",
+     "event_single_window item '=0.9' is not"),
+    (pol.parse_thresholds, "doorbell=high", "class_thresholds item 'doorbell=high'"),
+    (pol.parse_short_rules, "social", "event_short_rules item 'social' is not"),
+    (pol.parse_holds, "loud=4", "event_hold_s item 'loud=4': 'loud' is not one of"),
+])
+def test_malformed_parameter_items_name_the_parameter_and_the_item(parse, text, message):
+    with pytest.raises(pol.PolicyError, match=re.escape(message)):
+        parse(text)
+
+
+def test_parameter_items_tolerate_spaces_and_empty_items():
+    assert pol.parse_thresholds(" doorbell = 0.9 ,, ") == {"doorbell": 0.9}

@@ -222,7 +222,8 @@ class InferenceNode(Node):
             short_rules=event_policy.parse_short_rules(short),
             holds=event_policy.parse_holds(holds),
             single_window=None if single == event_policy.format_thresholds(
-                event_policy.DEFAULT_SINGLE_WINDOW) else event_policy.parse_thresholds(single),
+                event_policy.DEFAULT_SINGLE_WINDOW) else event_policy.parse_thresholds(
+                single, "event_single_window"),
             **policy_kw)
         self.tracker = EventTracker(self.policy)
         self._last_audio_wall = None

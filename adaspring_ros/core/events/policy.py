@@ -123,6 +123,13 @@ class ClassRule:
         """Windows of history the rule looks at."""
         return max(self.n, self.short_n) if self.short else self.n
 
+    def _check_higher_level(self, label: str, name: str, value) -> None:
+        """A path's own threshold: 0 (no such path) or at least the rule's threshold, <= 1."""
+        if not (isinstance(value, (int, float)) and math.isfinite(value)
+                and (value == 0.0 or self.threshold <= value <= 1.0)):
+            raise PolicyError(f"{label}: {name} {value!r} must be 0 (none) or in "
+                              f"[threshold {self.threshold}, 1]")
+
     def validate(self, label: str) -> ClassRule:
         if self.urgency not in URGENCIES:
             raise PolicyError(f"{label}: urgency {self.urgency!r} is not one of "
@@ -133,22 +140,12 @@ class ClassRule:
         if not (isinstance(self.k, int) and isinstance(self.n, int) and 1 <= self.k <= self.n
                 <= 20):
             raise PolicyError(f"{label}: k-of-n {self.k}-of-{self.n} needs 1 <= k <= n <= 20")
-        if not (isinstance(self.short_threshold, (int, float))
-                and math.isfinite(self.short_threshold)
-                and (self.short_threshold == 0.0
-                     or self.threshold <= self.short_threshold <= 1.0)):
-            raise PolicyError(f"{label}: short-sound threshold {self.short_threshold!r} must be 0 "
-                              f"(none) or in [threshold {self.threshold}, 1]")
+        self._check_higher_level(label, "short-sound threshold", self.short_threshold)
         if self.short and not (isinstance(self.short_k, int) and isinstance(self.short_n, int)
                                and 1 <= self.short_k <= self.short_n <= 20):
             raise PolicyError(f"{label}: short-sound k-of-n {self.short_k}-of-{self.short_n} "
                               "needs 1 <= k <= n <= 20")
-        if not (isinstance(self.single_threshold, (int, float))
-                and math.isfinite(self.single_threshold)
-                and (self.single_threshold == 0.0
-                     or self.threshold <= self.single_threshold <= 1.0)):
-            raise PolicyError(f"{label}: single-window threshold {self.single_threshold!r} must "
-                              f"be 0 (none) or in [threshold {self.threshold}, 1]")
+        self._check_higher_level(label, "single-window threshold", self.single_threshold)
         if not (isinstance(self.hold_s, (int, float)) and math.isfinite(self.hold_s)
                 and 0.0 <= self.hold_s <= 60.0):
             raise PolicyError(f"{label}: hold {self.hold_s!r} s outside 0-60 s")
@@ -247,17 +244,29 @@ def default_policy(classes, hop_s: float = 0.5, background: str = "background",
                        **kw).validate()
 
 
-def parse_thresholds(text: str) -> dict[str, float]:
+def _items(text: str, parameter: str, form: str, keys=None):
+    """(key, value text) of each "key=value" item of a comma-separated parameter; PolicyError
+    naming ``parameter``, the item and the expected ``form`` when one is malformed, or (with
+    ``keys``) names a key that is not one of them."""
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise PolicyError(f"{parameter} item {item!r} is not {form}")
+        if keys is not None and key not in keys:
+            raise PolicyError(f"{parameter} item {item!r}: {key!r} is not one of "
+                              f"{', '.join(keys)}")
+        yield key, value, item
+
+
+def parse_thresholds(text: str, parameter: str = "class_thresholds") -> dict[str, float]:
     """"label=0.7, other=0.8" (the inference node's class_thresholds) -> {label: 0.7, ...}."""
     out = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        label, sep, value = item.partition("=")
+    for label, value, item in _items(text, parameter, "label=value"):
         try:
-            if not sep:
-                raise ValueError
-            out[label.strip()] = float(value)
+            out[label] = float(value)
         except ValueError:
-            raise PolicyError(f"item {item!r} is not label=value") from None
+            raise PolicyError(f"{parameter} item {item!r} is not label=value") from None
     return out
 
 
@@ -270,20 +279,13 @@ def parse_short_rules(text: str) -> dict[str, tuple[float, int, int]]:
     """"emergency=0.995/1/1, social=0.99/2/2" (the inference node's event_short_rules) ->
     {urgency: (threshold, k, n)}; urgencies not named get no short path; "" = none at all."""
     out = {u: (0.0, 1, 1) for u in URGENCIES}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        urgency, sep, value = item.partition("=")
-        urgency = urgency.strip()
-        if urgency not in URGENCIES:
-            raise PolicyError(f"event_short_rules item {item!r}: {urgency!r} is not one of "
-                              f"{', '.join(URGENCIES)}")
+    form = "urgency=threshold/k/n"
+    for urgency, value, item in _items(text, "event_short_rules", form, URGENCIES):
         try:
             thr, k, n = value.split("/")
-            if not sep:
-                raise ValueError
             out[urgency] = (float(thr), int(k), int(n))
         except ValueError:
-            raise PolicyError(f"event_short_rules item {item!r} is not urgency=threshold/k/n") \
-                from None
+            raise PolicyError(f"event_short_rules item {item!r} is not {form}") from None
     return out
 
 
@@ -302,15 +304,8 @@ def parse_holds(text: str) -> dict[str, float]:
     """"emergency=4" (the inference node's event_hold_s) -> {urgency: seconds}; urgencies not
     named get no hold; "" = none at all."""
     out = {u: 0.0 for u in URGENCIES}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        urgency, sep, value = item.partition("=")
-        urgency = urgency.strip()
-        if urgency not in URGENCIES:
-            raise PolicyError(f"event_hold_s item {item!r}: {urgency!r} is not one of "
-                              f"{', '.join(URGENCIES)}")
+    for urgency, value, item in _items(text, "event_hold_s", "urgency=seconds", URGENCIES):
         try:
-            if not sep:
-                raise ValueError
             out[urgency] = float(value)
         except ValueError:
             raise PolicyError(f"event_hold_s item {item!r} is not urgency=seconds") from None
