@@ -195,15 +195,16 @@ def test_single_window_path_confirms_one_very_confident_window_of_its_class_only
         "")).rules["door_knock"].single_threshold == 0.0
 
 
-def test_shipped_class_thresholds_ask_doorbells_and_knocks_for_more_confidence():
+def test_class_thresholds_ask_a_class_for_more_confidence():
     classes = ("doorbell", "door_knock", "phone_ringing", "microwave_beep", "background")
     shipped = pol.default_policy(classes, hop_s=HOP)
     assert {k: r.threshold for k, r in shipped.rules.items()} == {
-        "doorbell": 0.85, "door_knock": 0.85, "phone_ringing": 0.8, "microwave_beep": 0.8}
+        "doorbell": 0.8, "door_knock": 0.8, "phone_ringing": 0.8, "microwave_beep": 0.8}
     assert shipped.release_ratio == pol.DEFAULT_RELEASE_RATIO == 0.5
-    assert pol.default_policy(("phone_ringing", "background")).rules  # defaults skip absent
-    plain = pol.default_policy(classes, hop_s=HOP, thresholds={})
-    assert plain.rules["doorbell"].threshold == 0.8
+    strict = pol.default_policy(classes, hop_s=HOP,
+                                thresholds=pol.parse_thresholds("doorbell=0.85"))
+    assert strict.rules["doorbell"].threshold == 0.85
+    assert strict.rules["door_knock"].threshold == 0.8
 
     def events(policy):
         t = EventTracker(policy)
@@ -214,9 +215,8 @@ def test_shipped_class_thresholds_ask_doorbells_and_knocks_for_more_confidence()
             q[0] = 0.82 if 3 <= i < 7 else 0.0  # four doorbell windows at 0.82
             out += t.push(WindowScore(int(i * HOP * NS), q, i))
         return [u.kind for u in out + t.close_all()]
-    assert events(shipped) == [] and events(plain) == ["onset", "closed"]
-    assert pol.parse_thresholds(pol.format_thresholds(pol.DEFAULT_CLASS_THRESHOLDS)) == \
-        pol.DEFAULT_CLASS_THRESHOLDS
+    assert events(strict) == [] and events(shipped) == ["onset", "closed"]
+    assert pol.parse_thresholds(pol.format_thresholds({"doorbell": 0.85})) == {"doorbell": 0.85}
 
 
 def test_short_path_is_validated():
