@@ -11,7 +11,8 @@ every mechanism on, then with grouping, inheritance and mutation switched off on
 and without Algorithm 1's early stop (lines 10-12: over Δ' it ends a feasible search at the
 first layer whose mutation brings no gain, so later layers are never mutated), and the paper's
 three again without the early stop (what each is worth when the search reaches every layer),
-and, where mutation can matter, the trained channel noise σ scaled x0.1 and x10.
+and, where mutation can matter, the trained channel noise σ scaled x0.1 and x10 (and, for a
+profile with one σ per channel, replaced by each layer's mean σ: the per-layer rule).
 Columns: missed feasible contexts (the exhaustive search finds one, the variant returns an
 infeasible configuration), share within 5 % of the optimum and mean normalised objective gap
 (testing/search_quality: 0 = optimum, 1 = worst feasible, a miss counts 1), median search time
@@ -32,11 +33,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import statistics
 import sys
 import time
 
 from tqdm import tqdm
 
+from adaspring_ros.core.model.profile import layer_noise_mean
 from adaspring_ros.core.search import baselines, runtime3c
 from adaspring_ros.core.search.elite_space import build_progressive, random_subset
 from adaspring_ros.core.search.objective import ENERGY_OBJECTIVES, layer_tables
@@ -73,7 +76,16 @@ def build_spaces(profile, subset_seeds: int, objective: str) -> dict[str, list]:
     return spaces
 
 
-def variants(spaces: dict) -> dict[str, tuple[str, dict]]:
+#: Row label of the per-channel σ collapsed to one σ per layer (their mean): the pre-issue-14
+#: mutation rule on the same checkpoint.
+LAYER_MEAN = "layer mean"
+
+
+def per_channel(profile) -> bool:
+    return any(not isinstance(v, float | int) for v in profile.channel_noise.values())
+
+
+def variants(spaces: dict, per_channel_noise: bool = False) -> dict[str, tuple[str, dict]]:
     """Row name -> (space name, runtime3c.search keywords other than the space)."""
     rows = {}
     for name, members in spaces.items():
@@ -88,16 +100,55 @@ def variants(spaces: dict) -> dict[str, tuple[str, dict]]:
             for scale in NOISE_SCALES:
                 rows[f"{name}: no early stop, σ x{scale:g}"] = (
                     name, base | {"stop_early": False, "noise_scale": scale})
+            if per_channel_noise:
+                rows[f"{name}: no early stop, σ {LAYER_MEAN}"] = (
+                    name, base | {"stop_early": False, "noise_scale": LAYER_MEAN})
     return rows
 
 
-def noise_scaled(profile, scale: float):
-    """The profile with its channel noise σ scaled (a new object: searched profiles are
-    treated as immutable), its layer tables built now, outside the timed searches."""
-    scaled = dataclasses.replace(profile, channel_noise={layer: sigma * scale for layer, sigma
+def noise_scaled(profile, scale: float | str):
+    """The profile with its channel noise σ scaled, or (``LAYER_MEAN``) each layer's
+    per-channel σ replaced by their mean (a new object: searched profiles are treated as
+    immutable), its layer tables built now, outside the timed searches."""
+    def scaled_value(sigma):
+        if scale == LAYER_MEAN:
+            return layer_noise_mean(sigma)
+        if isinstance(sigma, float | int):
+            return sigma * scale
+        return tuple(s * scale for s in sigma)
+
+    scaled = dataclasses.replace(profile, channel_noise={layer: scaled_value(sigma) for layer, sigma
                                                          in profile.channel_noise.items()})
     layer_tables(scaled)
     return scaled
+
+
+def noise_summary(profile) -> str:
+    """The trained σ per layer: one number, or per channel the mean of each quarter of the
+    channels in importance order (first = most important) and the rank correlation of σ
+    with the channel index (positive: less important channels carry more noise)."""
+    parts = []
+    for layer, sigma in sorted(profile.channel_noise.items()):
+        if isinstance(sigma, float | int):
+            parts.append(f"L{layer} {sigma:.3f}")
+            continue
+        n = len(sigma)
+        quarters = [statistics.fmean(sigma[q * n // 4:(q + 1) * n // 4]) for q in range(4)]
+        rho = spearman(list(range(n)), list(sigma))
+        parts.append(f"L{layer} quarters {'/'.join(f'{q:.3f}' for q in quarters)} "
+                     f"(min {min(sigma):.3f} max {max(sigma):.3f}, Spearman vs index {rho:+.2f})")
+    return "channel noise σ (width units): " + "; ".join(parts)
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    def ranks(v):
+        order = sorted(range(len(v)), key=lambda i: v[i])
+        r = [0.0] * len(v)
+        for rank, i in enumerate(order):
+            r[i] = float(rank)
+        return r
+    ra, rb = ranks(a), ranks(b)
+    return statistics.correlation(ra, rb) if len(a) > 1 else 0.0
 
 
 def run(profile, contexts, spaces, objective: str) -> tuple[dict, list]:
@@ -106,8 +157,9 @@ def run(profile, contexts, spaces, objective: str) -> tuple[dict, list]:
 
     results[row][j][i]: the row's search over its j-th space on context i.
     """
-    rows = variants(spaces)
-    profiles = {1.0: profile} | {scale: noise_scaled(profile, scale) for scale in NOISE_SCALES}
+    rows = variants(spaces, per_channel(profile))
+    scales = NOISE_SCALES + ((LAYER_MEAN,) if per_channel(profile) else ())
+    profiles = {1.0: profile} | {scale: noise_scaled(profile, scale) for scale in scales}
     results = {name: [[] for _ in spaces[space]] for name, (space, _) in rows.items()}
     exacts = []
     for i, ctx in enumerate(tqdm(contexts, desc="contexts", unit="ctx", file=sys.stderr)):
@@ -134,7 +186,7 @@ def table(results, exacts, spaces) -> list[dict]:
         q["missed_feasible"] /= n
         q["feasible_contexts"] //= n
         # differs: from all on (the σ rows: from the same space without the early stop)
-        reference = results[f"{space_name}: no early stop" if ", σ x" in name
+        reference = results[f"{space_name}: no early stop" if ", σ " in name
                             else f"{space_name}: all on"]
         q["differs_from_all_on"] = sum(1 for rs, ref in zip(per_space, reference, strict=True)
                                        for a, b in zip(rs, ref, strict=True)
@@ -217,6 +269,7 @@ def main(argv=None) -> int:
               f"pooled; load average {load_start[0]:.2f} -> {load_end[0]:.2f} on "
               f"{os.cpu_count()} CPUs; {time.perf_counter() - wall:.0f} s wall")
     print_table(rows, header)
+    print(noise_summary(profile))
     write_report(args.json, {"source": source, "seed": args.seed,
                              "subset_seeds": args.subset_seeds, "contexts": len(contexts),
                              "energy_objective": args.energy_objective,

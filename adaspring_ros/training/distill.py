@@ -19,7 +19,12 @@ distillation as in once-for-all):
 - with a residual backbone (``Architecture.residual``), one `depth_configuration`: residual
   layers removed at random among δ3 widths, the identity skips the search can deploy;
 - one noisy δ3 pass (`SelfEvolutionaryNet.noisy_forward`) whose KD loss, minus a reward of
-  ``noise_reward`` per unit of log σ, trains each layer's width-noise magnitude.
+  ``noise_reward`` per unit of log σ, trains each layer's width-noise magnitude. With
+  ``Architecture.per_channel_noise`` there is one σ per channel; the pass then cuts each
+  sample at its own width drawn uniformly in [min width, 1] (not on the 0.25 grid, so every
+  channel sits at the cut now and then) and the reward is each layer's mean log σ
+  (`SelfEvolutionaryNet.noise_log_reward`), so the σ of channels whose removal the KD loss
+  feels (the important ones, first in the order) is pulled down and the rest drift up.
 
 δ1/δ2 weights are only fine-tuned for (layer, structure) pairs whose transformed weights fall
 short of the accuracy target (decided by the caller); the rest stay frozen as transformed.
@@ -144,10 +149,14 @@ def train_supernet(net: SelfEvolutionaryNet, train: FeatureSet, epochs: int,
         for config in [smallest, widths_only] + randoms:
             logits = net(xb, config)
             loss = loss + kd_loss(logits, target) + ce_weight * F.cross_entropy(logits, yb)
-        widths = [rng.choice(ss.WIDTHS) for _ in range(arch.n_compressible)]
+        if arch.per_channel_noise:
+            lo = min(ss.WIDTHS)
+            widths = [lo + (1.0 - lo) * torch.rand(xb.shape[0], device=xb.device)
+                      for _ in range(arch.n_compressible)]
+        else:
+            widths = [rng.choice(ss.WIDTHS) for _ in range(arch.n_compressible)]
         noisy = net.noisy_forward(xb, widths)
-        sigma = net.channel_noise_tensor()
-        loss = loss + kd_loss(noisy, target) - noise_reward * sigma.log().sum()
+        loss = loss + kd_loss(noisy, target) - noise_reward * net.noise_log_reward()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(weights, 5.0)
@@ -163,8 +172,9 @@ def train_supernet(net: SelfEvolutionaryNet, train: FeatureSet, epochs: int,
         loss = run_epoch(x, y, batch_size, gen, tuner, step)
         noise = net.channel_noise()
         log["epochs"].append({"loss": loss, "channel_noise": noise})
+        means = (sum(v) / len(v) if isinstance(v, list) else v for v in noise.values())
         bar.set_postfix(loss=f"{loss:.3f}", thr=tuner.current,
-                        sigma=",".join(f"{v:.2f}" for v in noise.values()))
+                        sigma=",".join(f"{v:.2f}" for v in means))
     log["threads"] = tuner.summary()
     net.eval()
     net.to("cpu")

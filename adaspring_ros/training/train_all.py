@@ -16,6 +16,7 @@ by seed); the class names become the folder names.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -88,13 +89,22 @@ def folder_splits(root: str, seed: int, min_files: int = dataset.MIN_FILES_PER_C
     return dataset.SyntheticDataset(seed=seed, **splits), data.class_names, data.n_skipped
 
 
-def make_architecture(plan: str, n_classes: int) -> ss.Architecture:
-    """The backbone of ``--plan``: plain (the default channel plan) or residual."""
+def make_architecture(plan: str, n_classes: int,
+                      channel_noise: str = "per-layer") -> ss.Architecture:
+    """The backbone of ``--plan``: plain (the default channel plan) or residual; with
+    ``channel_noise="per-channel"`` one δ3 width-noise σ per channel instead of per layer."""
+    if channel_noise not in ("per-layer", "per-channel"):
+        raise ValueError(f"unknown channel noise {channel_noise!r}; "
+                         "expected per-layer or per-channel")
     if plan == "residual":
-        return ss.residual_architecture(n_classes)
-    if plan == "plain":
-        return ss.Architecture(n_classes=n_classes)
-    raise ValueError(f"unknown plan {plan!r}; expected plain or residual")
+        arch = ss.residual_architecture(n_classes)
+    elif plan == "plain":
+        arch = ss.Architecture(n_classes=n_classes)
+    else:
+        raise ValueError(f"unknown plan {plan!r}; expected plain or residual")
+    if channel_noise == "per-channel":
+        arch = dataclasses.replace(arch, per_channel_noise=True)
+    return arch
 
 
 def reduce_training(data, n_clips: int | None, seed: int):
@@ -159,6 +169,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--drop-depth", type=float, default=backbone.DROP_DEPTH,
                         help="stochastic-depth drop probability of a residual layer's body "
                              "in backbone training (--plan residual)")
+    parser.add_argument("--channel-noise", choices=("per-layer", "per-channel"),
+                        default="per-layer",
+                        help="δ3 width noise: one trained σ per layer (the shipped checkpoint) "
+                             "or one per output channel (issue 14), which the search's "
+                             "mutation then reads around each width cut")
     parser.add_argument("--train-clips", type=int, default=None,
                         help="train on a seeded subset of this many training clips "
                              "(reduced runs; default: all)")
@@ -260,7 +275,7 @@ def main(argv=None) -> int:
     # the split sizes as generated, which dataset.checkpoint_split rebuilds from the meta
     sizes = {k: len(data.split(k)) for k in dataset.SPLITS}
     data = reduce_training(data, args.train_clips, args.seed)
-    arch = make_architecture(args.plan, len(class_names))
+    arch = make_architecture(args.plan, len(class_names), args.channel_noise)
     trained = train_network(arch, data, args, stages, gen)
     net = trained["net"]
     meta = training_meta(args, data, class_names, skipped, trained)

@@ -27,6 +27,20 @@ from adaspring_ros.core.model import search_space as ss
 PROFILE_FORMAT = 1
 
 
+def _noise_value(value) -> float | tuple[float, ...]:
+    """A stored channel-noise entry: a number (one σ per layer) or a list (one per channel)."""
+    if isinstance(value, list | tuple):
+        return tuple(float(x) for x in value)
+    return float(value)
+
+
+def layer_noise_mean(value: float | Sequence[float]) -> float:
+    """One layer's σ as a single number: itself, or the mean over its channels."""
+    if isinstance(value, float | int):
+        return float(value)
+    return statistics.fmean(value) if len(value) else 0.0
+
+
 @dataclass(frozen=True)
 class Metrics:
     """Predicted (or measured) performance of one configuration."""
@@ -55,7 +69,9 @@ class Profile:
     whole configuration (fitted; the single-layer drops are in meta['accuracy_drop_single']).
     latency_ms[layer][in_channels][option]: measured latency of that layer's module.
     stem_latency_ms: layer 0; head_latency_ms[in_channels]: GAP + classifier.
-    channel_noise[layer]: trained δ3 Gaussian noise std (in width units) the search mutates with.
+    channel_noise[layer]: trained δ3 Gaussian noise std (in width units) the search mutates with:
+    one float per layer, or (``arch.per_channel_noise``, issue 14) a tuple with one value per
+    output channel, in importance order. A profile stored with floats loads as before.
     """
 
     arch: ss.Architecture
@@ -65,7 +81,7 @@ class Profile:
     latency_ms: dict[int, dict[int, dict[str, float]]]
     stem_latency_ms: float
     head_latency_ms: dict[int, float]
-    channel_noise: dict[int, float]
+    channel_noise: dict[int, float | tuple[float, ...]]
     mu1: float = 0.4
     mu2: float = 0.6
     meta: dict[str, object] = field(default_factory=dict)
@@ -126,7 +142,8 @@ class Profile:
             },
             "stem_latency_ms": self.stem_latency_ms,
             "head_latency_ms": {str(k): v for k, v in self.head_latency_ms.items()},
-            "channel_noise": {str(k): v for k, v in self.channel_noise.items()},
+            "channel_noise": {str(k): (v if isinstance(v, float | int) else [float(x) for x in v])
+                              for k, v in self.channel_noise.items()},
             "mu1": self.mu1,
             "mu2": self.mu2,
             "meta": dict(self.meta),
@@ -152,7 +169,7 @@ class Profile:
             },
             stem_latency_ms=float(d["stem_latency_ms"]),
             head_latency_ms={int(k): float(v) for k, v in d["head_latency_ms"].items()},
-            channel_noise={int(k): float(v) for k, v in d["channel_noise"].items()},
+            channel_noise={int(k): _noise_value(v) for k, v in d["channel_noise"].items()},
             mu1=float(d.get("mu1", 0.4)),
             mu2=float(d.get("mu2", 0.6)),
             meta=dict(d.get("meta", {})),

@@ -104,6 +104,10 @@ class Architecture:
     #: identity (``pool(x)``, which that formula gives with the body removed since x >= 0)
     #: is a network the training has seen. False (every checkpoint before it): no residual.
     residual: bool = False
+    #: δ3 width noise (issue 14): True trains one σ per output channel of each compressible
+    #: layer (`SelfEvolutionaryNet.width_log_sigma` holds sum(C_out) values) and exports them
+    #: per channel in the profile; False (every checkpoint before it): one σ per layer.
+    per_channel_noise: bool = False
     layers: tuple[ConvLayerSpec, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -138,6 +142,8 @@ class Architecture:
             d["fire_3x3_first"] = True
         if self.residual:
             d["residual"] = True
+        if self.per_channel_noise:
+            d["per_channel_noise"] = True
         return d
 
     @classmethod
@@ -152,6 +158,7 @@ class Architecture:
             svd_rank_ratio=float(d["svd_rank_ratio"]),
             fire_3x3_first=bool(d.get("fire_3x3_first", False)),
             residual=bool(d.get("residual", False)),
+            per_channel_noise=bool(d.get("per_channel_noise", False)),
         )
 
     def is_residual(self, layer: int) -> bool:

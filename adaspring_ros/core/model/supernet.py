@@ -11,9 +11,12 @@
   serving other configurations. The backbone configuration is always available, so
   compression is reversible: scaling back up is one more call.
 
-The δ3 channel-noise magnitudes (`width_log_sigma`, one per compressible layer, in width units)
-are trained with the weights (`noisy_forward`); `channel_noise()` exports them for the profile,
-where the run-time search uses them to mutate candidate widths.
+The δ3 channel-noise magnitudes (`width_log_sigma`, in width units) are trained with the
+weights (`noisy_forward`); `channel_noise()` exports them for the profile, where the run-time
+search uses them to mutate candidate widths. One σ per compressible layer by default (every
+checkpoint before issue 14's per-channel noise); with ``Architecture.per_channel_noise`` one σ
+per output channel of each compressible layer (the paper's §4.2.2: "the more important the
+channel is, the lower intensity of noise we inject"), stored flat, layer after layer.
 """
 
 from __future__ import annotations
@@ -68,8 +71,9 @@ class SelfEvolutionaryNet(nn.Module):
         self.head_w = nn.Parameter(torch.empty(self.arch.n_classes, last))
         self.head_b = nn.Parameter(torch.zeros(self.arch.n_classes))
         nn.init.normal_(self.head_w, std=0.01)
-        self.width_log_sigma = nn.Parameter(
-            torch.full((self.arch.n_compressible,), math.log(0.05)))
+        n_sigma = (sum(self.arch.channels[1:]) if self.arch.per_channel_noise
+                   else self.arch.n_compressible)
+        self.width_log_sigma = nn.Parameter(torch.full((n_sigma,), math.log(0.05)))
         self._active = ss.backbone_configuration(self.arch)
 
     # ------------------------------------------------------------------ configuration
@@ -96,25 +100,37 @@ class SelfEvolutionaryNet(nn.Module):
             x = layer(x, option)
         return self.head(x)
 
-    def noisy_forward(self, x: torch.Tensor, widths: Sequence[float],
+    def noisy_forward(self, x: torch.Tensor, widths: Sequence[float | torch.Tensor],
                       temperature: float = 1.0) -> torch.Tensor:
         """δ3 with trainable Gaussian noise on each layer's width ratio (per sample).
 
         Channel c of layer l is kept by a soft mask sigmoid((w'·C - c - 0.5) / temperature)
-        with w' = w_l + σ_l·ε. Because channels are ordered by importance, noise only ever
-        perturbs the least important ones; the gradient reaching σ_l says how much the loss
-        cares about that layer's exact width, so a regulariser that rewards large σ leaves
-        each layer with the noise it tolerates: the magnitudes the search mutates with.
+        with w' = w_l + σ·ε. Because channels are ordered by importance, noise only ever
+        perturbs the least important ones; the gradient reaching σ says how much the loss
+        cares about the exact width, so a regulariser that rewards large σ leaves each σ with
+        the noise it tolerates: the magnitudes the search mutates with.
+
+        Per layer (default), σ = σ_l. Per channel (``Architecture.per_channel_noise``), σ is
+        the mean of the σ of the two channels around the sample's cut (the last kept and the
+        first dropped, k - 1 and k with k = round(w·C)), so each channel's σ learns how much
+        moving the cut across that channel costs. ``widths`` holds one width per layer, a
+        float or a (batch,) tensor of per-sample widths (per-channel training draws them
+        uniformly so that every channel is at the cut now and then).
         """
         if len(widths) != self.arch.n_compressible:
             raise ValueError(f"expected {self.arch.n_compressible} widths, got {len(widths)}")
-        sigma = self.channel_noise_tensor()
         batch = x.shape[0]
         x = self.stem(x)
         for i, (layer, width) in enumerate(zip(self.layers, widths, strict=True)):
             y = F.relu(layer.pre_activation(x, ss.UNCOMPRESSED))
             cout = y.shape[1]
-            noisy_width = width + sigma[i] * torch.randn(batch, 1, device=x.device)
+            w = (torch.as_tensor(width, dtype=x.dtype, device=x.device)
+                 .reshape(-1, 1).expand(batch, 1))
+            sigma = self.layer_noise_tensor(i + 1)
+            if sigma.dim():  # per channel: the σ of the channels around each sample's cut
+                k = (w[:, 0] * cout).round().long().clamp(1, cout - 1)
+                sigma = (0.5 * (sigma[k - 1] + sigma[k])).reshape(batch, 1)
+            noisy_width = w + sigma * torch.randn(batch, 1, device=x.device)
             index = torch.arange(cout, device=x.device, dtype=x.dtype).reshape(1, -1)
             mask = torch.sigmoid((noisy_width * cout - index - 0.5) / temperature)
             y = y * mask.reshape(batch, cout, 1, 1)
@@ -122,13 +138,33 @@ class SelfEvolutionaryNet(nn.Module):
         return self.head(x)
 
     def channel_noise_tensor(self) -> torch.Tensor:
+        """Every trained σ (clamped to NOISE_SIGMA_BOUNDS): one per layer, or per channel."""
         lo, hi = NOISE_SIGMA_BOUNDS
         return self.width_log_sigma.clamp(math.log(lo), math.log(hi)).exp()
 
-    def channel_noise(self) -> dict[int, float]:
-        """Trained δ3 noise std per compressible layer (1-based conv index), in width units."""
-        sigma = self.channel_noise_tensor().detach()
-        return {i + 1: float(s) for i, s in enumerate(sigma)}
+    def layer_noise_tensor(self, layer: int) -> torch.Tensor:
+        """σ of compressible layer ``layer`` (1-based): a scalar, or (C_out,) per channel."""
+        sigma = self.channel_noise_tensor()
+        if not self.arch.per_channel_noise:
+            return sigma[layer - 1]
+        start = sum(self.arch.channels[1:layer])
+        return sigma[start:start + self.arch.channels[layer]]
+
+    def noise_log_reward(self) -> torch.Tensor:
+        """Σ over layers of the layer's mean log σ: the quantity distillation rewards. Per
+        channel, the mean keeps each layer's total reward what one per-layer σ got, so a
+        channel's reward matches how often it sits at the cut (1 / C of the draws)."""
+        return sum(self.layer_noise_tensor(i).log().mean()
+                   for i in range(1, self.arch.n_compressible + 1))
+
+    def channel_noise(self) -> dict[int, float | list[float]]:
+        """Trained δ3 noise std per compressible layer (1-based conv index), in width units:
+        a float per layer, or a list with one value per output channel (importance order)."""
+        out: dict[int, float | list[float]] = {}
+        for i in range(1, self.arch.n_compressible + 1):
+            sigma = self.layer_noise_tensor(i).detach()
+            out[i] = [float(v) for v in sigma] if sigma.dim() else float(sigma)
+        return out
 
     # ------------------------------------------------------------------ deployment
     @torch.no_grad()

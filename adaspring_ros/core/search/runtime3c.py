@@ -25,7 +25,10 @@ Per context:
   become six:
     * channel-wise mutation: the layer's width plus Gaussian noise with that layer's trained
       std (``Profile.channel_noise``), snapped to the nearest other available width, so layers
-      the network found less important (larger noise) move further;
+      the network found less important (larger noise) move further. With a per-channel σ
+      (issue 14, ``Architecture.per_channel_noise``) the noise is read around the width cut
+      and applied to the channel count (`channel_cut_target`): the cut moves toward the side
+      whose channels carry more noise, and further the noisier they are;
     * hardware-efficiency group mutation: a structure from the same group at a noisy width.
       The groups are the paper's (§5.1.2): δ1+δ3 = ``fire@w`` and ``conv@w``, δ2+δ4 =
       ``svd@w``, ``dws@w`` and ``skip``, meant to pair a coarse operator with the fine one
@@ -163,25 +166,88 @@ def _snap_other(width: float, target: float) -> float:
     return min(others, key=lambda w: (abs(w - target), -w if target > width else w))
 
 
+def _band_noise(sigma: Sequence[float], lo: int, hi: int) -> float:
+    band = sigma[max(0, lo):min(len(sigma), hi)]
+    return sum(band) / len(band) if len(band) else 0.0
+
+
+def channel_cut_target(width: float, sigma: Sequence[float],
+                       rng: random.Random) -> tuple[float, bool]:
+    """Per-channel δ3 noise applied to a width cut, in channel counts: (target width, moved
+    down). One draw of the channel-wise mutation rule (paper §4.2.2 and §5.2: "we inject
+    Gaussian noise to the channel-wise operator's scaling ratio, and the noise magnitude is
+    trainable for channel importance ranking. That is, the more important the channel is, the
+    lower intensity of noise we inject"; line 5 mutates candidates "by injecting the
+    channel-wise variance", with "the trained architecture importance" as the criterion).
+
+    The layer's C channels are cut after k = round(width·C) (`search_space.scaled`). The channels a move would cross
+    are the band down to the next smaller available width (removed going down) and the band
+    up to the next larger one (added going up); s_down and s_up are their mean trained σ
+    (width units). The cut's displacement is a two-piece normal, continuous at the cut: it
+    goes down with probability s_down / (s_down + s_up), by |ε|·s_down·C channels, else up by
+    |ε|·s_up·C, ε ~ N(0, 1). So the cut drifts toward the side whose channels the network
+    needs less (noisier) and travels further the noisier they are; an edge width (no band on
+    one side) always moves inward. The caller snaps the target to an available width.
+    """
+    n = len(sigma)
+    k = ss.scaled(n, width)
+    lower = [w for w in ss.WIDTHS if w < width]
+    upper = [w for w in ss.WIDTHS if w > width]
+    s_down = _band_noise(sigma, ss.scaled(n, max(lower)), k) if lower else 0.0
+    s_up = _band_noise(sigma, k, ss.scaled(n, min(upper))) if upper else 0.0
+    total = s_down + s_up
+    if total <= 0.0:
+        return width, False
+    down = rng.random() * total < s_down
+    shift = abs(rng.gauss(0.0, 1.0)) * (s_down if down else s_up) * n
+    return ((k - shift) if down else (k + shift)) / n, down
+
+
 class Mutator:
-    """Algorithm 1 line 5: the seeded channel-wise and group mutations both algorithms use."""
+    """Algorithm 1 line 5: the seeded channel-wise and group mutations both algorithms use.
+
+    A layer whose profile noise is one number mutates as before issue 14 (the width plus
+    Gaussian noise of that std, in width units); a layer with one σ per channel mutates with
+    `channel_cut_target`: the channel-wise child goes to the available width nearest to the
+    noisy cut on the side it moved to (at least one step: a child equal to its parent would
+    teach the search nothing), the group child's width is the available width nearest to a
+    second noisy cut (it may keep the parent's width).
+    """
 
     def __init__(self, profile: Profile, evaluator: Evaluator, rng: random.Random,
                  grouping: bool) -> None:
         self.ev = evaluator
         self.rng = rng
         self.grouping = grouping
-        self.noise = [max(0.0, float(profile.channel_noise.get(layer, 0.0)))
-                      for layer in range(1, evaluator.n_layers + 1)]
+        self.noise: list[float | tuple[float, ...]] = []
+        for layer in range(1, evaluator.n_layers + 1):
+            value = profile.channel_noise.get(layer, 0.0)
+            if isinstance(value, float | int):
+                self.noise.append(max(0.0, float(value)))
+            else:
+                self.noise.append(tuple(max(0.0, float(v)) for v in value))
+
+    def _channel_wise(self, width: float, sigma: float | tuple[float, ...]) -> float:
+        if isinstance(sigma, float):
+            return _snap_other(width, width + self.rng.gauss(0, sigma))
+        target, down = channel_cut_target(width, sigma, self.rng)
+        side = [w for w in ss.WIDTHS if (w < width if down else w > width)]
+        if not side:  # no noise anywhere near the cut
+            return _snap_other(width, width)
+        return min(side, key=lambda w: abs(w - target))
+
+    def _noisy_width(self, width: float, sigma: float | tuple[float, ...]) -> float:
+        if isinstance(sigma, float):
+            return _snap(width + self.rng.gauss(0, sigma))
+        return _snap(channel_cut_target(width, sigma, self.rng)[0])
 
     def child_options(self, layer: int, option: str) -> list[str]:
         """One candidate at one layer: its two mutated options."""
         structure, width = ss.parse_option(option)
         sigma = self.noise[layer]
-        gauss = self.rng.gauss
         options = []
         if structure != ss.SKIP:  # channel-wise: same structure, noisy width
-            options.append(ss.option_id(structure, _snap_other(width, width + gauss(0, sigma))))
+            options.append(ss.option_id(structure, self._channel_wise(width, sigma)))
         pool = _GROUP_OF[structure] if self.grouping else _ALL_STRUCTURES
         partners = [s for s in pool if s != structure]
         while len(options) < CHILDREN_PER_PARENT:  # a partner structure at a noisy width
@@ -189,7 +255,7 @@ class Mutator:
             if partner == ss.SKIP:
                 options.append(ss.SKIP)
             else:
-                options.append(ss.option_id(partner, _snap(width + gauss(0, sigma))))
+                options.append(ss.option_id(partner, self._noisy_width(width, sigma)))
         return options
 
     def mutate(self, layer: int, parent: Evaluation) -> list[Evaluation]:
