@@ -183,10 +183,11 @@ def channel_cut_target(width: float, sigma: Sequence[float],
     The layer's C channels are cut after k = round(width·C) (`search_space.scaled`). The
     channels a move would cross are the band down to the next smaller available width
     (removed going down) and the band up to the next larger one (added going up); s_down and
-    s_up are their mean trained σ (width units). The cut's displacement is a two-piece normal, continuous at the cut: it
-    goes down with probability s_down / (s_down + s_up), by |ε|·s_down·C channels, else up by
-    |ε|·s_up·C, ε ~ N(0, 1). So the cut drifts toward the side whose channels the network
-    needs less (noisier) and travels further the noisier they are; an edge width (no band on
+    s_up are their mean trained σ (width units). The cut's displacement is a two-piece
+    normal, continuous at the cut: it goes down with probability s_down / (s_down + s_up), by
+    |ε|·s_down·C channels, else up by |ε|·s_up·C, ε ~ N(0, 1). So the cut drifts toward the
+    side whose channels the network needs less (noisier) and travels further the noisier
+    they are; an edge width (no band on
     one side) always moves inward. The caller snaps the target to an available width.
     """
     n = len(sigma)
