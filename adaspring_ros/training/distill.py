@@ -21,8 +21,9 @@ distillation as in once-for-all):
 - one noisy δ3 pass (`SelfEvolutionaryNet.noisy_forward`) whose KD loss, minus a reward of
   ``noise_reward`` per unit of log σ, trains each layer's width-noise magnitude. With
   ``Architecture.per_channel_noise`` there is one σ per channel; the pass then cuts each
-  sample at its own width drawn uniformly in [min width, 1] (not on the 0.25 grid, so every
-  channel sits at the cut now and then) and the reward is each layer's mean log σ
+  sample at its own width drawn uniformly in [0, 1] (not on the 0.25 grid, so every channel
+  sits at the cut now and then: with [0.25, 1] the first quarter never did, got only the
+  reward and rose to the bound of what the run allowed) and the reward is each layer's mean log σ
   (`SelfEvolutionaryNet.noise_log_reward`), so the σ of channels whose removal the KD loss
   feels (the important ones, first in the order) is pulled down and the rest drift up.
 
@@ -149,9 +150,8 @@ def train_supernet(net: SelfEvolutionaryNet, train: FeatureSet, epochs: int,
         for config in [smallest, widths_only] + randoms:
             logits = net(xb, config)
             loss = loss + kd_loss(logits, target) + ce_weight * F.cross_entropy(logits, yb)
-        if arch.per_channel_noise:
-            lo = min(ss.WIDTHS)
-            widths = [lo + (1.0 - lo) * torch.rand(xb.shape[0], device=xb.device)
+        if arch.per_channel_noise:  # every channel at the cut now and then, the first ones too
+            widths = [torch.rand(xb.shape[0], device=xb.device)
                       for _ in range(arch.n_compressible)]
         else:
             widths = [rng.choice(ss.WIDTHS) for _ in range(arch.n_compressible)]
