@@ -15,7 +15,7 @@ from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.profile import Profile, layer_noise_mean
 from adaspring_ros.core.model.supernet import NOISE_SIGMA_BOUNDS, SelfEvolutionaryNet
 from adaspring_ros.core.search import runtime3c
-from adaspring_ros.core.search.runtime3c import Mutator, channel_cut_target
+from adaspring_ros.core.search.runtime3c import Mutator, channel_cut_target, cut_bands
 from adaspring_ros.testing.profile_fixture import make_profile
 
 ARCH = ss.Architecture()
@@ -128,8 +128,10 @@ def test_cut_moves_further_for_noisier_channels():
     assert dist[1] > 10 * dist[0]
     # in available widths: only the noisy channels ever jump two options
     mutator = Mutator(per_channel_profile(), _FakeEvaluator(), random.Random(0), True)
-    quiet_w = {mutator._channel_wise(0.75, (0.02,) * 160) for _ in range(500)}
-    noisy_w = {mutator._channel_wise(0.75, (0.4,) * 160) for _ in range(500)}
+    quiet = {w: cut_bands(w, [0.02] * 160) for w in ss.WIDTHS}
+    noisy = {w: cut_bands(w, [0.4] * 160) for w in ss.WIDTHS}
+    quiet_w = {mutator._channel_wise(0.75, quiet) for _ in range(500)}
+    noisy_w = {mutator._channel_wise(0.75, noisy) for _ in range(500)}
     assert quiet_w == {0.5, 1.0}
     assert 0.25 in noisy_w
 
@@ -142,6 +144,16 @@ def test_cut_drifts_toward_the_noisier_side():
     # the edge widths always move inward
     assert all(d for _, d in _moves(sigma, width=1.0, n=50))
     assert not any(d for _, d in _moves(sigma, width=0.25, n=50))
+
+
+def test_mutation_reads_the_profiles_per_channel_sigma():
+    sigma = {i: tuple([0.01] * (c // 2) + [0.2] * (c - c // 2))
+             for i, c in enumerate(make_profile(0).arch.channels[1:], start=1)}
+    profile = per_channel_profile(sigma)
+    mutator = Mutator(profile, _FakeEvaluator(), random.Random(3), True)
+    # at 0.5 the band below is quiet (0.01) and the band above noisy (0.2): mostly up
+    ups = sum(mutator._channel_wise(0.5, mutator.noise[0]) > 0.5 for _ in range(1000))
+    assert ups > 900
 
 
 def test_per_channel_mutation_is_deterministic_for_a_seed():

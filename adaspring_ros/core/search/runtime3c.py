@@ -65,6 +65,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -190,18 +191,54 @@ def channel_cut_target(width: float, sigma: Sequence[float],
     they are; an edge width (no band on
     one side) always moves inward. The caller snaps the target to an available width.
     """
+    return draw_cut(width, cut_bands(width, sigma), rng)
+
+
+def cut_bands(width: float, sigma: Sequence[float]) -> tuple[int, int, float, float]:
+    """(C, k, s_down, s_up) of `channel_cut_target` for a cut at ``width``."""
     n = len(sigma)
     k = ss.scaled(n, width)
     lower = [w for w in ss.WIDTHS if w < width]
     upper = [w for w in ss.WIDTHS if w > width]
     s_down = _band_noise(sigma, ss.scaled(n, max(lower)), k) if lower else 0.0
     s_up = _band_noise(sigma, k, ss.scaled(n, min(upper))) if upper else 0.0
+    return n, k, s_down, s_up
+
+
+def draw_cut(width: float, bands: tuple[int, int, float, float],
+             rng: random.Random) -> tuple[float, bool]:
+    """One draw of `channel_cut_target` from precomputed `cut_bands`."""
+    n, k, s_down, s_up = bands
     total = s_down + s_up
     if total <= 0.0:
         return width, False
     down = rng.random() * total < s_down
     shift = abs(rng.gauss(0.0, 1.0)) * (s_down if down else s_up) * n
     return ((k - shift) if down else (k + shift)) / n, down
+
+
+#: Per profile (by id, guarded by a weak reference like objective.layer_tables): each layer's
+#: mutation noise, a float or {width: cut_bands}, so a search does not re-read 496 values.
+_NOISE_CACHE: dict[int, tuple[weakref.ref, list]] = {}
+
+
+def mutation_noise(profile: Profile) -> list[float | dict[float, tuple[int, int, float, float]]]:
+    """Each compressible layer's noise as the mutation reads it (cached per profile)."""
+    key = id(profile)
+    hit = _NOISE_CACHE.get(key)
+    if hit is not None and hit[0]() is profile:
+        return hit[1]
+    noise: list = []
+    for layer in range(1, profile.arch.n_compressible + 1):
+        value = profile.channel_noise.get(layer, 0.0)
+        if isinstance(value, float | int):
+            noise.append(max(0.0, float(value)))
+        else:
+            sigma = [max(0.0, float(v)) for v in value]
+            noise.append({w: cut_bands(w, sigma) for w in ss.WIDTHS})
+    _NOISE_CACHE[key] = (weakref.ref(profile, lambda _ref, k=key: _NOISE_CACHE.pop(k, None)),
+                         noise)
+    return noise
 
 
 class Mutator:
@@ -220,27 +257,21 @@ class Mutator:
         self.ev = evaluator
         self.rng = rng
         self.grouping = grouping
-        self.noise: list[float | tuple[float, ...]] = []
-        for layer in range(1, evaluator.n_layers + 1):
-            value = profile.channel_noise.get(layer, 0.0)
-            if isinstance(value, float | int):
-                self.noise.append(max(0.0, float(value)))
-            else:
-                self.noise.append(tuple(max(0.0, float(v)) for v in value))
+        self.noise = mutation_noise(profile)[:evaluator.n_layers]
 
-    def _channel_wise(self, width: float, sigma: float | tuple[float, ...]) -> float:
+    def _channel_wise(self, width: float, sigma: float | dict) -> float:
         if isinstance(sigma, float):
             return _snap_other(width, width + self.rng.gauss(0, sigma))
-        target, down = channel_cut_target(width, sigma, self.rng)
+        target, down = draw_cut(width, sigma[width], self.rng)
         side = [w for w in ss.WIDTHS if (w < width if down else w > width)]
         if not side:  # no noise anywhere near the cut
             return _snap_other(width, width)
         return min(side, key=lambda w: abs(w - target))
 
-    def _noisy_width(self, width: float, sigma: float | tuple[float, ...]) -> float:
+    def _noisy_width(self, width: float, sigma: float | dict) -> float:
         if isinstance(sigma, float):
             return _snap(width + self.rng.gauss(0, sigma))
-        return _snap(channel_cut_target(width, sigma, self.rng)[0])
+        return _snap(draw_cut(width, sigma[width], self.rng)[0])
 
     def child_options(self, layer: int, option: str) -> list[str]:
         """One candidate at one layer: its two mutated options."""
