@@ -160,13 +160,43 @@ def test_live_capture_never_falls_back_to_the_script_and_waits_for_a_device():
     assert source.read(None, idle=True)[0].label == "captured"
 
 
-def test_pacer_pads_each_clip_to_whole_chunks_within_the_tick_budget():
-    pacer = sources.Pacer(chunk_samples=1600, speed=20.0)  # 20x: 2 chunks of 100 ms per 10 ms
-    assert pacer.chunks_per_tick == 2
+def test_pacer_pads_each_clip_to_whole_chunks_and_keeps_the_rate_inside_a_clip():
+    now = [0.0]
+    pacer = sources.Pacer(chunk_samples=1600, speed=20.0, clock=lambda: now[0])
+    assert pacer.chunks_per_s == 200.0  # 20x: 200 chunks of 100 ms per second
+    assert pacer.due() == [] and not pacer.busy
     pacer.add([sources.Clip(np.ones(2000, np.float32), label="doorbell"),
                sources.Clip(np.ones(1600, np.float32)), sources.Clip(np.ones(10, np.float32))])
+    now[0] = 0.01  # 10 ms buys 2 chunks: the doorbell, padded to 2
     played = pacer.due()
     assert [(len(p.chunks), p.label) for p in played] == [(2, "doorbell")]
     assert played[0].chunks[1][399] == 1.0 and not played[0].chunks[1][400:].any()
-    assert [len(p.chunks) for p in pacer.due()] == [1, 1]  # budget 2: both short clips
-    assert pacer.due() == [] and not pacer.pending
+    now[0] = 0.02
+    assert [len(p.chunks) for p in pacer.due()] == [1, 1]  # both short clips
+    now[0] = 5.0  # idle time is not saved up
+    assert pacer.due() == [] and not pacer.busy
+
+
+def test_pacer_spreads_a_long_clip_over_calls_at_1x_and_labels_its_last_part():
+    """An 8 s scripted alarm at 1x takes 8 s, not one call (the old pacer sent it in 10 ms)."""
+    now = [0.0]
+    pacer = sources.Pacer(chunk_samples=1600, speed=1.0, clock=lambda: now[0])
+    pacer.due()
+    pacer.add([sources.Clip(np.ones(8 * 16000, np.float32), label="fire_alarm")])
+    chunks, labels = 0, []
+    for tick in range(1, 901):  # 9 s of 10 ms ticks
+        now[0] = tick * 0.01
+        for p in pacer.due():
+            chunks += len(p.chunks)
+            labels.append((round(now[0], 2), p.label))
+        if tick == 400:
+            assert 39 <= chunks <= 40, chunks  # 4 s in: 4 s of audio
+    assert chunks == 80 and not pacer.busy
+    assert [lab for _, lab in labels if lab is not None] == ["fire_alarm"]
+    assert 7.9 <= next(t for t, lab in labels if lab) <= 8.1
+    # a stalled caller catches up by at most max_catch_up_s of audio at once
+    pacer.add([sources.Clip(np.ones(5 * 16000, np.float32))])
+    now[0] += 0.01
+    pacer.due()
+    now[0] += 3.0
+    assert sum(len(p.chunks) for p in pacer.due()) == 10  # 1 s of 100 ms chunks

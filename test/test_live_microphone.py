@@ -4,9 +4,10 @@
 stays up, says so once with the fix, shows WARN on /diagnostics, and publishes no audio (it
 never falls back to the script, whose fake alarms must not reach a user).
 (b) source=scene without use_sim_time (simulated_audio:=true alone): the scripted day plays in
-real time from 09:00 at start-up; its first events are at 09:00:13.4 and 09:00:18.6, so about
-20 s in, two 1 s clips have played. Before, scene times were compared with the epoch clock and
-the whole day (7,650 chunks) went out in one burst.
+real time from 09:00 at start-up; its first event starts at 09:00:13.4 and lasts several seconds,
+played one second at a time at 1x (10 chunks of 100 ms a second, one ground-truth label a
+second), not in one burst. Before, scene times were compared with the epoch clock and the whole
+day went out in one burst, and later a multi-second event went out in one 10 ms tick.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ def test_scripted_scene_on_the_wall_clock_plays_in_real_time(ros):
     truth.wait_for(1, timeout=30)
     first_after = time.monotonic() - started
     assert first_after > 10.0, first_after  # 09:00:13.4, not at once
+    # the first event lasts several seconds (day_scene.DURATION_S), one truth per played second:
+    # when its first second is labelled, about one second of audio has gone out, not the event
+    ros.spin_for(0.3)
+    assert len(audio.messages) <= 16, len(audio.messages)
     ros.spin_until(lambda: time.monotonic() - started > 21.0, 30)
-    assert 1 <= len(truth.messages) <= 2, [m.label for m in truth.messages]
-    assert 10 <= len(audio.messages) <= 25, len(audio.messages)  # 1 s clips at 1x, 100 ms chunks
+    played_s = time.monotonic() - started - (first_after - 1.0)  # since the first second began
+    chunks, seconds = len(audio.messages), len(truth.messages)
+    assert 10 * (played_s - 2.0) <= chunks <= 10 * (played_s + 1.0), (chunks, played_s)
+    assert chunks // 10 - 1 <= seconds <= chunks // 10 + 1, (seconds, chunks)  # 100 ms chunks

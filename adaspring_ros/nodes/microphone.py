@@ -55,8 +55,8 @@ class MicrophoneNode(Node):
                                 read_only=True)
         self.scene_seed = declare(self, "scene_seed", 7, "Seed of the scripted day.",
                                   low=0, high=2**31 - 1, read_only=True)
-        speed = declare(self, "playback_speed", 20.0,
-                        "Scene/files playback rate, x real time (scene events are short bursts).",
+        speed = declare(self, "playback_speed", 30.0,
+                        "Scene/files playback rate, x real time, held within each clip too.",
                         low=0.1, high=200.0, read_only=True)
         self.audio_path = declare(self, "audio_path", "", "File or folder for source=files.",
                                   read_only=True)
@@ -106,7 +106,7 @@ class MicrophoneNode(Node):
 
     def _tick(self) -> None:
         scene_s = self._scene_now()
-        clips = self.source.read(scene_s, idle=not self.pacer.pending)
+        clips = self.source.read(scene_s, idle=not self.pacer.busy)
         for clip in clips:
             if clip.stamp_ns is not None:  # live capture: sent as captured
                 self._publish_chunk(clip.samples, clip.stamp_ns)

@@ -228,27 +228,62 @@ class Played(NamedTuple):
 
 
 class Pacer:
-    """Plays clips back at ``speed`` x real time, in whole chunks, from a ``period_s`` tick.
+    """Plays clips back at ``speed`` x real time, in whole chunks, as ``due`` is called.
 
     Each clip is padded to whole chunks so a downstream 1 s windower sees one window per clip.
+    The rate holds inside a clip too: the elapsed time since the last call buys chunks
+    (``speed`` / chunk length per second), a clip longer than that is spread over calls chunk by
+    chunk, and its label comes with its last chunk. Why: since the scripted events last their
+    real durations (an alarm 6-10 s), a pacer that always finished a started clip in one call
+    sent a whole alarm in 10 ms at 1x. Time not spent because nothing was pending is not saved
+    up, and a stalled caller catches up by at most ``max_catch_up_s`` of audio at once.
     """
 
-    def __init__(self, chunk_samples: int, speed: float, period_s: float = 0.01) -> None:
+    def __init__(self, chunk_samples: int, speed: float, max_catch_up_s: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if speed <= 0 or chunk_samples <= 0:
+            raise ValueError(f"speed {speed} and chunk_samples {chunk_samples} must be > 0")
         self.chunk_samples = chunk_samples
         chunk_s = chunk_samples / features.SAMPLE_RATE
-        self.chunks_per_tick = max(1, int(round(speed * period_s / chunk_s)))
+        self.chunks_per_s = speed / chunk_s
+        self.max_credit = max(1.0, self.chunks_per_s * max_catch_up_s)
+        self.clock = clock
         self.pending: deque[Clip] = deque()
+        self._chunks: deque[np.ndarray] = deque()  # what is left of the clip being played
+        self._label: str | None = None
+        self._credit = 0.0
+        self._last: float | None = None
+
+    @property
+    def busy(self) -> bool:
+        """A clip is being played or waits to be."""
+        return bool(self._chunks or self.pending)
 
     def add(self, clips: Iterable[Clip]) -> None:
         self.pending.extend(clips)
 
     def due(self) -> list[Played]:
-        """The clips to publish this tick (a started clip is always finished)."""
-        played, budget, n = [], self.chunks_per_tick, self.chunk_samples
-        while self.pending and budget > 0:
-            clip = self.pending.popleft()
-            samples = np.pad(clip.samples, (0, (-clip.samples.size) % n))
-            played.append(Played([samples[i:i + n] for i in range(0, samples.size, n)],
-                                 clip.label))
-            budget -= samples.size // n
+        """The chunks to publish now, grouped by clip (a clip's label on its last part)."""
+        now = self.clock()
+        if self._last is not None and self.busy:
+            self._credit = min(self.max_credit,
+                               self._credit + (now - self._last) * self.chunks_per_s)
+        self._last = now
+        played, part = [], []
+        while self._credit >= 1.0 and self.busy:
+            if not self._chunks:
+                clip = self.pending.popleft()
+                n = self.chunk_samples
+                samples = np.pad(clip.samples, (0, (-clip.samples.size) % n))
+                self._chunks.extend(samples[i:i + n] for i in range(0, samples.size, n))
+                self._label = clip.label
+            part.append(self._chunks.popleft())
+            self._credit -= 1.0
+            if not self._chunks:
+                played.append(Played(part, self._label))
+                part = []
+        if part:
+            played.append(Played(part, None))
+        if not self.busy:
+            self._credit = 0.0
         return played
