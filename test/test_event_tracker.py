@@ -446,3 +446,17 @@ def test_malformed_parameter_items_name_the_parameter_and_the_item(parse, text, 
 
 def test_parameter_items_tolerate_spaces_and_empty_items():
     assert pol.parse_thresholds(" doorbell = 0.9 ,, ") == {"doorbell": 0.9}
+
+
+def test_policy_from_the_nodes_parameter_texts():
+    texts = pol.parameter_texts()
+    classes = ("fire_alarm", "doorbell", "background")  # no door_knock: a user's own model
+    shipped = pol.from_parameter_texts(classes, texts, hop_s=HOP)
+    assert shipped == pol.default_policy(classes, hop_s=HOP)
+    assert shipped.rules["fire_alarm"].hold_s == pol.DEFAULT_HOLD_S[pol.EMERGENCY]
+    mine = pol.from_parameter_texts(classes, {**texts, "event_single_window": "doorbell=0.995",
+                                              "event_hold_s": ""}, hop_s=HOP)
+    assert mine.rules["doorbell"].single_threshold == 0.995
+    assert mine.rules["fire_alarm"].hold_s == 0.0
+    with pytest.raises(pol.PolicyError, match="unknown or background"):
+        pol.from_parameter_texts(classes, {**texts, "class_thresholds": "door_knock=0.9"})

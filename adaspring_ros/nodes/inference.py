@@ -55,6 +55,25 @@ from adaspring_ros.nodes.scene_clock import wall_now_ns, wall_timer
 RUNTIME_PARAMETERS = ("realtime_priority",)
 
 
+#: descriptions of the event policy's text parameters (values: policy.parameter_texts)
+_TEXT_PARAMETERS = {
+    "class_thresholds": "Per-class thresholds over their urgency's, 'label=value, ...'; '' = "
+                        "none (classes the model lacks are refused).",
+    "event_short_rules": "Short-sound path per urgency, 'urgency=threshold/k/n, ...': k of the "
+                         "last n windows at this higher probability also confirm an event (a "
+                         "1 s doorbell cannot give event_k votes); an urgency not named, or "
+                         "threshold 0, has none; '' = none.",
+    "event_single_window": "Single-window path per class, 'label=threshold, ...': one window "
+                           "at this probability confirms an event of that class (a knock "
+                           "sequence fits in one window); '' = none.",
+    "event_hold_s": "Hold per urgency, 'urgency=seconds, ...': an event of that urgency is "
+                    "confirmed (and an emergency notified) only once the sound has gone on "
+                    "this long; one that stops sooner is no event (real alarms keep sounding; "
+                    "alarm-like TV music does not); an urgency not named, or 0, has none; '' = "
+                    "none.",
+}
+
+
 class InferenceNode(Node):
     """Audio and configurations in, detections out; the model itself lives in a ModelSlot."""
 
@@ -170,28 +189,8 @@ class InferenceNode(Node):
         n = declare(self, "event_n", n0, "Windows the k-of-n vote looks back over.", low=1,
                     high=20, **ro)
         rules = {u: (thr, k, n) for u, (thr, _, _) in rules.items()}
-        per_class = declare(self, "class_thresholds",
-                            event_policy.format_thresholds(event_policy.DEFAULT_CLASS_THRESHOLDS),
-                            "Per-class thresholds over their urgency's, 'label=value, ...'; "
-                            "'' = none (classes the model lacks are refused).", **ro)
-        short = declare(self, "event_short_rules",
-                        event_policy.format_short_rules(event_policy.DEFAULT_SHORT_RULES),
-                        "Short-sound path per urgency, 'urgency=threshold/k/n, ...': k of the "
-                        "last n windows at this higher probability also confirm an event (a 1 s "
-                        "doorbell cannot give event_k votes); an urgency not named, or "
-                        "threshold 0, has none; '' = none.", **ro)
-        single = declare(self, "event_single_window",
-                         event_policy.format_thresholds(event_policy.DEFAULT_SINGLE_WINDOW),
-                         "Single-window path per class, 'label=threshold, ...': one window at "
-                         "this probability confirms an event of that class (a knock sequence "
-                         "fits in one window); '' = none.", **ro)
-        holds = declare(self, "event_hold_s",
-                        event_policy.format_holds(event_policy.DEFAULT_HOLD_S),
-                        "Hold per urgency, 'urgency=seconds, ...': an event of that urgency is "
-                        "confirmed (and an emergency notified) only once the sound has gone on "
-                        "this long; one that stops sooner is no event (real alarms keep "
-                        "sounding; alarm-like TV music does not); an urgency not named, or 0, "
-                        "has none; '' = none.", **ro)
+        texts = {name: declare(self, name, value, _TEXT_PARAMETERS[name], **ro)
+                 for name, value in event_policy.parameter_texts().items()}
         policy_kw = {
             "release_ratio": declare(self, "event_release_ratio",
                                      event_policy.DEFAULT_RELEASE_RATIO, "An event goes on while "
@@ -213,17 +212,8 @@ class InferenceNode(Node):
                                         "received.", low=0.1, high=600.0, **ro)
         self.calibration = calibration.Calibration(temperature, source="parameter") \
             if temperature > 0 else calibration.from_meta(self.loaded.meta, self.loaded.path)
-        self.policy = event_policy.default_policy(
-            self.classes, hop_s=hop, emergency=self.emergency, urgency_rules=rules,
-            # the shipped defaults name classes a user's own model may lack: None skips those
-            thresholds=None if per_class == event_policy.format_thresholds(
-                event_policy.DEFAULT_CLASS_THRESHOLDS) else event_policy.parse_thresholds(
-                per_class),
-            short_rules=event_policy.parse_short_rules(short),
-            holds=event_policy.parse_holds(holds),
-            single_window=None if single == event_policy.format_thresholds(
-                event_policy.DEFAULT_SINGLE_WINDOW) else event_policy.parse_thresholds(
-                single, "event_single_window"),
+        self.policy = event_policy.from_parameter_texts(
+            self.classes, texts, hop_s=hop, emergency=self.emergency, urgency_rules=rules,
             **policy_kw)
         self.tracker = EventTracker(self.policy)
         self._last_audio_wall = None

@@ -314,6 +314,32 @@ def parse_holds(text: str) -> dict[str, float]:
     return out
 
 
+def parameter_texts() -> dict[str, str]:
+    """The shipped value, as text, of each of the inference node's text parameters of the
+    policy (what `from_parameter_texts` reads)."""
+    return {"class_thresholds": format_thresholds(DEFAULT_CLASS_THRESHOLDS),
+            "event_short_rules": format_short_rules(DEFAULT_SHORT_RULES),
+            "event_single_window": format_thresholds(DEFAULT_SINGLE_WINDOW),
+            "event_hold_s": format_holds(DEFAULT_HOLD_S)}
+
+
+def from_parameter_texts(classes, texts: dict[str, str], **kw) -> EventPolicy:
+    """`default_policy` from the node's text parameters (`parameter_texts` keys; ``kw`` the
+    rest). A per-class parameter left at its shipped text means the shipped per-class values,
+    which apply only to the classes the model has (a user's own model may lack a knock); one
+    the user set names classes the model must have."""
+    shipped = parameter_texts()
+
+    def per_class(name: str) -> dict[str, float] | None:
+        text = texts[name]
+        return None if text == shipped[name] else parse_thresholds(text, name)
+
+    return default_policy(classes, thresholds=per_class("class_thresholds"),
+                          short_rules=parse_short_rules(texts["event_short_rules"]),
+                          holds=parse_holds(texts["event_hold_s"]),
+                          single_window=per_class("event_single_window"), **kw)
+
+
 def with_rules(policy: EventPolicy, threshold: dict[str, float] | None = None,
                k: int | None = None, n: int | None = None) -> EventPolicy:
     """A copy with some thresholds and/or every rule's k-of-n replaced (benchmark sweeps)."""
