@@ -174,6 +174,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="δ3 width noise: one trained σ per layer (the shipped checkpoint) "
                              "or one per output channel (issue 14), which the search's "
                              "mutation then reads around each width cut")
+    parser.add_argument("--mid-width-draws", type=int, default=1,
+                        help="δ3-only configurations at widths 0.5-1.0 in every layer, per "
+                             "distillation batch (the battery sweep's region; 0: as the issue "
+                             "14 checkpoint was trained)")
     parser.add_argument("--train-clips", type=int, default=None,
                         help="train on a seeded subset of this many training clips "
                              "(reduced runs; default: all)")
@@ -234,7 +238,8 @@ def train_network(arch, data, args, stages: Stages, gen) -> dict:
     print(f"[train_all] fine-tuning {len(fine_tune)}/{len(drops)} δ1/δ2 operators "
           f"(drop > {FINE_TUNE_TARGET_PP} pp after transformation)")
     distil_log = stages.run("distillation", train_supernet, net, data.train, args.distil_epochs,
-                            gen, fine_tune, progress=progress)
+                            gen, fine_tune, n_mid_width=getattr(args, "mid_width_draws", 1),
+                            progress=progress)
     return {"net": net, "orders": orders, "drops": drops, "fine_tune": fine_tune,
             "backbone_log": backbone_log, "distil_log": distil_log}
 
@@ -258,6 +263,7 @@ def training_meta(args, data, class_names, skipped: int, trained: dict) -> dict:
         "drop_depth": getattr(args, "drop_depth", backbone.DROP_DEPTH),
         "train_clips": len(data.train),
         "distil_epochs": args.distil_epochs,
+        "mid_width_draws": getattr(args, "mid_width_draws", 1),
         "fine_tune_target_pp": FINE_TUNE_TARGET_PP,
         "transformed_drop_pp": {f"{i}:{s}": round(v, 3) for (i, s), v in trained["drops"].items()},
         "fine_tuned": sorted(f"{i}:{s}" for i, s in trained["fine_tune"]),

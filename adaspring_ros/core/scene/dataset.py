@@ -29,7 +29,8 @@ from adaspring_ros.core.scene import home_sounds, sound_synth, speech_bank
 
 #: 2: home scenes (speech, music, TV, appliances, ...) under every clip, background 3/11 of clips
 #: 3: hard negatives (door creaks, distorted music, humming) appended to train and val
-DATASET_VERSION = 3
+#: 4: mallet and music-box melodies among the hard negatives (false doorbells and phones)
+DATASET_VERSION = 4
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 _SPLIT_CODE = {"train": 11, "val": 22, "test": 33}
 #: About the paper's 7,500 clips, 80/10/10, plus 10 % for the larger share of non-event audio,
