@@ -327,6 +327,58 @@ def test_a_lasting_hog_keeps_the_cpu_busy_and_the_hold_on():
     assert [r.split(":")[0] for _, r in fired] == [OVER]
 
 
+def _swinging_hog(cpu_fall_share, seconds=60):
+    """A lasting hog (CPU busy all along) under which the reduced configuration's p95 swings
+    between over and well under its settled value, as measured in the load step. Returns the
+    governor's decisions (time, reason)."""
+    fb = feedback(over_hold_s=1.0, min_dwell_s=2.0, fall_hold_s=2.0, probe_s=1000.0)
+    fb.floor_ms = 0.1
+    gov = LatencyGovernor(fb, cpu_fall_share=cpu_fall_share)
+    gov.mark_searched(0.0)
+    fired, current = [], 1
+    for t in map(float, range(seconds)):
+        gov.note_cpu(t, 0.97 + 0.03 * (t % 2))
+        big = current == 1
+        p95 = 4.0 if big else (1.6 if int(t) % 12 < 6 else 0.7)
+        fb.add(report(config_id=current, p50=1.0 if big else 0.5, p95=p95, t=t))
+        reason = gov.decide(current, 2.0, t)
+        if reason:
+            fired.append((t, reason))
+            gov.mark_searched(t)
+            current = 2 if reason.startswith(OVER) else 1
+            fb.register(current, 1.0 if current == 1 else 0.5)
+    return fired
+
+
+def test_a_busy_cpu_vetoes_a_latency_fall_under_a_lasting_hog():
+    vetoed = _swinging_hog(cpu_fall_share=0.2)
+    assert [r.split(":")[0] for _, r in vetoed] == [OVER]
+    unvetoed = _swinging_hog(cpu_fall_share=0.0)  # latency reports alone: it scales up
+    assert FELL in [r.split(":")[0] for _, r in unvetoed]
+
+
+def test_without_a_hold_a_latency_fall_needs_the_cpu_to_fall_too():
+    """A search ran on a busy machine; the configuration then runs faster while the CPU stays as
+    busy: no scale-up; once the CPU falls, the latency fall counts."""
+    fb = feedback(over_hold_s=1.0, min_dwell_s=2.0, fall_hold_s=2.0, probe_s=1000.0)
+    fb.floor_ms = 0.1
+    gov = LatencyGovernor(fb, cpu_fall_share=0.2)
+    for t in (0.0, 1.0, 2.0):
+        gov.note_cpu(t, 0.9)
+        fb.add(report(config_id=1, p50=2.0, p95=2.4, t=t))
+    gov.mark_searched(2.0)
+    assert gov.searched_cpu == pytest.approx(0.9)
+    fired = []
+    for t in map(float, range(3, 40)):
+        gov.note_cpu(t, 0.9 if t < 20 else 0.4)
+        fb.add(report(config_id=1, p50=1.0, p95=1.1, t=t))
+        reason = gov.decide(1, 2.0, t)
+        if reason:
+            fired.append((t, reason))
+            gov.mark_searched(t)
+    assert len(fired) == 1 and fired[0][1].startswith(FELL) and fired[0][0] >= 20.0
+
+
 def test_one_failed_scale_up_doubles_the_hold_once():
     """Two "over budget" after one scale-up (the hog's last seconds) count as one failure."""
     fb, gov = governed(over_hold_s=1.0, min_dwell_s=2.0, fall_hold_s=2.0, probe_s=20.0)
