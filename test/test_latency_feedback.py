@@ -181,12 +181,15 @@ def test_an_unreachable_budget_does_not_cause_a_stream_of_searches():
     fired = run_reports(gov, 2, 2.0, 0.0, 30.0, budget=0.1)  # 4x the table, budget far below
     assert len(fired) == 1
 
-def _run_hog(fb, gov, *, seconds, small_p95):
+def _run_hog(fb, gov, *, seconds, small_p95, cpu=None):
     """One report a second under a lasting hog: the big model (config 1) misses a 2 ms budget
-    (p95 4 ms), the small one (config 2) reports small_p95(t); returns the governor's
-    (time, reason) decisions, switching configuration as the evolution node would."""
+    (p95 4 ms), the small one (config 2) reports small_p95(t), the CPU busy share is cpu(t)
+    (None: no samples); returns the governor's (time, reason) decisions, switching
+    configuration as the evolution node would."""
     fired, current = [], 1
     for t in map(float, range(seconds)):
+        if cpu is not None:
+            gov.note_cpu(t, cpu(t))
         big = current == 1
         p95 = 4.0 if big else small_p95(t)
         fb.add(report(config_id=current, p50=1.0 if big else 0.5, p95=p95, t=t))
@@ -329,25 +332,14 @@ def test_a_lasting_hog_keeps_the_cpu_busy_and_the_hold_on():
 
 def _swinging_hog(cpu_fall_share, seconds=60):
     """A lasting hog (CPU busy all along) under which the reduced configuration's p95 swings
-    between over and well under its settled value, as measured in the load step. Returns the
-    governor's decisions (time, reason)."""
+    between over and well under its settled value, as measured in the load step."""
     fb = feedback(over_hold_s=1.0, min_dwell_s=2.0, fall_hold_s=2.0, probe_s=1000.0)
     fb.floor_ms = 0.1
     gov = LatencyGovernor(fb, cpu_fall_share=cpu_fall_share)
     gov.mark_searched(0.0)
-    fired, current = [], 1
-    for t in map(float, range(seconds)):
-        gov.note_cpu(t, 0.97 + 0.03 * (t % 2))
-        big = current == 1
-        p95 = 4.0 if big else (1.6 if int(t) % 12 < 6 else 0.7)
-        fb.add(report(config_id=current, p50=1.0 if big else 0.5, p95=p95, t=t))
-        reason = gov.decide(current, 2.0, t)
-        if reason:
-            fired.append((t, reason))
-            gov.mark_searched(t)
-            current = 2 if reason.startswith(OVER) else 1
-            fb.register(current, 1.0 if current == 1 else 0.5)
-    return fired
+    return _run_hog(fb, gov, seconds=seconds,
+                    small_p95=lambda t: 1.6 if int(t) % 12 < 6 else 0.7,
+                    cpu=lambda t: 0.97 + 0.03 * (t % 2))
 
 
 def test_a_busy_cpu_vetoes_a_latency_fall_under_a_lasting_hog():

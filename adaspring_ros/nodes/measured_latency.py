@@ -50,8 +50,9 @@ class MeasuredLatency:
                                read_only=True)
         self.cpu_fall_share = declare(
             node, "latency_cpu_fall_share", 0.2, "While a latency hold is on, a drop of the "
-            "machine's CPU busy share (0-1, all cores) this large also counts as load fell; "
-            "0 judges on latency reports only.", low=0.0, high=1.0, read_only=True)
+            "machine's CPU busy share (0-1, all cores) this large also counts as load fell, and "
+            "a latency fall does not count while the share stays within half of it; 0 judges "
+            "on latency reports only.", low=0.0, high=1.0, read_only=True)
         self._new_governor(version, self._settings(node), profile)
         self.mode = declare(node, "on_device_table", "off", "Measure a quick latency table when "
                             "the profile's machine is not this one.", choices=TABLE_MODES,

@@ -97,6 +97,14 @@ def _drum_hits(rng, n, sr, beat_s):
     return out
 
 
+def _loudspeaker(x, rng, sr, low_hz, high_hz=(3000.0, 7000.0)):
+    """A small loudspeaker's band: a 2nd-order band-pass with corners drawn in ``low_hz`` and
+    ``high_hz`` (low corner drawn first)."""
+    sos = signal.butter(2, [rng.uniform(*low_hz), rng.uniform(*high_hz)], "bandpass", fs=sr,
+                        output="sos")
+    return signal.sosfilt(sos, x)
+
+
 def _music(rng, n, sr, speech=None, timbre=None, note_beats=None):
     """Melody, chords, bass, sometimes drums; ``timbre`` (0-3) and ``note_beats`` fix what is
     otherwise drawn (the draws are skipped, so scenes are unchanged when they are None)."""
@@ -142,9 +150,7 @@ def _tv(rng, n, sr, speech):
         swell = np.sin(np.pi * np.clip(_t(n, sr) / (n / sr), 0, 1))
         x += rng.uniform(0.2, 0.8) * _unit(claps) * swell
     # a TV's small loudspeaker: band-limited, a little compressed
-    sos = signal.butter(2, [rng.uniform(150, 400), rng.uniform(4000, 7000)], "bandpass", fs=sr,
-                        output="sos")
-    x = signal.sosfilt(sos, x)
+    x = _loudspeaker(x, rng, sr, (150, 400), (4000, 7000))
     return np.tanh(2.0 * _unit(x)) if rng.random() < 0.5 else x
 
 
@@ -269,9 +275,7 @@ def _square_melody(rng, n, sr, speech=None):
     if rng.random() < 0.5:
         x += rng.uniform(0.2, 1.0) * _unit(_speech(rng, n, sr, speech))
     if rng.random() < 0.6:
-        sos = signal.butter(2, [rng.uniform(120, 400), rng.uniform(3000, 7000)], "bandpass",
-                            fs=sr, output="sos")
-        x = signal.sosfilt(sos, x)
+        x = _loudspeaker(x, rng, sr, (120, 400))
     return np.tanh(2.0 * _unit(x)) if rng.random() < 0.5 else x
 
 
@@ -281,9 +285,7 @@ def _loud_music(rng, n, sr, speech=None):
     x = _unit(_music(rng, n, sr))
     if rng.random() < 0.4:
         x += rng.uniform(0.3, 1.0) * _unit(_speech(rng, n, sr, speech))
-    sos = signal.butter(2, [rng.uniform(120, 500), rng.uniform(3000, 7000)], "bandpass", fs=sr,
-                        output="sos")
-    x = signal.sosfilt(sos, x)
+    x = _loudspeaker(x, rng, sr, (120, 500))
     return np.tanh(rng.uniform(0.5, 6.0) * _unit(x))
 
 
@@ -322,9 +324,7 @@ def _drums(rng, n, sr, speech=None):
     if rng.random() < 0.6:
         x += rng.uniform(0.1, 0.6) * _unit(_music(rng, n, sr))
     if rng.random() < 0.5:
-        sos = signal.butter(2, [rng.uniform(80, 300), rng.uniform(3000, 7000)], "bandpass",
-                            fs=sr, output="sos")
-        x = signal.sosfilt(sos, x)
+        x = _loudspeaker(x, rng, sr, (80, 300))
     return x
 
 
@@ -356,9 +356,7 @@ def _mallet_music(rng, n, sr, speech=None):
     if rng.random() < 0.4:
         x += rng.uniform(0.3, 1.0) * _unit(_speech(rng, n, sr, speech))
     if rng.random() < 0.5:
-        sos = signal.butter(2, [rng.uniform(150, 400), rng.uniform(3000, 7000)], "bandpass",
-                            fs=sr, output="sos")
-        x = signal.sosfilt(sos, x)
+        x = _loudspeaker(x, rng, sr, (150, 400))
     return x
 
 
