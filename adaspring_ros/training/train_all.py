@@ -176,8 +176,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "mutation then reads around each width cut")
     parser.add_argument("--mid-width-draws", type=int, default=1,
                         help="δ3-only configurations at widths 0.5-1.0 in every layer, per "
-                             "distillation batch (the battery sweep's region; 0: as the issue "
-                             "14 checkpoint was trained)")
+                             "distillation batch (the battery sweep's region; 0: the issue "
+                             "14 checkpoint's draws)")
     parser.add_argument("--train-clips", type=int, default=None,
                         help="train on a seeded subset of this many training clips "
                              "(reduced runs; default: all)")
