@@ -93,8 +93,10 @@ def mid_width_configuration(arch: ss.Architecture, rng: random.Random) -> ss.Con
 
     Why: the uniform width draw gives a quarter of its layers width 0.25, so networks at
     0.5-0.75 in most layers, the ones a draining battery deploys, got few updates of their own.
-    Measured (2 pp floor of the profile's table): the issue 14 checkpoint stopped at 2.42 mJ,
-    2.64x below the backbone; trained with one such draw per batch, 1.65 mJ, 3.90x.
+    Measured (battery sweep of benchmarks/bench_runtime3c.py, A_thr 2 pp): the issue 14
+    checkpoint stopped at 2.42 mJ, 2.64x below the backbone; trained with one such draw per
+    batch, 1.65 mJ, 3.90x, though that choice lost 2.41 pp held out against 2.00 predicted. A
+    draw at 0.25-0.75 (tried, not shipped: the training README says why) gave 3.35x.
     """
     return tuple(ss.option_id("conv", rng.choice(MID_WIDTHS))
                  for _ in range(arch.n_compressible))
