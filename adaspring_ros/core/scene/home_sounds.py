@@ -346,6 +346,7 @@ def _mallet_music(rng, n, sr, speech=None):
         if rng.random() < 0.15:  # a rest
             continue
         f0 = root * 2 ** (scale[int(rng.integers(len(scale)))] / 12)
+        # not syn._chime_note: its envelope drops notes struck before the clip began
         env = np.where(t >= onset, np.exp(-np.maximum(t - onset, 0.0) / tau), 0.0)
         out += syn._harmonic_osc(np.full(n, f0), sr, list(amps), ratios=list(ratios)) * env
     x = _unit(out)
