@@ -35,7 +35,6 @@ from __future__ import annotations
 import itertools
 import random
 import time
-import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,6 +42,7 @@ import numpy as np
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.profile import Profile
 from adaspring_ros.core.search.encoding import binary_decode, binary_length
+from adaspring_ros.core.search.profile_memo import ProfileMemo
 from adaspring_ros.core.search.objective import (
     ENERGY_OBJECTIVES,
     EnergyTerm,
@@ -254,24 +254,24 @@ def random_subset(space: EliteSpace, fraction: float, seed: int = 0) -> EliteSpa
                       f"{space.encoding}-random{fraction:g}", space.energy_objective)
 
 
-_CACHE: dict[tuple[int, str], tuple[weakref.ref, EliteSpace]] = {}
+_SPACES: ProfileMemo[EliteSpace] = ProfileMemo()
 
 
 def elite_space(profile: Profile, energy_objective: str = ENERGY_OBJECTIVES[0]) -> EliteSpace:
     """The 5-axis progressive Δ' of ``profile`` for that energy objective: kept in memory per
-    profile object, and between runs in the user's cache folder (core/search/elite_cache);
-    built on first use otherwise (0.1-0.35 s here)."""
+    profile object (`ProfileMemo`), and between runs in the user's cache folder
+    (core/search/elite_cache); built on first use otherwise (0.1-0.35 s here)."""
+    _mac_sign(energy_objective)  # an unknown objective is an error, not a cache miss
+    return _SPACES.get(profile, lambda: _load_or_build(profile, energy_objective),
+                       energy_objective)
+
+
+def _load_or_build(profile: Profile, energy_objective: str) -> EliteSpace:
     from adaspring_ros.core.search import elite_cache
 
-    key = (id(profile), energy_objective)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0]() is profile:
-        return hit[1]
-    _mac_sign(energy_objective)  # an unknown objective is an error, not a cache miss
     tables = layer_tables(profile)
     space = elite_cache.load(profile, energy_objective, tables)
     if space is None:
         space = build_progressive(profile, tables, energy_objective=energy_objective)
         elite_cache.store(profile, space)
-    _CACHE[key] = (weakref.ref(profile, lambda _ref, k=key: _CACHE.pop(k, None)), space)
     return space

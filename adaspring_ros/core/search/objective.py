@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 import random
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -44,6 +43,7 @@ from adaspring_ros.core.context.deployment_context import DeploymentContext
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.energy import WindowEnergy
 from adaspring_ros.core.model.profile import Metrics, Profile
+from adaspring_ros.core.search.profile_memo import ProfileMemo
 
 #: ε of the objective's accuracy term, in pp (see module docstring).
 ACCURACY_LOSS_EPSILON_PP = 0.1
@@ -223,24 +223,12 @@ class LayerTables:
         return Sums(macs + hm, params + hp, acts + ha, latency + ht, loss)
 
 
-# Tables are derived data of a profile; profiles are not hashable (mutable dataclass), so the
-# cache is keyed by id() and guarded by a weak reference against id reuse after collection.
-_TABLE_CACHE: dict[int, tuple[weakref.ref, LayerTables]] = {}
+_TABLES: ProfileMemo[LayerTables] = ProfileMemo()
 
 
 def layer_tables(profile: Profile) -> LayerTables:
-    """The cached tables of ``profile``; built (a few ms) on first use.
-
-    A profile is treated as immutable once searched: tune it, then build a new Profile object.
-    """
-    key = id(profile)
-    hit = _TABLE_CACHE.get(key)
-    if hit is not None and hit[0]() is profile:
-        return hit[1]
-    tables = LayerTables(profile)
-    _TABLE_CACHE[key] = (weakref.ref(profile, lambda _ref, k=key: _TABLE_CACHE.pop(k, None)),
-                         tables)
-    return tables
+    """The cached tables of ``profile``; built (a few ms) on first use (`ProfileMemo`)."""
+    return _TABLES.get(profile, lambda: LayerTables(profile))
 
 
 def energy_term(profile: Profile, energy_objective: str | None = None,

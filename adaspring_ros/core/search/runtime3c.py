@@ -65,7 +65,6 @@ from __future__ import annotations
 import heapq
 import math
 import random
-import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -77,6 +76,7 @@ from adaspring_ros.core.model.profile import Profile
 from adaspring_ros.core.search.elite_space import EliteSpace, elite_space
 from adaspring_ros.core.search.encoding import progressive_encode
 from adaspring_ros.core.search.gc_pause import gc_paused
+from adaspring_ros.core.search.profile_memo import ProfileMemo
 from adaspring_ros.core.search.objective import (
     ENERGY_OBJECTIVES,
     Evaluation,
@@ -217,17 +217,17 @@ def draw_cut(width: float, bands: tuple[int, int, float, float],
     return ((k - shift) if down else (k + shift)) / n, down
 
 
-#: Per profile (by id, guarded by a weak reference like objective.layer_tables): each layer's
-#: mutation noise, a float or {width: cut_bands}, so a search does not re-read 496 values.
-_NOISE_CACHE: dict[int, tuple[weakref.ref, list]] = {}
+#: Each profile's mutation noise, a float or {width: cut_bands} per layer, so a search does
+#: not re-read 496 values.
+_NOISE: ProfileMemo[list] = ProfileMemo()
 
 
 def mutation_noise(profile: Profile) -> list[float | dict[float, tuple[int, int, float, float]]]:
     """Each compressible layer's noise as the mutation reads it (cached per profile)."""
-    key = id(profile)
-    hit = _NOISE_CACHE.get(key)
-    if hit is not None and hit[0]() is profile:
-        return hit[1]
+    return _NOISE.get(profile, lambda: _layer_noise(profile))
+
+
+def _layer_noise(profile: Profile) -> list:
     noise: list = []
     for layer in range(1, profile.arch.n_compressible + 1):
         value = profile.channel_noise.get(layer, 0.0)
@@ -236,8 +236,6 @@ def mutation_noise(profile: Profile) -> list[float | dict[float, tuple[int, int,
         else:
             sigma = [max(0.0, float(v)) for v in value]
             noise.append({w: cut_bands(w, sigma) for w in ss.WIDTHS})
-    _NOISE_CACHE[key] = (weakref.ref(profile, lambda _ref, k=key: _NOISE_CACHE.pop(k, None)),
-                         noise)
     return noise
 
 
