@@ -1,5 +1,5 @@
-"""The shared helpers: percentile, distinct configurations, a checkpoint's split, the node kit's
-message builders, diagnostics reading and the parameter request."""
+"""The shared helpers: percentile, distinct configurations, a checkpoint's split, the held-out
+loss interval, the node kit's message builders, diagnostics reading and the parameter request."""
 
 import math
 import random
@@ -16,6 +16,7 @@ from adaspring_ros.nodes import conversions
 from adaspring_ros.nodes.health import status_level, status_node, status_values
 from adaspring_ros.nodes.params import set_request
 from adaspring_ros.testing import node_kit as kit
+from adaspring_ros.testing.held_out import MeasuredConfigs, loss_interval
 
 
 def test_percentile_is_nearest_rank():
@@ -41,6 +42,34 @@ def test_distinct_configurations_keep_the_start_and_never_repeat():
 def test_checkpoint_split_refuses_a_user_folder_checkpoint():
     with pytest.raises(dataset.DatasetError, match="not trained on the synthetic set"):
         dataset.checkpoint_split({"data": "/home/me/sounds", "data_sizes": {"test": 5}}, "test")
+
+
+A, B = ("conv@1.0",), ("conv@0.5",)  # two one-layer configurations
+
+
+def _measured(correct, weights=None):
+    n = len(next(iter(correct.values())))
+    w = np.ones(n) if weights is None else np.asarray(weights, float)
+    return MeasuredConfigs({}, {}, 0.0, {k: np.asarray(v, bool) for k, v in correct.items()}, w)
+
+
+def test_loss_interval_is_paired_and_shrinks_with_clips():
+    # identical predictions: no loss and no noise, however many clips differ from the label
+    same = _measured({A: [1, 0, 1, 0], B: [1, 0, 1, 0]})
+    assert loss_interval(same, A, B) == (0.0, 0.0)
+    # b misses 1 clip in 10 that a gets: loss 10 pp, half-width 1.96 x the paired SE
+    m = _measured({A: [1] * 10, B: [0] + [1] * 9})
+    loss, half = loss_interval(m, A, B)
+    d = np.array([1.0] + [0.0] * 9)
+    assert loss == pytest.approx(10.0)
+    assert half == pytest.approx(100 * 1.96 * np.sqrt(np.sum((d - 0.1) ** 2)) / 10)
+    # the same rate of disagreement on 100x the clips: 10x narrower
+    big = _measured({A: [1] * 1000, B: ([0] + [1] * 9) * 100})
+    assert loss_interval(big, A, B)[1] == pytest.approx(half / 10, rel=1e-9)
+    # a gain is a negative loss; weights move both figures
+    assert loss_interval(m, B, A)[0] == pytest.approx(-10.0)
+    heavy = _measured({A: [1] * 10, B: [0] + [1] * 9}, weights=[9.0] + [1.0] * 9)
+    assert loss_interval(heavy, A, B)[0] == pytest.approx(50.0)
 
 
 def test_window_chunks_are_consecutive_and_decode_back():
