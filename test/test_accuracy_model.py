@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.testing.profile_fixture import tiny_network_and_data
@@ -166,6 +167,41 @@ def test_selection_gap_measures_what_the_table_under_states(monkeypatch):
                                   np.ones(n_clips, bool))
     assert [p["config"] for p in picks] == [list(pool[1]), list(pool[2])] * 2
     assert abs(gap) < 1e-9
+    # ... on average: the one-layer pick's single wrong clip (clip 0) falls in one half, so its
+    # gap is -0.25 pp on one half and +0.25 on the other; an upper bound carries that noise
+    assert [p["other_half_pp"] for p in picks] == [0.0, 1.0, 0.5, 1.0]
+    bound, _ = am.selection_gap(net, None, weights, halves, [exact, exact], pool, costs,
+                                np.ones(n_clips, bool), z=1.645)
+    assert bound == pytest.approx(am.upper_bound([-0.25, 0.0, 0.25, 0.0], [1, 4, 1, 4], 1.645))
+    assert bound > 0
+
+
+def test_selection_gap_bound_is_the_pooled_mean_plus_its_noise():
+    """z = 0 is the pooled gap per layer the table always used; z > 0 adds the noise of the
+    picks: nothing when they agree, less with more picks of the same spread."""
+    gaps, layers = [0.4, -0.4, 1.2, -0.4], [4, 4, 4, 4]  # per layer 0.1, -0.1, 0.3, -0.1
+    mean = sum(gaps) / sum(layers)
+    assert am.upper_bound(gaps, layers, 0.0) == pytest.approx(mean)
+    bound = am.upper_bound(gaps, layers, 1.645)
+    per_layer = np.array(gaps) / 4
+    assert bound == pytest.approx(mean + 1.645 * per_layer.std(ddof=1) / 2)
+    assert mean < am.upper_bound(gaps * 4, layers * 4, 1.645) < bound
+    assert am.upper_bound([0.6, 0.2], [3, 1], 1.645) == pytest.approx(0.2)  # both 0.2 per layer
+    assert am.upper_bound([0.3], [1], 1.645) == 0.3 and am.upper_bound([], [], 1.645) == 0.0
+    with pytest.raises(ValueError, match="2 gaps but 1 layer counts"):
+        am.upper_bound([0.1, 0.2], [1])
+
+
+def test_selection_z_reaches_the_table_from_the_command_line():
+    import argparse
+
+    from adaspring_ros.training import profile_operators as po
+    parser = argparse.ArgumentParser()
+    po.add_profile_arguments(parser)
+    assert po.profile_options(parser.parse_args([]))["selection_z"] == am.SELECTION_Z == 0.0
+    assert po.profile_options(parser.parse_args(["--selection-z", "1.645"]))["selection_z"] == 1.645
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--selection-z", "-1"])
 
 
 def test_held_out_set_adds_fresh_clips_no_split_of_the_checkpoint_holds():

@@ -18,6 +18,7 @@ profile assembly.
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from collections.abc import Sequence
@@ -79,6 +80,13 @@ def wait_for_quiet(max_load: float | None, max_wait_s: float = 900.0,
             "loadavg_1min": load, "quiet": max_load is None or load < max_load}
 
 
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text} is not a number >= 0")
+    return value
+
+
 def add_profile_arguments(parser) -> None:
     """The profiling options train_all and reprofile share (see build_profile)."""
     parser.add_argument("--latency-repeats", type=int, default=LATENCY_REPEATS)
@@ -88,6 +96,10 @@ def add_profile_arguments(parser) -> None:
                         help="torch threads for latency (match the inference node's torch_threads)")
     parser.add_argument("--accuracy-configs", type=int, default=accuracy_model.FIT_CONFIGS,
                         help="near-backbone configurations the accuracy table is fitted to")
+    parser.add_argument("--selection-z", type=_non_negative, default=accuracy_model.SELECTION_Z,
+                        help="the accuracy table's winner's-curse margin is the picks' mean gap "
+                             "plus this many standard errors (0: the mean; 1.645: a one-sided "
+                             "95 %% bound, a more conservative table; default %(default)s)")
     parser.add_argument("--device", choices=common.DEVICES, default="cpu",
                         help="where training steps and accuracy evaluation run (auto = cuda "
                              "when torch sees a GPU); latency is always timed on the CPU, "
@@ -106,7 +118,7 @@ def profile_options(args) -> dict:
     """``build_profile`` keywords from the options ``add_profile_arguments`` declared."""
     return {"latency_repeats": args.latency_repeats, "latency_rounds": args.latency_rounds,
             "fit_configs": args.fit_configs, "accuracy_configs": args.accuracy_configs,
-            "latency_threads": args.latency_threads}
+            "latency_threads": args.latency_threads, "selection_z": args.selection_z}
 
 
 def check_seeded(profile: Profile, net: SelfEvolutionaryNet, data: FeatureSet,
@@ -133,12 +145,13 @@ def build_profile(net: SelfEvolutionaryNet, val: FeatureSet, checkpoint_version:
                   max_wait_s: float = 900.0, fit_configs: int = FIT_CONFIGS,
                   accuracy_configs: int = accuracy_model.FIT_CONFIGS,
                   latency_threads: int = LATENCY_THREADS,
-                  calibration: FeatureSet | None = None) -> Profile:
+                  calibration: FeatureSet | None = None,
+                  selection_z: float = accuracy_model.SELECTION_Z) -> Profile:
     """Accuracy table from ``calibration`` (default ``val``; see accuracy_model.calibration_set),
     latency table measured here."""
     calibration = val if calibration is None else calibration
     base, drops, single_drops, accuracy_fit = accuracy_model.calibrate(
-        net, calibration, n_configs=accuracy_configs, progress=progress)
+        net, calibration, n_configs=accuracy_configs, progress=progress, selection_z=selection_z)
     quiet = wait_for_quiet(max_load, max_wait_s)
     load_before = os.getloadavg()
     table, stem_ms, head_ms, fit = measure_latency_tables(

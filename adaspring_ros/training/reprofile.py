@@ -27,7 +27,8 @@ from adaspring_ros.training.profile_operators import build_profile
 def refit_accuracy(loaded, calibration, args):
     """The checkpoint's profile with its accuracy table refitted and its latency table kept."""
     base, drops, single_drops, fit = accuracy_model.calibrate(
-        loaded.net, calibration, n_configs=args.accuracy_configs, progress=not args.no_progress)
+        loaded.net, calibration, n_configs=args.accuracy_configs, progress=not args.no_progress,
+        selection_z=args.selection_z)
     meta = {**loaded.profile.meta, "accuracy_fit": fit, "accuracy_clips": len(calibration),
             "accuracy_drop_single": {str(k): v for k, v in single_drops.items()}}
     return dataclasses.replace(loaded.profile, backbone_accuracy=base, accuracy_drop=drops,
