@@ -29,7 +29,10 @@ policy from config/sound_assistant.yaml):
 - per model: emergency event recall (>= 98 %), all-class recall (>= 95 %), precision (>= 95 %),
   median detection delay from onset (<= 1.5 s), a per-class precision/recall table;
 - backbone (and compressed) window accuracy on the checkpoint's held-out synthetic test split
-  (>= 95 %).
+  (>= 95 %);
+- beside every rate and share judged against a target, its 95 % interval (exact Poisson for
+  false events per hour, Wilson for recalls and precision: core/events/scoring.py), so a
+  verdict on 20 events of a class is read with the noise of 20 events.
 
 Rendered streams are cached in the data cache (they take minutes); the load average is
 printed with the timings. Targets missed are printed as missed.
@@ -233,6 +236,18 @@ def pct(x):
     return "n/a" if x != x else f"{100 * x:.1f} %"
 
 
+def share_ci(k: int, n: int) -> str:
+    """'[88.1-96.1 %]': the 95 % interval of k in n (scoring.share_interval)."""
+    low, high = scoring.share_interval(k, n)
+    return "[n/a]" if n <= 0 else f"[{100 * low:.1f}-{100 * high:.1f} %]"
+
+
+def rate_ci(count: int, hours: float) -> str:
+    """'[1.1-6.5/h]': the 95 % interval of a count per hour (scoring.rate_interval)."""
+    low, high = scoring.rate_interval(count, hours)
+    return f"[{low:.1f}-{high:.1f}/h]"
+
+
 def verdict(value, target, higher=True):
     if value != value:
         return "n/a"
@@ -351,6 +366,8 @@ def report_model(name, module, temperature, policy, streams, test, do_sweep=Fals
     out["false_emergency_events_per_h"] = counts[pol.EMERGENCY] / hours
     out["false_social_per_h"] = counts[pol.SOCIAL] / hours
     out["false_ambient_per_h"] = counts["ambient"] / hours
+    out["false_emergency_notifications_per_h_ci95"] = scoring.rate_interval(notes, hours)
+    out["false_social_per_h_ci95"] = scoring.rate_interval(counts[pol.SOCIAL], hours)
     out["false_events"] = sorted({(d.label) for ds in dets for d in ds})
     if list_false:
         for i, ds in enumerate(dets):
@@ -359,11 +376,12 @@ def report_model(name, module, temperature, policy, streams, test, do_sweep=Fals
                       f", {d.duration_s:.1f} s long, {d.windows} windows, peak "
                       f"{d.peak_confidence:.3f}")
     print(f"\n== {name}")
-    print(f"event-free home audio, {hours * 60:.0f} min: false emergency notifications "
-          f"{out['false_emergency_notifications_per_h']:.2f}/h (target <= 0.5: "
+    print(f"event-free home audio, {hours * 60:.0f} min (95 % intervals in brackets): false "
+          f"emergency notifications {out['false_emergency_notifications_per_h']:.2f}/h "
+          f"{rate_ci(notes, hours)} (target <= 0.5: "
           f"{verdict(out['false_emergency_notifications_per_h'], 0.5, False)}), false emergency "
           f"events {out['false_emergency_events_per_h']:.2f}/h, false social events "
-          f"{out['false_social_per_h']:.2f}/h (target <= 2: "
+          f"{out['false_social_per_h']:.2f}/h {rate_ci(counts[pol.SOCIAL], hours)} (target <= 2: "
           f"{verdict(out['false_social_per_h'], 2.0, False)}), false ambient "
           f"{out['false_ambient_per_h']:.2f}/h")
     for set_name, feats, p in (("held-out event set (0-20 dB)", events, probs[1]),
@@ -379,25 +397,30 @@ def report_model(name, module, temperature, policy, streams, test, do_sweep=Fals
                "emergency_median_delay_s": em_delay,
                "emergency_recall": em_recall, "median_delay_s": s.median_delay_s,
                "false_positives": s.false_positives, "duplicates": s.duplicates,
-               "per_class": s.per_class}
+               "per_class": s.per_class,
+               "recall_ci95": scoring.share_interval(s.found, s.true_events),
+               "precision_ci95": scoring.share_interval(s.found, s.found + s.false_positives),
+               "emergency_recall_ci95": scoring.share_interval(em["found"], em["n"])}
         out[set_name] = row
         print(f"{set_name}: {s.true_events} events; emergency recall {pct(em_recall)} "
-              f"(>= 98 %: {verdict(em_recall, 0.98)}), all-class recall {pct(s.recall)} "
+              f"{share_ci(em['found'], em['n'])} (>= 98 %: {verdict(em_recall, 0.98)}), "
+              f"all-class recall {pct(s.recall)} {share_ci(s.found, s.true_events)} "
               f"(>= 95 %: {verdict(s.recall, 0.95)}), precision {pct(s.precision)} "
+              f"{share_ci(s.found, s.found + s.false_positives)} "
               f"(>= 95 %: {verdict(s.precision, 0.95)}; {s.false_positives} false, of which "
               f"{s.duplicates} repeats of a found event), median detection delay "
               f"{s.median_delay_s:.2f} s (<= 1.5 s: {verdict(s.median_delay_s, 1.5, False)}; "
               f"emergencies {em_delay:.2f} s)")
-        print(f"  {'class':<15} {'events':>6} {'found':>6} {'recall':>7} {'false':>6} "
-              f"{'precision':>9}")
+        print(f"  {'class':<15} {'events':>6} {'found':>6} {'recall':>7} {'95 % interval':>15} "
+              f"{'false':>6} {'precision':>9}")
         for label in sound_synth.CLASSES:
             c = s.per_class.get(label)
             if not c:
                 continue
             prec = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else float("nan")
             rec = c["tp"] / c["n"] if c["n"] else float("nan")
-            print(f"  {label:<15} {c['n']:>6} {c['tp']:>6} {pct(rec):>7} {c['fp']:>6} "
-                  f"{pct(prec):>9}")
+            print(f"  {label:<15} {c['n']:>6} {c['tp']:>6} {pct(rec):>7} "
+                  f"{share_ci(c['tp'], c['n']):>15} {c['fp']:>6} {pct(prec):>9}")
     if test is not None:
         out["window_accuracy"] = window_accuracy(module, test)
         print(f"window accuracy on the held-out synthetic test split ({len(test)} clips): "

@@ -144,3 +144,19 @@ def test_scoring_counts_found_missed_false_and_repeated_events():
     assert s.per_class["door_knock"] == {"n": 1, "tp": 0, "fn": 1, "fp": 0}
     assert s.by_urgency["emergency"] == {"n": 1, "found": 1, "fp": 1}
     assert scoring.false_alarms(dets) == {"emergency": 2, "social": 3, "ambient": 0}
+
+
+def test_share_and_rate_intervals_hold_the_estimate_and_narrow_with_more_data():
+    low, high = scoring.share_interval(13, 20)  # 13 of 20 knocks found
+    assert low < 0.65 < high and (round(low, 2), round(high, 2)) == (0.43, 0.82)
+    low4, high4 = scoring.share_interval(52, 80)  # the same share, 4x the events
+    assert low < low4 < 0.65 < high4 < high
+    # every event found: the interval reaches 1 and its low end says how sure that is
+    all_low, all_high = scoring.share_interval(20, 20)
+    assert round(all_low, 2) == 0.84 and all_high == pytest.approx(1.0)
+    assert all(np.isnan(scoring.share_interval(0, 0)))
+    # 6 false events in 2 h: 3.0/h, 1.1-6.5/h at 95 % (Garwood); none in 2 h: 0 to 1.84/h
+    assert tuple(round(x, 1) for x in scoring.rate_interval(6, 2.0)) == (1.1, 6.5)
+    assert scoring.rate_interval(0, 2.0) == (0.0, pytest.approx(3.689 / 2, abs=1e-3))
+    with pytest.raises(ValueError, match="hours must be > 0"):
+        scoring.rate_interval(1, 0.0)

@@ -128,6 +128,34 @@ def score(detections, truth, policy: EventPolicy, tolerance_s: float = 1.0) -> S
     return result
 
 
+#: confidence of the intervals `share_interval` and `rate_interval` give
+CONFIDENCE = 0.95
+
+
+def share_interval(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Wilson interval of a share of ``k`` in ``n`` (a recall or a precision); (nan, nan) for
+    n = 0. Why: an event set holds tens of events per class, and 13 of 20 knocks found is
+    anything from 43 to 82 %; a figure judged against a target is printed with its interval."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    from scipy.stats import binomtest
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def rate_interval(count: int, hours: float,
+                  confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Exact (Garwood) Poisson interval of ``count`` events in ``hours``, per hour. Why: 6 false
+    events in 2 h is 3.0/h, but anything from 1.1 to 6.5/h would give that count often."""
+    if hours <= 0:
+        raise ValueError(f"hours must be > 0, got {hours}")
+    from scipy.stats import chi2
+    alpha = 1.0 - confidence
+    low = 0.0 if count == 0 else chi2.ppf(alpha / 2, 2 * count) / 2
+    high = chi2.ppf(1 - alpha / 2, 2 * count + 2) / 2
+    return float(low / hours), float(high / hours)
+
+
 def false_alarms(detections) -> dict[str, int]:
     """Event counts by urgency in an event-free recording (every one is false)."""
     out = {EMERGENCY: 0, SOCIAL: 0, "ambient": 0}
