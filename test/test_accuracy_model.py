@@ -172,7 +172,7 @@ def test_selection_gap_measures_what_the_table_under_states(monkeypatch):
     assert [p["other_half_pp"] for p in picks] == [0.0, 1.0, 0.5, 1.0]
     bound, _ = am.selection_gap(net, None, weights, halves, [exact, exact], pool, costs,
                                 np.ones(n_clips, bool), z=1.645)
-    assert bound == pytest.approx(am.upper_bound([-0.25, 0.0, 0.25, 0.0], [1, 4, 1, 4], 1.645))
+    assert bound == pytest.approx(am.gap_per_layer([-0.25, 0.0, 0.25, 0.0], [1, 4, 1, 4], 1.645))
     assert bound > 0
 
 
@@ -181,15 +181,15 @@ def test_selection_gap_bound_is_the_pooled_mean_plus_its_noise():
     picks: nothing when they agree, less with more picks of the same spread."""
     gaps, layers = [0.4, -0.4, 1.2, -0.4], [4, 4, 4, 4]  # per layer 0.1, -0.1, 0.3, -0.1
     mean = sum(gaps) / sum(layers)
-    assert am.upper_bound(gaps, layers, 0.0) == pytest.approx(mean)
-    bound = am.upper_bound(gaps, layers, 1.645)
+    assert am.gap_per_layer(gaps, layers, 0.0) == pytest.approx(mean)
+    bound = am.gap_per_layer(gaps, layers, 1.645)
     per_layer = np.array(gaps) / 4
     assert bound == pytest.approx(mean + 1.645 * per_layer.std(ddof=1) / 2)
-    assert mean < am.upper_bound(gaps * 4, layers * 4, 1.645) < bound
-    assert am.upper_bound([0.6, 0.2], [3, 1], 1.645) == pytest.approx(0.2)  # both 0.2 per layer
-    assert am.upper_bound([0.3], [1], 1.645) == 0.3 and am.upper_bound([], [], 1.645) == 0.0
+    assert mean < am.gap_per_layer(gaps * 4, layers * 4, 1.645) < bound
+    assert am.gap_per_layer([0.6, 0.2], [3, 1], 1.645) == pytest.approx(0.2)  # both 0.2 per layer
+    assert am.gap_per_layer([0.3], [1], 1.645) == 0.3 and am.gap_per_layer([], [], 1.645) == 0.0
     with pytest.raises(ValueError, match="2 gaps but 1 layer counts"):
-        am.upper_bound([0.1, 0.2], [1])
+        am.gap_per_layer([0.1, 0.2], [1])
 
 
 def test_selection_z_reaches_the_table_from_the_command_line():

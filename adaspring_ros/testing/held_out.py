@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-
 from typing import NamedTuple
 
 import numpy as np
@@ -64,7 +63,7 @@ def loss_interval(measured: MeasuredConfigs, reference, config) -> tuple[float, 
 
     Paired over the same clips: only the clips the two classify differently carry noise, so the
     standard error is that of the weighted mean of the per-clip difference (Z95 of them each
-    side). Why: on 2,825 clips a configuration near A_thr = 2 pp measures +-0.9 pp, as large as
+    side). Why: on 2,825 clips a configuration near A_thr = 2 pp measures +-0.73 pp, a third of
     the threshold; a measured loss is only said to break or hold A_thr beyond that noise.
     """
     w = measured.weights / measured.weights.sum()

@@ -29,7 +29,7 @@ fast as before):
      the main job's lunch-time choice lost 1.3 pp on the day against 0.95 predicted. The halves
      have half the clips, so this over-states the full table's curse somewhat: on the safe side.
      The picks' gaps are noisy (-0.15 to +0.21 pp per layer on the session 8 checkpoint), so
-     ``selection_z`` > 0 (`upper_bound`) takes their one-sided upper confidence bound instead of
+     ``selection_z`` > 0 (`gap_per_layer`) takes their one-sided upper confidence bound instead of
      their mean, a more conservative table. Default 0 (the mean), because that is what measured
      better where it matters most; on the session 8 checkpoint with z = 1.645 (margin 0.117 pp
      per layer instead of 0.057), on 12,825 held-out clips: the battery sweep's A_thr 2 pp
@@ -277,7 +277,7 @@ def selection_gap(net: SelfEvolutionaryNet, data: FeatureSet, weights: np.ndarra
                   z: float = SELECTION_Z):
     """(pp per compressed layer, one record per pick): the winner's curse of a cheapest-within-
     bound search on each half-fitted table, measured on the half it was not fitted on: the
-    picks' gaps per compressed layer, their mean plus ``z`` standard errors (`upper_bound`)."""
+    picks' gaps per compressed layer, their mean plus ``z`` standard errors (`gap_per_layer`)."""
     design = design_matrix(net.arch, pool)
     measured: dict[ss.Configuration, np.ndarray] = {}
     gaps, layers, records = [], [], []
@@ -296,10 +296,10 @@ def selection_gap(net: SelfEvolutionaryNet, data: FeatureSet, weights: np.ndarra
             layers.append(k)
             records.append({"config": list(config), "predicted_pp": round(float(predicted[i]), 3),
                             "other_half_pp": round(check, 3)})
-    return upper_bound(gaps, layers, z), records
+    return gap_per_layer(gaps, layers, z), records
 
 
-def upper_bound(gaps: Sequence[float], layers: Sequence[float], z: float = SELECTION_Z) -> float:
+def gap_per_layer(gaps: Sequence[float], layers: Sequence[float], z: float = SELECTION_Z) -> float:
     """Gap per compressed layer of picks that missed by ``gaps`` pp over ``layers`` compressed
     layers: sum(gaps) / sum(layers), plus ``z`` standard errors of that ratio.
 
