@@ -67,13 +67,9 @@ def test_calibrate_on_a_tiny_network():
         assert drops[layer][ss.UNCOMPRESSED] == 0.0
         assert all(v >= 0.0 for v in drops[layer].values())
     assert info["fit_configs"] == 15 and info["clips"] == 45
-    assert info["margin_noise_multiple"] >= 0.0
-    assert info["margin_noise_multiple"] >= info["selection_gap_noise_multiple"]
-    assert info["margin_noise_multiple"] >= info["typical_gap_noise_multiple"]
+    assert info["margin_pp_per_compressed_layer"] >= 0.0
+    assert info["margin_pp_per_compressed_layer"] >= info["selection_gap_pp_per_compressed_layer"]
     assert info["selection_pool"] == ss.count_configurations(arch)
-    assert info["selection_splits"] == am.SELECTION_SPLITS
-    assert all(v >= 0.0 for v in info["entry_noise_pp"].values())
-    assert len(info["entry_noise_pp"]) == len(am._entries(arch))
 
 
 def _labels_set(labels, names=("a", "b", "background")):
@@ -127,8 +123,7 @@ def test_cheapest_within_takes_the_cheapest_member_of_each_bound_once():
 
 def test_selection_gap_measures_what_the_table_under_states(monkeypatch):
     """A table that predicts every configuration free, while each compressed layer really costs
-    0.25 pp: the gap is what the picks lose on the half not fitted on, per unit of the noise
-    their entries carry."""
+    0.25 pp: the gap per compressed layer is what the picks lose on the half not fitted on."""
     arch = ARCH
     n_clips = 400
     pool = [ss.backbone_configuration(arch),
@@ -152,92 +147,49 @@ def test_selection_gap_measures_what_the_table_under_states(monkeypatch):
     monkeypatch.setattr(am, "correctness", fake_correctness)
     weights = np.ones(n_clips)
     clips = np.arange(n_clips)
-    pairs = [(clips[::2], clips[1::2]), (clips[1::2], clips[::2])]
-    n_entries = len(am._entries(arch))
-    free = np.zeros(n_entries)
-    noise = np.full(n_entries, 0.5)  # every entry 0.5 pp of noise: 2 pp over four layers
+    halves = [clips[::2], clips[1::2]]
+    free = np.zeros(len(am._entries(arch)))
     costs = np.array([3.0, 2.0, 1.0])
-    gap, picks = am.selection_gap(net, None, weights, pairs, [free, free], [noise, noise], pool,
-                                  costs, np.ones(n_clips, bool))
+    gap, picks = am.selection_gap(net, None, weights, halves, [free, free], pool, costs,
+                                  np.ones(n_clips, bool))
     # every bound picks the all-compressed configuration (cheapest, predicted 0 pp); on each
-    # half it loses 2 of 200 clips (1 pp) where its entries carry 2 pp of noise
+    # half it loses 2 of 200 clips (1 pp) over 4 layers
     assert [p["config"] for p in picks] == [list(pool[2])] * 2
     assert [p["other_half_pp"] for p in picks] == [1.0, 1.0]
-    assert [p["noise_pp"] for p in picks] == [2.0, 2.0]
-    assert gap == pytest.approx(0.5)
-    # twice the noise, half the multiple: the margin it makes (multiple x noise) is the same
-    gap2, _ = am.selection_gap(net, None, weights, pairs, [free, free], [2 * noise, 2 * noise],
-                               pool, costs, np.ones(n_clips, bool))
-    assert gap2 == pytest.approx(0.25)
-    # a table that states the loss exactly leaves no gap (bound 0.25 now picks the one-layer
+    assert abs(gap - 0.25) < 1e-9
+    # a table that states the loss exactly leaves no gap (bound 0.5 now picks the one-layer
     # configuration, the wider bounds still the all-compressed one)
-    exact = np.zeros(n_entries)
+    exact = np.zeros(len(am._entries(arch)))
     index = {e: j for j, e in enumerate(am._entries(arch))}
     exact[[index[(layer, "conv@0.25")] for layer in range(1, arch.n_compressible + 1)]] = 0.25
     exact[index[(1, "conv@0.5")]] = 0.25
-    gap, picks = am.selection_gap(net, None, weights, pairs, [exact, exact], [noise, noise],
-                                  pool, costs, np.ones(n_clips, bool), z=0.0)
+    gap, picks = am.selection_gap(net, None, weights, halves, [exact, exact], pool, costs,
+                                  np.ones(n_clips, bool))
     assert [p["config"] for p in picks] == [list(pool[1]), list(pool[2])] * 2
     assert abs(gap) < 1e-9
     # ... on average: the one-layer pick's single wrong clip (clip 0) falls in one half, so its
     # gap is -0.25 pp on one half and +0.25 on the other; an upper bound carries that noise
     assert [p["other_half_pp"] for p in picks] == [0.0, 1.0, 0.5, 1.0]
-    bound, _ = am.selection_gap(net, None, weights, pairs, [exact, exact], [noise, noise],
-                                pool, costs, np.ones(n_clips, bool), z=1.645)
-    assert bound == pytest.approx(am.pooled_ratio([-0.25, 0.0, 0.25, 0.0], [0.5, 2, 0.5, 2],
-                                                  1.645))
+    bound, _ = am.selection_gap(net, None, weights, halves, [exact, exact], pool, costs,
+                                np.ones(n_clips, bool), z=1.645)
+    assert bound == pytest.approx(am.gap_per_layer([-0.25, 0.0, 0.25, 0.0], [1, 4, 1, 4], 1.645))
     assert bound > 0
 
 
-def test_pooled_ratio_is_the_pooled_mean_plus_its_noise():
-    """z = 0 is the pooled gap per unit; z > 0 adds the noise of the picks: nothing when they
-    agree, less with more picks of the same spread."""
-    gaps, units = [0.4, -0.4, 1.2, -0.4], [4, 4, 4, 4]  # per unit 0.1, -0.1, 0.3, -0.1
-    mean = sum(gaps) / sum(units)
-    assert am.pooled_ratio(gaps, units, 0.0) == pytest.approx(mean)
-    bound = am.pooled_ratio(gaps, units, 1.645)
-    per_unit = np.array(gaps) / 4
-    assert bound == pytest.approx(mean + 1.645 * per_unit.std(ddof=1) / 2)
-    assert mean < am.pooled_ratio(gaps * 4, units * 4, 1.645) < bound
-    assert am.pooled_ratio([0.6, 0.2], [3, 1], 1.645) == pytest.approx(0.2)  # both 0.2 per unit
-    assert am.pooled_ratio([0.3], [1], 1.645) == 0.3 and am.pooled_ratio([], [], 1.645) == 0.0
-    with pytest.raises(ValueError, match="2 gaps but 1 units"):
-        am.pooled_ratio([0.1, 0.2], [1])
-
-
-def test_half_splits_are_seeded_disjoint_halves_checked_both_ways():
-    pairs = am.half_splits(11, seed=3, splits=3)
-    assert len(pairs) == 6
-    for (fit, check), (fit_back, check_back) in zip(pairs[::2], pairs[1::2], strict=True):
-        assert np.array_equal(fit, check_back) and np.array_equal(check, fit_back)
-        assert sorted(np.concatenate([fit, check]).tolist()) == list(range(11))
-    assert not np.array_equal(pairs[0][0], pairs[2][0])  # the splits differ
-    again = am.half_splits(11, seed=3, splits=3)
-    assert all(np.array_equal(a[0], b[0]) for a, b in zip(pairs, again, strict=True))
-
-
-def test_entry_noise_is_larger_for_an_entry_measured_from_more_disagreeing_clips():
-    """Two single-layer variants: one wrong on 2 of 400 clips, one on 60; with the fit reduced to
-    the single drops (no whole configurations), each entry's noise is its drop's bootstrap
-    spread, about sqrt(p (1 - p) / n): 0.35 and 1.7 pp. An entry nothing measured has none."""
-    arch = ARCH
-    n_clips = 400
-    entries = am._entries(arch)
-    configs = [ss.backbone_configuration(arch)] + am._single_layer_configs(arch)
-    correct = np.ones((len(configs), n_clips), bool)
-    index = {e: j for j, e in enumerate(entries)}
-    rare, common = index[(1, "conv@0.75")], index[(2, "conv@0.25")]
-    correct[1 + rare, :2] = False
-    correct[1 + common, :60] = False
-    design = am.design_matrix(arch, configs)
-    weights = np.ones(n_clips)
-    noise = am.entry_noise(arch, correct, design, weights, seed=0, resamples=200)
-    assert noise.shape == (len(entries),)
-    assert 0.15 < noise[rare] < 0.6 and 1.2 < noise[common] < 2.4
-    assert noise[index[(3, "conv@0.5")]] == 0.0
-    # clips left out (weight 0) are never drawn: a variant wrong only on them has no noise
-    half = np.r_[np.zeros(200), np.ones(200)]
-    assert am.entry_noise(arch, correct, design, half, seed=0, resamples=50)[rare] == 0.0
+def test_selection_gap_bound_is_the_pooled_mean_plus_its_noise():
+    """z = 0 is the pooled gap per layer the table always used; z > 0 adds the noise of the
+    picks: nothing when they agree, less with more picks of the same spread."""
+    gaps, layers = [0.4, -0.4, 1.2, -0.4], [4, 4, 4, 4]  # per layer 0.1, -0.1, 0.3, -0.1
+    mean = sum(gaps) / sum(layers)
+    assert am.gap_per_layer(gaps, layers, 0.0) == pytest.approx(mean)
+    bound = am.gap_per_layer(gaps, layers, 1.645)
+    per_layer = np.array(gaps) / 4
+    assert bound == pytest.approx(mean + 1.645 * per_layer.std(ddof=1) / 2)
+    assert mean < am.gap_per_layer(gaps * 4, layers * 4, 1.645) < bound
+    assert am.gap_per_layer([0.6, 0.2], [3, 1], 1.645) == pytest.approx(0.2)  # both 0.2 per layer
+    assert am.gap_per_layer([0.3], [1], 1.645) == 0.3 and am.gap_per_layer([], [], 1.645) == 0.0
+    with pytest.raises(ValueError, match="2 gaps but 1 layer counts"):
+        am.gap_per_layer([0.1, 0.2], [1])
 
 
 def test_selection_z_reaches_the_table_from_the_command_line():
@@ -246,8 +198,8 @@ def test_selection_z_reaches_the_table_from_the_command_line():
     from adaspring_ros.training import profile_operators as po
     parser = argparse.ArgumentParser()
     po.add_profile_arguments(parser)
-    assert po.profile_options(parser.parse_args([]))["selection_z"] == am.SELECTION_Z == 1.645
-    assert po.profile_options(parser.parse_args(["--selection-z", "0"]))["selection_z"] == 0.0
+    assert po.profile_options(parser.parse_args([]))["selection_z"] == am.SELECTION_Z == 0.0
+    assert po.profile_options(parser.parse_args(["--selection-z", "1.645"]))["selection_z"] == 1.645
     with pytest.raises(SystemExit):
         parser.parse_args(["--selection-z", "-1"])
 

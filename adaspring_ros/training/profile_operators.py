@@ -98,9 +98,8 @@ def add_profile_arguments(parser) -> None:
                         help="near-backbone configurations the accuracy table is fitted to")
     parser.add_argument("--selection-z", type=_non_negative, default=accuracy_model.SELECTION_Z,
                         help="the accuracy table's winner's-curse margin is the picks' mean gap "
-                             "per unit of entry noise plus this many standard errors (0: the "
-                             "mean, a less conservative table; 1.645: a one-sided 95 %% bound; "
-                             "default %(default)s)")
+                             "plus this many standard errors (0: the mean; 1.645: a one-sided "
+                             "95 %% bound, a more conservative table; default %(default)s)")
     parser.add_argument("--device", choices=common.DEVICES, default="cpu",
                         help="where training steps and accuracy evaluation run (auto = cuda "
                              "when torch sees a GPU); latency is always timed on the CPU, "
