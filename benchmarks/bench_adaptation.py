@@ -10,10 +10,13 @@ loadstep: starts the evolution and inference nodes as separate processes in a pr
   domain; this process plays the context monitor (steady context) and the microphone (windows
   at 10 per real second). With a relaxed budget the backbone runs; its measured p95 in this graph
   sets the budget (1.3x), then a CPU hog (one busy process per core) starts for ``--hog-s``
-  seconds. Printed: time from hog start to the first "measured latency over budget" evolution and
-  until the measured p95 is back under budget; time from hog stop to the scale-up evolution;
-  evolutions per load change; share of windows meeting the budget in each phase.
-Targets (issue): back under budget <= 10 s, scale up <= 30 s, <= 4 evolutions per load change;
+  seconds. Printed: time from hog start to the first 2 s span whose measured p95 is over
+  budget, to the first "measured latency over budget" evolution and until the measured p95 is
+  back under budget in a configuration chosen since (also counted from that first over-budget
+  span); time from hog stop to the scale-up evolution; evolutions per load change; share of
+  windows meeting the budget in each phase.
+Targets (issue): back under budget <= 10 s (from the hog's start, and from when it first pushed
+measured latency over budget), scale up <= 30 s, <= 4 evolutions per load change;
 quick table >= 90 % within 15 %, Spearman >= 0.9. They are printed, not asserted.
 """
 

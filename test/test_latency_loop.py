@@ -114,3 +114,26 @@ def test_bad_latency_reports_are_counted_and_ignored(graph):
     graph.pump(2.0)
     assert len(graph.record.configs) > n
     assert all(p.poll() is None for p in graph.procs)
+
+
+def test_load_step_analysis_counts_the_response_from_when_latency_went_over():
+    """A hog that pushes the running configuration over budget only 15 s after it starts: back
+    under 16 s after the start, but 1 s after it went over, which is the loop's response."""
+    from adaspring_ros.testing.load_step import Record, analyse
+
+    rec = Record()
+    rec.configs = [(0.0, 1, "first context", 1.0),
+                   (116.0, 2, "measured latency over budget: p95 5 ms > T_bgt 2 ms", 1.0),
+                   (170.0, 3, "load fell: CPU busy share 0.1", 1.0)]
+    # 10 windows per s: config 1 at 1.5 ms until t = 115, then 5 ms; config 2 at 1.8 ms
+    for k in range(1900):
+        t = k / 10
+        cid = 1 if t < 116.0 else 2 if t < 170.0 else 3
+        ms = 1.5 if t < 115.0 else 5.0 if cid == 1 else 1.8
+        rec.windows.append((t, cid, ms))
+    figures = analyse(rec, budget=2.0, hog_start=100.0, hog_stop=160.0, end=190.0)
+    assert figures["first_over_budget_span_s"] == pytest.approx(13.25)  # first span reaching 115
+    assert figures["first_over_budget_evolution_s"] == pytest.approx(16.0)
+    assert figures["back_under_budget_s"] == pytest.approx(16.0)
+    assert figures["back_under_after_over_s"] == pytest.approx(16.0 - 13.25)
+    assert figures["scale_up_s"] == pytest.approx(10.0)

@@ -196,12 +196,28 @@ def share_within(values: list[float], budget: float) -> float:
 def back_under(record: Record, budget: float, since: float, until: float,
                span_s: float = 2.0) -> float | None:
     """First time after ``since`` from which the windows of the next ``span_s`` have p95 <=
-    budget and a configuration chosen after ``since`` is running."""
+    budget, all of them run by configurations chosen after ``since``. (Until session 10 the
+    windows of older configurations were left out of the span instead, which could date the
+    return up to ``span_s`` before the new configuration ran.)"""
     ids_after = {c for t, c, _, _ in record.configs if t >= since}
     t = since
     while t + span_s <= until:
-        ms = [m for s, c, m in record.windows if t <= s < t + span_s and c in ids_after]
-        if len(ms) >= 5 and percentile(sorted(ms), 0.95) <= budget:
+        span = [(c, m) for s, c, m in record.windows if t <= s < t + span_s]
+        if (len(span) >= 5 and all(c in ids_after for c, _ in span)
+                and percentile(sorted(m for _, m in span), 0.95) <= budget):
+            return t
+        t += 0.25
+    return None
+
+
+def first_over(record: Record, budget: float, since: float, until: float,
+               span_s: float = 2.0) -> float | None:
+    """First time after ``since`` from which the windows of the next ``span_s`` have p95 >
+    budget: when the load actually pushed measured latency over budget."""
+    t = since
+    while t + span_s <= until:
+        ms = [m for s, _, m in record.windows if t <= s < t + span_s]
+        if len(ms) >= 5 and percentile(sorted(ms), 0.95) > budget:
             return t
         t += 0.25
     return None
@@ -209,15 +225,30 @@ def back_under(record: Record, budget: float, since: float, until: float,
 
 def analyse(record: Record, budget: float, hog_start: float, hog_stop: float,
             end: float) -> dict:
+    """The load step's figures, times in real s from the hog's start (or stop).
+
+    Two clocks for the response: from the hog's start (``back_under_budget_s``), and from the
+    first 2 s span whose measured p95 went over budget (``back_under_after_over_s``). Why both:
+    a hog does not always push the running configuration over budget at once (the inference
+    node may hold its core; measured in session 10: the first over-budget span came 15 s after
+    the start), and a clock from the start then counts time in which nothing was wrong.
+    """
     over = [t for t, _, trig, _ in record.configs if hog_start <= t < hog_stop
             and trig.startswith(OVER)]
     fell = [t for t, _, trig, _ in record.configs if t >= hog_stop
             and trig.startswith((FELL, PROBE))]
     under = back_under(record, budget, hog_start, hog_stop)
+    went_over = first_over(record, budget, hog_start, hog_stop)
+    under_after = (back_under(record, budget, went_over, hog_stop)
+                   if went_over is not None else None)
     return {
         "budget_ms": budget,
+        "first_over_budget_span_s": round(went_over - hog_start, 2)
+        if went_over is not None else None,
         "first_over_budget_evolution_s": round(over[0] - hog_start, 2) if over else None,
         "back_under_budget_s": round(under - hog_start, 2) if under is not None else None,
+        "back_under_after_over_s": round(under_after - went_over, 2)
+        if under_after is not None else None,
         "scale_up_s": round(fell[0] - hog_stop, 2) if fell else None,
         "evolutions_hog_start": sum(hog_start <= t < hog_stop for t, *_ in record.configs),
         "evolutions_hog_stop": sum(hog_stop <= t < end for t, *_ in record.configs),
