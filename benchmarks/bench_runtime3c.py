@@ -73,8 +73,8 @@ MIB = 1 << 20
 #: fresh clips added to the test split for the measured figures (over held_out.HELD_OUT_DRAWS
 #: draws). Why not held_out's 2,000: the battery sweep's choice sits at A_thr, and on 2,825 clips
 #: its loss measured 2.41 +-0.73 pp (95 %), so "holds A_thr on measurement" could not be told
-#: from noise; 12,825 clips give +-0.33 pp (rendered once in about 3 min on 2 cores, then read
-#: from the dataset cache).
+#: from noise; 12,825 clips give +-0.30 pp clip-level, +-0.52 from the four draws' spread
+#: (session 10; rendered once in about 3 min on 2 cores, then read from the dataset cache).
 SWEEP_HELD_OUT_CLIPS = 12_000
 
 
@@ -387,7 +387,7 @@ def fresh_draws(point) -> list:
 
 
 def measured_text(point, width: int = 5) -> str:
-    """'1.77 +-0.30 / +-0.48 (draws 1.25-1.95)': the held-out loss, its clip-level 95 %
+    """'1.77 +-0.30 / +-0.52 (draws 1.25-1.95)': the held-out loss, its clip-level 95 %
     interval, the 95 % interval from the fresh draws' spread (`held_out.draw_interval`: each
     draw shares one speech bank, so the draws spread beyond the clip-level interval) and their
     range; 'n/a' unmeasured."""

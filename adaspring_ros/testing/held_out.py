@@ -138,13 +138,15 @@ def measure_configs(net, test, configs, threads: int, weights=None) -> MeasuredC
     subnet (see `MeasuredConfigs`).
 
     With per-clip ``weights`` (e.g. `accuracy_model.deployment_weights`) the accuracy is the
-    weighted one, the quantity the profile's accuracy table predicts.
+    weighted one, the quantity the profile's accuracy table predicts. Accuracy runs on every
+    core (batched, its result does not depend on the thread count); latency on ``threads``,
+    the inference node's, as the profile was timed.
     """
     import torch
 
     from adaspring_ros.training.common import correct
     from adaspring_ros.training.profile_operators import time_modules
-    torch.set_num_threads(threads)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
     x, y = test.tensors()
     w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
     accuracy, jobs, clips = {}, {}, {}
@@ -155,6 +157,7 @@ def measure_configs(net, test, configs, threads: int, weights=None) -> MeasuredC
         clips[c] = ok
         accuracy[c] = float(100.0 * (ok * w).sum() / w.sum())
         jobs[c] = (subnet, sample)
+    torch.set_num_threads(threads)
     load = os.getloadavg()[0]
     latency = time_modules(jobs, progress=True, desc="latency")
     return MeasuredConfigs(accuracy, latency, load, clips, w)

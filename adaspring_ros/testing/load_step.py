@@ -229,9 +229,10 @@ def analyse(record: Record, budget: float, hog_start: float, hog_stop: float,
 
     Two clocks for the response: from the hog's start (``back_under_budget_s``), and from the
     first 2 s span whose measured p95 went over budget (``back_under_after_over_s``). Why both:
-    a hog does not always push the running configuration over budget at once (the inference
-    node may hold its core; measured in session 10: the first over-budget span came 15 s after
-    the start), and a clock from the start then counts time in which nothing was wrong.
+    a hog does not always push the running configuration over budget at once (in one session
+    10 run the first "over budget" evolution came 16.1 s after the start while 95.4 % of the
+    windows from 10 s in met the budget), and a clock from the start then counts time in which
+    nothing was wrong.
     """
     over = [t for t, _, trig, _ in record.configs if hog_start <= t < hog_stop
             and trig.startswith(OVER)]
