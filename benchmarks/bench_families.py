@@ -42,7 +42,7 @@ from adaspring_ros.core.model import search_space as ss
 from adaspring_ros.core.model.energy import WindowEnergy
 from adaspring_ros.core.search import runtime3c
 from adaspring_ros.core.search.objective import ENERGY_OBJECTIVES, Evaluator
-from adaspring_ros.testing.held_out import held_out_set, measure_configs
+from adaspring_ros.testing.held_out import add_held_out_argument, held_out_set, measure_configs
 from adaspring_ros.testing.operator_families import (
     FAMILIES,
     WIDTH_ONLY,
@@ -58,9 +58,6 @@ from adaspring_ros.testing.search_contexts import DEFAULT_CONTEXTS, DEFAULT_SEED
 WINDOW = WindowEnergy()  # the search's default energy constants
 #: Issue 14's goal: each family chosen by Runtime3C in at least this share of the contexts.
 CHOSEN_GOAL = 0.10
-#: fresh clips added to the test split: bench_runtime3c's 12,000 (testing/held_out), rendered
-#: once and then read from the dataset cache
-HELD_OUT_CLIPS = 12_000
 
 
 def width_only_configurations(arch) -> list[ss.Configuration]:
@@ -278,9 +275,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--energy-objective", choices=ENERGY_OBJECTIVES,
                         default=ENERGY_OBJECTIVES[0],
                         help="Eq. (1)'s energy term for Runtime3C and the δ3-only choices")
-    parser.add_argument("--held-out-clips", type=int, default=HELD_OUT_CLIPS,
-                        help="fresh clips added to the checkpoint's test split (four draws; "
-                             "0: the test split alone; default %(default)s)")
+    add_held_out_argument(parser)
     parser.add_argument("--json", default="out/bench_families.json")
     args = parser.parse_args(argv)
     if min(args.family_configs, args.contexts) < 1 or min(args.width_configs,

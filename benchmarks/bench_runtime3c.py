@@ -60,8 +60,14 @@ from adaspring_ros.core.search import baselines, runtime3c
 from adaspring_ros.core.search.elite_space import build_binary, build_progressive
 from adaspring_ros.core.search.objective import ENERGY_OBJECTIVES, Evaluator, layer_tables
 from adaspring_ros.testing import energy_sweeps
-from adaspring_ros.testing.held_out import (draw_interval, held_out_set, loss_by_draw,
-                                            loss_interval, measure_configs)
+from adaspring_ros.testing.held_out import (
+    add_held_out_argument,
+    draw_interval,
+    held_out_set,
+    loss_by_draw,
+    loss_interval,
+    measure_configs,
+)
 from adaspring_ros.testing.report_file import write_report
 from adaspring_ros.testing.search_contexts import make_contexts
 from adaspring_ros.testing.search_quality import quality
@@ -70,12 +76,6 @@ from adaspring_ros.training.accuracy_model import deployment_weights
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = WindowEnergy()  # the search's default energy constants
 MIB = 1 << 20
-#: fresh clips added to the test split for the measured figures (over held_out.HELD_OUT_DRAWS
-#: draws). Why not held_out's 2,000: the battery sweep's choice sits at A_thr, and on 2,825 clips
-#: its loss measured 2.41 +-0.73 pp (95 %), so "holds A_thr on measurement" could not be told
-#: from noise; 12,825 clips give +-0.30 pp clip-level, +-0.52 from the four draws' spread
-#: (session 10; rendered once in about 3 min on 2 cores, then read from the dataset cache).
-SWEEP_HELD_OUT_CLIPS = 12_000
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -538,9 +538,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="warm Runtime3C reruns per context, after the cold one")
     parser.add_argument("--idle-samples", type=int, default=20,
                         help="contexts timed again after 0.5 s of idling (0 to skip)")
-    parser.add_argument("--held-out-clips", type=int, default=SWEEP_HELD_OUT_CLIPS,
-                        help="fresh clips added to the checkpoint's test split for the measured "
-                             "figures (more: a narrower 95 %% interval, a slower first run)")
+    add_held_out_argument(parser)
     parser.add_argument("--json", default="out/bench_runtime3c.json")
     args = parser.parse_args(argv)
     if args.held_out_clips < 0:

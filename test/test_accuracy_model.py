@@ -250,3 +250,15 @@ def test_draw_interval_is_students_t_over_the_draws():
     assert 3.18 < t.ppf(0.975, 3) < 3.19  # four draws: wide, as it should be
     assert draw_interval([2.0, 2.0, 2.0]) == 0.0
     assert np.isnan(draw_interval([1.0])) and np.isnan(draw_interval([]))
+
+
+def test_benchmarks_share_one_held_out_option():
+    import argparse
+
+    from adaspring_ros.testing.held_out import BENCH_HELD_OUT_CLIPS, add_held_out_argument
+
+    parser = argparse.ArgumentParser()
+    add_held_out_argument(parser)
+    assert parser.parse_args([]).held_out_clips == BENCH_HELD_OUT_CLIPS == 12_000
+    assert parser.parse_args(["--held-out-clips", "0"]).held_out_clips == 0
+    assert "--held-out-clips" in parser.format_help()  # renders: its %% are escaped

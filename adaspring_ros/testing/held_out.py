@@ -34,6 +34,23 @@ HELD_OUT_DRAWS = 4
 HELD_OUT_SEED_OFFSET = 2
 
 
+#: fresh clips the benchmarks (bench_runtime3c, bench_families) add to the test split. Why not
+#: EXTRA_HELD_OUT_CLIPS' 2,000: the battery sweep's choice sits at A_thr, and on 2,825 clips its
+#: loss measured 2.41 +-0.73 pp (95 %), so "holds A_thr on measurement" could not be told from
+#: noise; 12,825 clips give +-0.30 pp clip-level, +-0.52 from the four draws' spread (session
+#: 10; rendered once in about 3 min on 2 cores, then read from the dataset cache).
+BENCH_HELD_OUT_CLIPS = 12_000
+
+
+def add_held_out_argument(parser) -> None:
+    """``--held-out-clips`` (default BENCH_HELD_OUT_CLIPS), the same in every benchmark; the
+    caller rejects a negative value with ``parser.error``."""
+    parser.add_argument("--held-out-clips", type=int, default=BENCH_HELD_OUT_CLIPS,
+                        help=f"fresh clips added to the checkpoint's test split, over "
+                             f"{HELD_OUT_DRAWS} draws (0: the test split alone; more: narrower "
+                             "95 %% intervals, a slower first run; default %(default)s)")
+
+
 class HeldOut(NamedTuple):
     """The held-out clips (test split first, then each fresh draw) and, in the same order,
     (name, clip count) of every draw, for per-draw losses (`loss_by_draw`)."""
