@@ -193,6 +193,21 @@ def share_within(values: list[float], budget: float) -> float:
     return sum(v <= budget for v in values) / len(values) if values else math.nan
 
 
+def _spans(record: Record, since: float, until: float, span_s: float):
+    """(start, [(config_id, ms), ...]) of every ``span_s`` window of at least 5 windows, in
+    0.25 s steps from ``since`` while the span ends by ``until``."""
+    t = since
+    while t + span_s <= until:
+        span = [(c, m) for s, c, m in record.windows if t <= s < t + span_s]
+        if len(span) >= 5:
+            yield t, span
+        t += 0.25
+
+
+def _p95(span) -> float:
+    return percentile(sorted(m for _, m in span), 0.95)
+
+
 def back_under(record: Record, budget: float, since: float, until: float,
                span_s: float = 2.0) -> float | None:
     """First time after ``since`` from which the windows of the next ``span_s`` have p95 <=
@@ -200,27 +215,16 @@ def back_under(record: Record, budget: float, since: float, until: float,
     windows of older configurations were left out of the span instead, which could date the
     return up to ``span_s`` before the new configuration ran.)"""
     ids_after = {c for t, c, _, _ in record.configs if t >= since}
-    t = since
-    while t + span_s <= until:
-        span = [(c, m) for s, c, m in record.windows if t <= s < t + span_s]
-        if (len(span) >= 5 and all(c in ids_after for c, _ in span)
-                and percentile(sorted(m for _, m in span), 0.95) <= budget):
-            return t
-        t += 0.25
-    return None
+    return next((t for t, span in _spans(record, since, until, span_s)
+                 if all(c in ids_after for c, _ in span) and _p95(span) <= budget), None)
 
 
 def first_over(record: Record, budget: float, since: float, until: float,
                span_s: float = 2.0) -> float | None:
     """First time after ``since`` from which the windows of the next ``span_s`` have p95 >
     budget: when the load actually pushed measured latency over budget."""
-    t = since
-    while t + span_s <= until:
-        ms = [m for s, _, m in record.windows if t <= s < t + span_s]
-        if len(ms) >= 5 and percentile(sorted(ms), 0.95) > budget:
-            return t
-        t += 0.25
-    return None
+    return next((t for t, span in _spans(record, since, until, span_s) if _p95(span) > budget),
+                None)
 
 
 def analyse(record: Record, budget: float, hog_start: float, hog_stop: float,
