@@ -82,27 +82,31 @@ EVENT_PIECE_MIN = 10.0
 
 # ------------------------------------------------------------------ data (cached, parallel)
 def _render_piece(args):
-    seed, seconds, labels, cache = args
-    speech = speech_bank.load_bank(cache, "bench", 0)
+    seed, seconds, labels, cache, speech_seed = args
+    speech = speech_bank.load_bank(cache, "bench", speech_seed)
     s = event_stream.render_stream(seed, seconds, labels, speech=speech)
     return s.audio, [(e.label, e.onset_s, e.offset_s, e.snr_db) for e in s.events]
 
 
-def _cached_pieces(name: str, jobs: list, cache: Path, version: int = STREAM_VERSION) -> list:
+def _cached_pieces(name: str, jobs: list, cache: Path, version: int = STREAM_VERSION,
+                   speech_seed: int = 0) -> list:
+    """Render (in parallel, once) or read the pieces ``jobs`` describe, their speech from the
+    bench partition's bank of ``speech_seed`` (80 utterances every piece shares)."""
     key = f"{name}_v{version}_h{home_sounds.HOME_SOUNDS_VERSION}_" \
-          f"{speech_bank.bank_signature().replace(' ', '_').replace('/', '_')}.npz"
+          f"{speech_bank.bank_signature(speech_seed).replace(' ', '_').replace('/', '_')}.npz"
     path = cache / "bench_streams" / key
     if path.exists():
         with np.load(path, allow_pickle=False) as data:
             n = int(data["n"])
             return [(data[f"audio{i}"], json.loads(str(data[f"truth{i}"]))) for i in range(n)]
-    speech_bank.ensure_bank(cache, "bench", 0)
+    speech_bank.ensure_bank(cache, "bench", speech_seed)
     saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     os.environ.update({k: "1" for k in saved})
     try:
         with ProcessPoolExecutor(min(2, os.cpu_count() or 1),
                                  mp_context=get_context("spawn")) as pool:
-            pieces = list(pool.map(_render_piece, [(*j, str(cache)) for j in jobs]))
+            pieces = list(pool.map(_render_piece,
+                                   [(*j, str(cache), speech_seed) for j in jobs]))
     finally:
         for k, v in saved.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
@@ -115,12 +119,14 @@ def _cached_pieces(name: str, jobs: list, cache: Path, version: int = STREAM_VER
     return pieces
 
 
-def free_stream(minutes: float, cache: Path, seed: int = 9001) -> list:
+def free_stream(minutes: float, cache: Path, seed: int = 9001, speech_seed: int = 0) -> list:
     """Event-free home audio in 5-minute pieces seeded ``seed``, ``seed`` + 1, ...: 9001+ is the
-    stream the policy was tuned on; report on another (e.g. --free-seed 9501)."""
+    stream the policy was tuned on; report on another (e.g. --free-seed 9501). Its voices are
+    the bench speech bank of ``speech_seed`` (0: the bank every stream used until session 10)."""
     n = max(1, int(math.ceil(minutes / PIECE_MIN)))
     name = f"free_{minutes:g}min" + ("" if seed == 9001 else f"_s{seed}")
-    return _cached_pieces(name, [(seed + i, PIECE_MIN * 60, ()) for i in range(n)], cache)
+    return _cached_pieces(name, [(seed + i, PIECE_MIN * 60, ()) for i in range(n)], cache,
+                          speech_seed=speech_seed)
 
 
 def event_set(per_class: int, cache: Path, seed: int = 9100) -> list:
@@ -448,6 +454,10 @@ def main(argv=None) -> int:
     parser.add_argument("--free-seed", type=int, default=9001,
                         help="first seed of the event-free stream's 5-minute pieces (9001: the "
                              "stream the policy was tuned on; report on another, e.g. 9501)")
+    parser.add_argument("--speech-seed", type=int, default=0,
+                        help="seed of the bench speech bank the event-free stream's voices come "
+                             "from (80 utterances shared by the whole stream; 0: the bank of "
+                             "every report before session 10)")
     parser.add_argument("--event-seed", type=int, default=9100,
                         help="seed of the held-out event set (9100: the set the policy's "
                              "thresholds were chosen with; report on another, e.g. 9700)")
@@ -495,11 +505,11 @@ def main(argv=None) -> int:
           f"({os.cpu_count()} cores)", flush=True)
     t = time.perf_counter()
     if args.render_only:
-        free_stream(args.free_minutes, cache, args.free_seed)
+        free_stream(args.free_minutes, cache, args.free_seed, args.speech_seed)
         event_set(args.events_per_class, cache, args.event_seed)
         print(f"streams rendered in {time.perf_counter() - t:.0f} s")
         return 0
-    free = featurise(free_stream(args.free_minutes, cache, args.free_seed))
+    free = featurise(free_stream(args.free_minutes, cache, args.free_seed, args.speech_seed))
     events = featurise(event_set(args.events_per_class, cache, args.event_seed))
     day_audio, day_truth = scripted_day(cache)
     day = featurise([(day_audio, day_truth)])
