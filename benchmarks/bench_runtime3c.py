@@ -396,8 +396,8 @@ def measured_text(point, width: int = 5) -> str:
         return "n/a".rjust(width)
     text = f"{m:{width}.2f} +-{point['accuracy_loss_measured_ci95_pp']:.2f}"
     fresh = fresh_draws(point)
-    if len(fresh) > 1:
-        text += (f" / +-{draw_interval(fresh):.2f} (draws {min(fresh):.2f}-"
+    if point.get("accuracy_loss_draws_ci95_pp") is not None:
+        text += (f" / +-{point['accuracy_loss_draws_ci95_pp']:.2f} (draws {min(fresh):.2f}-"
                  f"{max(fresh):.2f})")
     return text
 

@@ -142,12 +142,12 @@ def draw_interval(losses) -> float:
     interval is too narrow for what another home's voices would give; the draws' spread is the
     honest measure of that, wide with four draws (t = 3.18) but not over-confident.
     """
-    from scipy.stats import t
+    from scipy.stats import sem, t
 
     values = np.asarray(list(losses), dtype=float)
     if values.size < 2:
         return float("nan")
-    return float(t.ppf(0.975, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size))
+    return float(t.ppf(0.975, values.size - 1) * sem(values))
 
 
 def measure_configs(net, test, configs, threads: int, weights=None) -> MeasuredConfigs:
