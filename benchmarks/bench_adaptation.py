@@ -1,6 +1,7 @@
 """Adaptation on measured latency: the quick on-device table's accuracy, and a load step.
 
-    python benchmarks/bench_adaptation.py [--part table|loadstep|both] [--json PATH]
+    python benchmarks/bench_adaptation.py [--part table|loadstep|both] [--load busy|rt-loop]
+        [--duty 0.3] [--json PATH]
 
 table: measures the quick on-device latency table (one core, time-boxed, what the evolution
   node measures when the profile's machine is not this one), then times 50 sampled
@@ -9,11 +10,16 @@ table: measures the quick on-device latency table (one core, time-boxed, what th
 loadstep: starts the evolution and inference nodes as separate processes in a private ROS
   domain; this process plays the context monitor (steady context) and the microphone (windows
   at 10 per real second). With a relaxed budget the backbone runs; its measured p95 in this graph
-  sets the budget (1.3x), then a CPU hog (one busy process per core) starts for ``--hog-s``
-  seconds. Printed: time from hog start to the first 2 s span whose measured p95 is over
-  budget, to the first "measured latency over budget" evolution and until the measured p95 is
-  back under budget in a configuration chosen since (also counted from that first over-budget
-  span); time from hog stop to the scale-up evolution; evolutions per load change; share of
+  sets the budget (1.3x), then a real load (``--load``, one process per core: a busy loop, or a
+  1 kHz SCHED_FIFO loop computing ``--duty`` of each period; testing/cpu_load.py says why
+  both) starts for ``--hog-s`` seconds. Before the graph starts, a probe prints the forward
+  times of the backbone and of the fastest configuration within A_thr, quiet and under the
+  load, in one process: whether the load reaches the forward call at all, and whether the
+  fastest network meets the budget under it (if not, no configuration can).
+  Printed: time from the load's start to the first 2 s span whose measured p95 is over budget,
+  to the first "measured latency over budget" evolution and until the measured p95 is back
+  under budget in a configuration chosen since (also counted from that first over-budget span);
+  time from the load's stop to the scale-up evolution; evolutions per load change; share of
   windows meeting the budget in each phase.
 Targets (issue): back under budget <= 10 s (from the hog's start, and from when it first pushed
 measured latency over budget), scale up <= 30 s, <= 4 evolutions per load change;
@@ -32,6 +38,7 @@ from pathlib import Path
 from adaspring_ros.core.model import checkpoint
 from adaspring_ros.core.model import device_table as dt
 from adaspring_ros.core.model import latency_table as lt
+from adaspring_ros.testing import cpu_load
 
 CHECK_CONFIGS = 50
 CHECK_SEED = 2024
@@ -84,10 +91,43 @@ def table_accuracy() -> dict:
     return out
 
 
+def load_step_summary(runs: list[dict], log=print) -> dict:
+    """One line per run and how many runs met each of the issue's load-step targets."""
+    def met(value, limit):
+        return value is not None and value <= limit
+
+    for k, r in enumerate(runs, 1):
+        log(f"[loadstep] run {k}: steal {r['cpu_steal_share']:.1%}; first span over budget "
+            f"{r['first_over_budget_span_s']} s; first 'over budget' evolution "
+            f"{r['first_over_budget_evolution_s']} s; back under {r['back_under_budget_s']} s "
+            f"from the start, {r['back_under_after_over_s']} s after going over; scale-up "
+            f"{r['scale_up_s']} s; evolutions {r['evolutions_hog_start']}+"
+            f"{r['evolutions_hog_stop']}; windows within budget under load from 10 s "
+            f"{r['share_meeting_budget_hog_from_10s']:.1%}")
+    summary = {
+        "runs": len(runs),
+        "load_pushed_over_budget": sum(r["first_over_budget_span_s"] is not None for r in runs),
+        "back_under_10s_from_start": sum(met(r["back_under_budget_s"], 10.0) for r in runs),
+        "back_under_10s_after_over": sum(met(r["back_under_after_over_s"], 10.0) for r in runs),
+        "scale_up_30s": sum(met(r["scale_up_s"], 30.0) for r in runs),
+        "at_most_4_evolutions_per_change": sum(
+            r["evolutions_hog_start"] <= 4 and r["evolutions_hog_stop"] <= 4 for r in runs),
+    }
+    log(f"[loadstep] of {len(runs)} runs: " + ", ".join(f"{k} {v}" for k, v in summary.items()
+                                                         if k != "runs"))
+    return summary
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--part", choices=("table", "loadstep", "both"), default="both")
     p.add_argument("--hog-s", type=float, default=60.0, help="how long the CPU hog runs, s")
+    p.add_argument("--load", choices=cpu_load.LOADS, default="busy",
+                   help="the load's kind (testing/cpu_load.py)")
+    p.add_argument("--duty", type=float, default=0.3,
+                   help="rt-loop: share of each 1 ms period the loop computes")
+    p.add_argument("--repeats", type=int, default=1,
+                   help="load steps in a row; a summary says how many met each target")
     p.add_argument("--json", default="", help="write the figures here")
     args = p.parse_args(argv)
     results = {}
@@ -96,7 +136,10 @@ def main(argv=None) -> int:
     if args.part in ("loadstep", "both"):
         from adaspring_ros.testing.load_step import run_load_step
 
-        results["loadstep"] = run_load_step(hog_s=args.hog_s)
+        spec = cpu_load.LoadSpec(args.load, duty=args.duty)
+        runs = [run_load_step(hog_s=args.hog_s, spec=spec) for _ in range(max(1, args.repeats))]
+        results["loadstep"] = runs[0] if len(runs) == 1 else runs
+        results["loadstep_summary"] = load_step_summary(runs)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=1, default=str) + "\n")

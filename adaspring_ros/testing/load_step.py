@@ -3,9 +3,10 @@
 Used by benchmarks/bench_adaptation.py (figures) and test/test_latency_loop.py (a shorter run
 whose outcome is asserted). The evolution and inference nodes run as separate processes in a
 private ROS domain; this process plays the context monitor (one steady context) and the
-microphone (1 s windows at ``rate_hz`` per real second), and a CPU hog (one busy process per
-core, real processes) supplies the load. Nothing is faked: the latency each window reports is
-the inference node's own measurement of its model's forward call.
+microphone (1 s windows at ``rate_hz`` per real second), and real processes supply the load
+(`testing.cpu_load`: busy loops, or a real-time periodic loop, one per core). Nothing is
+faked: the latency each window reports is the inference node's own measurement of its model's
+forward call.
 """
 
 from __future__ import annotations
@@ -25,30 +26,8 @@ from adaspring_ros.core.audio import pcm
 from adaspring_ros.core.model.latency_governor import FELL, OVER, PROBE
 from adaspring_ros.core.model.latency_meter import percentile
 from adaspring_ros.core.scene import sound_synth
+from adaspring_ros.testing import cpu_load
 from adaspring_ros.testing.ros_harness import child_environment, lease_domain
-
-HOG_CODE = "import sys, time\nend = time.time() + float(sys.argv[1])\nwhile time.time() < end:\n" \
-           "    pass\n"
-
-
-def start_hog(seconds: float, processes: int | None = None) -> list[subprocess.Popen]:
-    """One busy Python process per core (or ``processes``), each stopping after ``seconds``."""
-    n = processes or os.cpu_count() or 1
-    return [subprocess.Popen([sys.executable, "-c", HOG_CODE, str(seconds)],
-                             start_new_session=True) for _ in range(n)]
-
-
-def stop_hog(hog: list[subprocess.Popen]) -> None:
-    for p in hog:
-        if p.poll() is None:
-            p.terminate()
-    for p in hog:
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
 
 @dataclass
 class Record:
@@ -268,9 +247,53 @@ def analyse(record: Record, budget: float, hog_start: float, hog_stop: float,
     }
 
 
+def steal_share(since=None):
+    """CPU time the hypervisor gave to other guests, as a share of all CPU time since ``since``
+    (a previous return value; None: the raw counters). On a virtual machine that is noise a load
+    step cannot control, so it is printed beside the figures."""
+    import psutil
+
+    now = psutil.cpu_times()
+    if since is None:
+        return now
+    total = sum(now) - sum(since)
+    return (getattr(now, "steal", 0.0) - getattr(since, "steal", 0.0)) / total if total else 0.0
+
+
+def probe_load(spec: cpu_load.LoadSpec, accuracy_loss_threshold: float,
+               storage_bytes: float = 2_000_000, seconds: float = 6.0,
+               log=print) -> list[cpu_load.ForwardTimes]:
+    """Forward times of the backbone and of the fastest configuration within the accuracy and
+    storage limits, quiet and under ``spec``, outside the graph (`cpu_load.probe`)."""
+    import torch
+
+    from adaspring_ros.core.audio import features
+    from adaspring_ros.core.model import checkpoint
+    from adaspring_ros.core.search import runtime3c
+    from adaspring_ros.core.search.elite_space import elite_space
+
+    loaded = checkpoint.load(None)
+    runtime3c.prepare(loaded.profile)
+    fits = [m for m in elite_space(loaded.profile).members
+            if m.sums.accuracy_loss <= accuracy_loss_threshold
+            and m.sums.params_bytes <= storage_bytes]
+    fastest = min(fits, key=lambda m: m.sums.latency_ms).config
+    modules = {"backbone": loaded.net.get_active_subnet().eval(),
+               "fastest " + " ".join(fastest): loaded.net.get_active_subnet(fastest).eval()}
+    x = torch.zeros(1, 1, features.N_MELS, features.N_FRAMES)
+    out = cpu_load.probe(modules, x, spec, seconds)
+    for times in out:
+        log(f"[loadstep] probe, {spec.text()}: {times.text()} ({times.calls} calls)")
+    return out
+
+
 def run_load_step(hog_s: float = 60.0, after_s: float = 40.0, budget_factor: float = 1.3,
-                  accuracy_loss_threshold: float = 2.0, log=print) -> dict:
-    """Run the load step and return (and print) its figures."""
+                  accuracy_loss_threshold: float = 2.0, spec: cpu_load.LoadSpec | None = None,
+                  log=print) -> dict:
+    """Run the load step and return (and print) its figures; first `probe_load` (printed and
+    returned under ``probe``), so the report says whether the load reached the forward call."""
+    spec = (spec or cpu_load.LoadSpec()).validate()
+    probe = probe_load(spec, accuracy_loss_threshold, log=log)
     workdir = Path(tempfile.mkdtemp(prefix="load_step_"))
     params = {"latency_budget_ms": 1000.0, "accuracy_loss_threshold": accuracy_loss_threshold}
     graph = LoadStepGraph(workdir, params)
@@ -287,20 +310,25 @@ def run_load_step(hog_s: float = 60.0, after_s: float = 40.0, budget_factor: flo
             f"load average {os.getloadavg()[0]:.2f}")
         graph.set_budget(budget)
         graph.pump(12.0)
+        steal_before = steal_share()
         hog_start = time.monotonic()
-        hog = start_hog(hog_s)
-        log(f"[loadstep] CPU hog: {len(hog)} busy processes for {hog_s:.0f} s")
+        hog = cpu_load.start(spec, hog_s)
+        log(f"[loadstep] load: {spec.text()} for {hog_s:.0f} s")
         graph.pump(hog_s)
-        stop_hog(hog)
+        cpu_load.stop(hog)
         hog_stop = time.monotonic()
-        log(f"[loadstep] hog stopped; load average {os.getloadavg()[0]:.2f}")
+        log(f"[loadstep] load stopped; load average {os.getloadavg()[0]:.2f}")
         graph.pump(after_s)
         result = analyse(graph.record, budget, hog_start, hog_stop, time.monotonic())
+        result["load"] = spec.text()
+        result["cpu_steal_share"] = round(steal_share(steal_before), 4)
+        result["probe"] = [(p.name, p.phase, round(p.p50_ms, 3), round(p.p95_ms, 3))
+                           for p in probe]
         result["backbone_p95_ms"] = backbone_p95
         result["load_average_end"] = os.getloadavg()
         result["workdir"] = str(workdir)
     finally:
-        stop_hog(hog)
+        cpu_load.stop(hog)
         graph.close()
     for key, value in result.items():
         log(f"[loadstep] {key}: {value}")
