@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 
-import psutil
 import pytest
 
 from adaspring_ros.testing import cpu_load
@@ -13,10 +13,9 @@ from adaspring_ros.testing import cpu_load
 
 def _cpu_share(procs, seconds: float) -> list[float]:
     """CPU seconds each process used over ``seconds`` of wall time, as a share of it."""
-    handles = [psutil.Process(p.pid) for p in procs]
-    before = [sum(h.cpu_times()[:2]) for h in handles]
+    before = [cpu_load.process_cpu_s(p) for p in procs]
     time.sleep(seconds)
-    return [(sum(h.cpu_times()[:2]) - b) / seconds for h, b in zip(handles, before, strict=True)]
+    return [(cpu_load.process_cpu_s(p) - b) / seconds for p, b in zip(procs, before, strict=True)]
 
 
 def test_spec_rejects_what_it_cannot_run():
@@ -52,10 +51,7 @@ def test_rt_loop_runs_its_duty_under_sched_fifo_or_says_why_not():
         return
     procs = cpu_load.start(spec, 10.0)
     try:
-        policy = psutil.Process(procs[0].pid)
-        import os
-
-        assert os.sched_getscheduler(policy.pid) == os.SCHED_FIFO
+        assert os.sched_getscheduler(procs[0].pid) == os.SCHED_FIFO
         share = _cpu_share(procs, 2.0)
     finally:
         cpu_load.stop(procs)

@@ -23,8 +23,7 @@ import math
 import threading
 import time
 
-import psutil
-
+from adaspring_ros.core.context.cpu_busy import CpuBusyMeter
 from adaspring_ros.core.model import checkpoint, device_table
 from adaspring_ros.core.model.latency_feedback import (
     FeedbackSettings,
@@ -66,7 +65,7 @@ class MeasuredLatency:
         self.configs: dict[int, tuple] = {}
         self._ready = None
         self._unreachable: tuple[float, float] | None = None
-        self._cpu_primed = False
+        self.cpu_meter = CpuBusyMeter()
         self.table_source = "profile"
         node.create_subscription(ModelLatency, topics.LATENCY, self.on_latency, qos.reliable(50))
         # measured once the inference node reports (it serves): on a first start the table
@@ -148,11 +147,11 @@ class MeasuredLatency:
             return None
         now = time.monotonic()
         if self.cpu_fall_share > 0.0:
-            # busy share of all cores since the previous call (the first call's is meaningless)
-            busy = psutil.cpu_percent(interval=None) / 100.0
-            if self._cpu_primed:
+            # busy share of all cores since the previous scan (per-process CPU time: a periodic
+            # load does not alias it as it does /proc/stat; core.context.cpu_busy)
+            busy = self.cpu_meter.sample()
+            if busy is not None:
                 self.governor.note_cpu(now, busy)
-            self._cpu_primed = True
         return self.governor.decide(config_id, budget_ms, now)
 
     def annotate(self, msg, table_ms: float) -> None:

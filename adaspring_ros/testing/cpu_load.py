@@ -198,3 +198,11 @@ def probe(modules: dict, x, spec: LoadSpec, seconds: float = 6.0) -> list[Forwar
     finally:
         torch.set_num_threads(threads)
     return out
+
+
+def process_cpu_s(proc: subprocess.Popen) -> float:
+    """CPU seconds (user + system) one load process has used so far."""
+    import psutil
+
+    times = psutil.Process(proc.pid).cpu_times()
+    return times.user + times.system
