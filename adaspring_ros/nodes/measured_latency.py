@@ -90,6 +90,9 @@ class MeasuredLatency:
             min_dwell_s=declare(node, "latency_min_dwell_s", 3.0, "Least real time from an "
                                 "evolution to one caused by measured latency.", low=0.0,
                                 high=3600.0, read_only=True),
+            over_margin=declare(node, "latency_over_margin", 0.1, "After measured latency "
+                                "went over budget, searches aim this share below T_bgt.",
+                                low=0.0, high=0.89, read_only=True),
             probe_s=declare(node, "latency_probe_s", 20.0, "Try a larger configuration after "
                             "this long in a reduced one (doubles after each failed try), real s.",
                             low=1.0, high=86400.0, read_only=True),

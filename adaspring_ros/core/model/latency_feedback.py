@@ -66,6 +66,7 @@ class FeedbackSettings:
     fall_hold_s: float = 4.0
     min_dwell_s: float = 3.0
     probe_s: float = 20.0
+    over_margin: float = 0.1
     min_windows: int = 3
     swap_amortise_windows: int = 50
     report_horizon_s: float = 30.0
@@ -78,6 +79,8 @@ class FeedbackSettings:
                 raise ValueError(f"{name} must be finite and >= 0; got {value!r}")
         if self.half_life_s <= 0:
             raise ValueError("half_life_s must be > 0")
+        if not (math.isfinite(self.over_margin) and 0.0 <= self.over_margin < 0.9):
+            raise ValueError(f"over_margin must be in [0, 0.9); got {self.over_margin!r}")
         if not (0.0 < self.fall_ratio < 1.0):
             raise ValueError(f"fall_ratio must be in (0, 1); got {self.fall_ratio!r}")
         if self.min_windows < 1 or self.swap_amortise_windows < 1:
