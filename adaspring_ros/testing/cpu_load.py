@@ -14,12 +14,12 @@ busy processes, 2.10 ms with six and 2.27 ms with two at nice -10: in that quiet
 loop did not reach such a thread by itself (in a noisy one, backbone p50 2.8-4.6 ms quiet, two
 raised its p95 3.9 -> 8.2 and 5.7 -> 9.5 ms, not its p50). In the load step's graph it does,
 through the graph's own threads (first 2 s span over budget 1.25 s after the start in one
-session 11 run), but not always: in two runs of that session the graph was noisy at rest (the backbone's p95 6.7 and 12.9 ms,
-2.0-2.3 ms in other runs), the budget was 1.3x that, and under two busy processes 99.5 % of the
-windows still met it: nothing re-evolved, and nothing needed to. The rt-loop load reaches the
-forward call directly (probe: backbone p95 2.17 -> 3.01 ms at 30 % duty). `probe` measures this
-before a load step, so each report says whether its load reached the forward call and whether
-the fastest network can still meet the budget under it.
+session 11 run), but not always: in two runs of that session the graph was noisy at rest (the
+backbone's p95 6.7 and 12.9 ms, 2.0-2.3 ms in other runs), the budget was 1.3x that, and under
+two busy processes 99.5 % of the windows still met it: nothing re-evolved, and nothing needed
+to. The rt-loop load reaches the forward call directly (probe: backbone p95 2.17 -> 3.01 ms at
+30 % duty). `probe` measures this before a load step, so each report says whether its load
+reached the forward call and whether the fastest network can still meet the budget under it.
 """
 
 from __future__ import annotations
