@@ -307,10 +307,9 @@ def run_load_step(hog_s: float = 60.0, after_s: float = 40.0, budget_factor: flo
 
     ``on_device_table``: as config/sound_assistant.yaml ships it ("auto"), the evolution node
     plans with a latency table for this machine (cached per machine; measured in up to 60 s the
-    first time), and the step waits for it. Why: the shipped table was timed elsewhere and puts
-    the fastest network within 2 pp at 0.36x the backbone, where this machine's forward call
-    measured 0.65x; each "over budget" search then under-shrank, and the load step needed 3-4
-    evolutions to get under budget (session 11, 3 runs)."""
+    first time), and the step waits for it. Why: that is what the robot runs, and the shipped
+    table was timed elsewhere (it puts the fastest network within 2 pp at 0.36x the backbone,
+    where this machine's forward call measured 0.65x)."""
     spec = (spec or cpu_load.LoadSpec()).validate()
     probe = probe_load(spec, accuracy_loss_threshold, log=log)
     workdir = Path(tempfile.mkdtemp(prefix="load_step_"))
