@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 from adaspring_ros.core.audio import pcm
 from adaspring_ros.core.model.latency_governor import FELL, OVER, PROBE
@@ -259,17 +260,12 @@ def analyse(record: Record, budget: float, hog_start: float, hog_stop: float,
     }
 
 
-def steal_share(since=None):
-    """CPU time the hypervisor gave to other guests, as a share of all CPU time since ``since``
-    (a previous return value; None: the raw counters). On a virtual machine that is noise a load
-    step cannot control, so it is printed beside the figures."""
-    import psutil
-
-    now = psutil.cpu_times()
-    if since is None:
-        return now
-    total = sum(now) - sum(since)
-    return (getattr(now, "steal", 0.0) - getattr(since, "steal", 0.0)) / total if total else 0.0
+def steal_share(since, until) -> float:
+    """CPU time the hypervisor gave to other guests between two `psutil.cpu_times()` readings,
+    as a share of all CPU time. On a virtual machine that is noise a load step cannot control,
+    so it is printed beside the figures."""
+    total = sum(until) - sum(since)
+    return (getattr(until, "steal", 0.0) - getattr(since, "steal", 0.0)) / total if total else 0.0
 
 
 def probe_load(spec: cpu_load.LoadSpec, accuracy_loss_threshold: float,
@@ -286,10 +282,8 @@ def probe_load(spec: cpu_load.LoadSpec, accuracy_loss_threshold: float,
 
     loaded = checkpoint.load(None)
     runtime3c.prepare(loaded.profile)
-    fits = [m for m in elite_space(loaded.profile).members
-            if m.sums.accuracy_loss <= accuracy_loss_threshold
-            and m.sums.params_bytes <= storage_bytes]
-    fastest = min(fits, key=lambda m: m.sums.latency_ms).config
+    fastest = elite_space(loaded.profile).fastest_member_within(accuracy_loss_threshold,
+                                                                storage_bytes).config
     modules = {"backbone": loaded.net.get_active_subnet().eval(),
                "fastest " + " ".join(fastest): loaded.net.get_active_subnet(fastest).eval()}
     x = torch.zeros(1, 1, features.N_MELS, features.N_FRAMES)
@@ -331,7 +325,7 @@ def run_load_step(hog_s: float = 60.0, after_s: float = 40.0, budget_factor: flo
             f"load average {os.getloadavg()[0]:.2f}")
         graph.set_budget(budget)
         graph.pump(12.0)
-        steal_before = steal_share()
+        cpu_before = psutil.cpu_times()
         hog_start = time.monotonic()
         hog = cpu_load.start(spec, hog_s)
         log(f"[loadstep] load: {spec.text()} for {hog_s:.0f} s")
@@ -343,7 +337,7 @@ def run_load_step(hog_s: float = 60.0, after_s: float = 40.0, budget_factor: flo
         result = analyse(graph.record, budget, hog_start, hog_stop, time.monotonic())
         result["load"] = spec.text()
         result["latency_table"] = table
-        result["cpu_steal_share"] = round(steal_share(steal_before), 4)
+        result["cpu_steal_share"] = round(steal_share(cpu_before, psutil.cpu_times()), 4)
         result["probe"] = [(p.name, p.phase, round(p.p50_ms, 3), round(p.p95_ms, 3))
                            for p in probe]
         result["backbone_p95_ms"] = backbone_p95

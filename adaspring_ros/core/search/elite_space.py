@@ -94,14 +94,21 @@ class EliteSpace:
     source: str = "built"  # or "cache": read back from an earlier run (core/search/elite_cache)
     _screens: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def fastest_within(self, accuracy_loss_pp: float, storage_bytes: float) -> float | None:
-        """Lowest table latency among members within the accuracy-loss and storage limits, or
+    def fastest_member_within(self, accuracy_loss_pp: float,
+                              storage_bytes: float) -> EliteMember | None:
+        """The member of lowest table latency within the accuracy-loss and storage limits, or
         None. Δ' is Pareto-optimal in (A loss, T, Sp), so it holds the fastest such configuration
-        of the whole space: the floor below which no latency budget can be met."""
-        fits = [m.sums.latency_ms for m in self.members
+        of the whole space."""
+        fits = [m for m in self.members
                 if m.sums.accuracy_loss <= accuracy_loss_pp
                 and m.sums.params_bytes <= storage_bytes]
-        return min(fits) if fits else None
+        return min(fits, key=lambda m: m.sums.latency_ms) if fits else None
+
+    def fastest_within(self, accuracy_loss_pp: float, storage_bytes: float) -> float | None:
+        """`fastest_member_within`'s table latency: the floor below which no latency budget can
+        be met."""
+        member = self.fastest_member_within(accuracy_loss_pp, storage_bytes)
+        return None if member is None else member.sums.latency_ms
 
     def screen(self, term: EnergyTerm) -> Screen:
         """The context-free columns a context check needs, cached per energy term.
