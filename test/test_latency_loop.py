@@ -19,14 +19,69 @@ import time
 
 import pytest
 
+from adaspring_ros.core.measure import percentile
 from adaspring_ros.core.model.latency_feedback import FACTOR_MAX, FACTOR_MIN
 from adaspring_ros.testing import cpu_load, load_step
 
 BACKBONE = "conv@1.0 conv@1.0 conv@1.0 conv@1.0"
 # a real-time periodic load reaches the forward call directly; busy loops (where real-time
-# rights are missing) reach it only through the graph's own threads (testing/cpu_load.py)
-LOAD = (cpu_load.LoadSpec("rt-loop", duty=0.3) if cpu_load.rt_allowed(10)
-        else cpu_load.LoadSpec("busy", processes=3 * (os.cpu_count() or 1)))
+# rights are missing) reach it only through the graph's own threads (testing/cpu_load.py).
+# Tried in this order until one separates from the machine's own noise (`calibrate`).
+LOADS = ([cpu_load.LoadSpec("rt-loop", duty=d) for d in (0.5, 0.7)] if cpu_load.rt_allowed(10)
+         else [cpu_load.LoadSpec("busy", processes=k * (os.cpu_count() or 1)) for k in (3, 6)])
+SEPARATION = 1.3  # the backbone's loaded p50 over its quiet p95 that makes a budget between
+
+
+def calibrate(graph) -> tuple[cpu_load.LoadSpec, float, str]:
+    """The first load of ``LOADS`` whose effect on the backbone in this graph stands clear of
+    the machine's own noise now (loaded p50 >= SEPARATION x quiet p95), and a budget between
+    the two (their geometric mean): the backbone meets it at rest and misses it under the load.
+
+    Why measured here and not fixed: at 1.2x the backbone's slowest window at rest, the CI run
+    of session 11's last commit caught a noisy stretch (slowest window 5.9 ms, about 2.5 ms in
+    quiet ones) where 30 % rt-loop duty never pushed the p95 past the budget, and nothing
+    re-evolved; a load of a fixed strength tests the loop only where the machine is quiet."""
+    seen = []
+    for spec in LOADS:
+        graph.pump(4.0)
+        now = time.monotonic()
+        quiet = sorted(load_step.window_ms(graph.record, now - 3.5, now))
+        quiet_correction = correction(graph)
+        hog = cpu_load.start(spec, 8.0)
+        start = time.monotonic()
+        try:
+            graph.pump(5.0)
+        finally:
+            cpu_load.stop(hog)
+        loaded = sorted(load_step.window_ms(graph.record, start + 1.0, start + 5.0))
+        forget_load(graph, quiet_correction)
+        assert len(quiet) >= 10 and len(loaded) >= 10, (len(quiet), len(loaded))
+        q95, l50 = percentile(quiet, 0.95), percentile(loaded, 0.5)
+        seen.append(f"{spec.text()}: backbone quiet p95 {q95:.2f} ms, loaded p50 {l50:.2f} ms")
+        if l50 >= SEPARATION * q95:
+            return spec, math.sqrt(q95 * l50), "; ".join(seen)
+    pytest.fail("no load stood clear of this machine's noise (loaded p50 < "
+                f"{SEPARATION} x quiet p95): " + "; ".join(seen))
+
+
+def correction(graph) -> tuple[float, float]:
+    """The evolution node's latest latency correction: (factor, tail ms)."""
+    v = graph.record.evolution_values
+    return float(v.get("latency_correction", "nan")), float(v.get("latency_tail_ms", "nan"))
+
+
+def forget_load(graph, quiet: tuple[float, float], timeout: float = 40.0) -> None:
+    """Pump until the evolution node's latency correction (factor and tail) is back near
+    ``quiet``, its value before the load (it forgets old load with a 4 s half-life), so the
+    budget set next is judged as on a quiet machine and the backbone keeps serving until the
+    test's own load arrives."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        graph.pump(1.0)
+        factor, tail = correction(graph)
+        if factor <= 1.1 * quiet[0] and tail <= 1.2 * quiet[1] + 0.1:
+            break
+    graph.pump(1.0)
 
 
 @pytest.fixture
@@ -43,17 +98,19 @@ def graph(tmp_path):
 
 @pytest.mark.ros
 def test_measured_latency_over_budget_reevolves_under_real_load_without_oscillating(graph):
-    """The backbone fits the budget until a real load arrives (``LOAD``); the evolution node
+    """The backbone fits the budget until a real load arrives (`calibrate`); the evolution node
     sees the load only through inference/latency."""
-    graph.pump(5.0)
-    now = time.monotonic()
-    backbone = sorted(load_step.window_ms(graph.record, now - 4.0, now))
-    assert len(backbone) >= 10
-    budget = 1.2 * backbone[-1]  # above every backbone window just measured
+    spec, budget, calibration = calibrate(graph)
+    print(f"calibration: {calibration}; budget {budget:.2f} ms")
     graph.set_budget(budget)
     graph.pump(3.0)
     n0 = len(graph.record.configs)
-    hog = cpu_load.start(LOAD, 30.0)
+    running = graph.record.configs[-1][1]
+    assert f"now running config {running}: {BACKBONE}" in (
+        graph.workdir / "inference.log").read_text(), (
+        "the backbone must serve before the load", calibration, budget,
+        graph.record.evolution_values, (graph.workdir / "evolution.log").read_text()[-1500:])
+    hog = cpu_load.start(spec, 30.0)
     start = time.monotonic()
     try:
         graph.pump(30.0)
@@ -66,14 +123,15 @@ def test_measured_latency_over_budget_reevolves_under_real_load_without_oscillat
     configs = rec.configs[n0:]
     triggers = [trig for _, _, trig, _ in configs]
     logs = (graph.workdir / "evolution.log").read_text()[-3000:]
-    over = [(t, c, p) for t, c, trig, p in configs if trig.startswith(load_step.OVER)]
+    over = [(t, c, p) for t, c, trig, p in configs
+            if t >= start and trig.startswith(load_step.OVER)]
     # re-evolved on measured latency while the load lasted; how fast (issue 10's <= 10 s) is a
     # speed target, printed by benchmarks/bench_adaptation.py, not asserted here: under three
     # busy processes per core it took 18.2 s in one CI run of session 10, over 10 s again in the
     # next, and under 10 s in the three before (that load reaches the forward call only through
     # the graph's own threads: testing/cpu_load.py)
-    assert over, (budget, triggers, logs)
-    print(f"first 'over budget' evolution {over[0][0] - start:.1f} s after {LOAD.text()} "
+    assert over, (calibration, budget, triggers, logs)
+    print(f"first 'over budget' evolution {over[0][0] - start:.1f} s after {spec.text()} "
           f"started")
     # the inference node swapped to it, and it is a compressed network, not the backbone
     swaps = (graph.workdir / "inference.log").read_text()
