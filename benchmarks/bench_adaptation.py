@@ -15,7 +15,8 @@ loadstep: starts the evolution and inference nodes as separate processes in a pr
   both) starts for ``--hog-s`` seconds. Before the graph starts, a probe prints the forward
   times of the backbone and of the fastest configuration within A_thr, quiet and under the
   load, in one process: whether the load reaches the forward call at all, and whether the
-  fastest network meets the budget under it (if not, no configuration can).
+  fastest network meets the budget under it (if not, no configuration can; the summary counts
+  such runs apart: load_step.meetable_by_probe).
   Printed: time from the load's start to the first 2 s span whose measured p95 is over budget,
   to the first "measured latency over budget" evolution and until the measured p95 is back
   under budget in a configuration chosen since (also counted from that first over-budget span);
@@ -103,7 +104,9 @@ def load_step_summary(runs: list[dict], log=print) -> dict:
             f"from the start, {r['back_under_after_over_s']} s after going over; scale-up "
             f"{r['scale_up_s']} s; evolutions {r['evolutions_hog_start']}+"
             f"{r['evolutions_hog_stop']}; windows within budget under load from 10 s "
-            f"{r['share_meeting_budget_hog_from_10s']:.1%}")
+            f"{r['share_meeting_budget_hog_from_10s']:.1%}; fastest within A_thr met the "
+            f"budget under the load in the probe: {r.get('meetable_by_probe')}")
+    meetable = [r for r in runs if r.get("meetable_by_probe")]
     summary = {
         "runs": len(runs),
         "load_pushed_over_budget": sum(r["first_over_budget_span_s"] is not None for r in runs),
@@ -112,6 +115,9 @@ def load_step_summary(runs: list[dict], log=print) -> dict:
         "scale_up_30s": sum(met(r["scale_up_s"], 30.0) for r in runs),
         "at_most_4_evolutions_per_change": sum(
             r["evolutions_hog_start"] <= 4 and r["evolutions_hog_stop"] <= 4 for r in runs),
+        "meetable_by_probe": len(meetable),
+        "back_under_10s_after_over_of_meetable": sum(
+            met(r["back_under_after_over_s"], 10.0) for r in meetable),
     }
     log(f"[loadstep] of {len(runs)} runs: " + ", ".join(f"{k} {v}" for k, v in summary.items()
                                                          if k != "runs"))

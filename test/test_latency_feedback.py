@@ -216,6 +216,25 @@ def test_a_small_model_that_hides_the_load_is_probed_with_backoff():
     assert gaps == sorted(gaps) and gaps[-1] > gaps[0]  # exponentially rarer
 
 
+def test_a_probe_waits_while_the_cpu_is_as_busy_as_when_the_hold_was_taken():
+    """Session 12's load step: each probe under a lasting load cost two evolutions. With the CPU
+    signal on, probes are deferred (waits doubling) while the CPU says the load runs on, and go
+    ahead once it is less busy than at the hold (here 0.75 against 0.9, not yet the 0.2 fall
+    that scales up by itself)."""
+    fb = feedback(over_hold_s=1.0, min_dwell_s=2.0, fall_hold_s=2.0, probe_s=10.0)
+    fb.floor_ms = 0.1
+    gov = LatencyGovernor(fb, cpu_fall_share=0.2)
+    gov.mark_searched(0.0)
+    fired = _run_hog(fb, gov, seconds=100, small_p95=lambda t: 0.6,
+                     cpu=lambda t: 0.9 if t < 60 else 0.75)
+    kinds = [r.split(":")[0] for _, r in fired]
+    assert kinds[:3] == [OVER, PROBE, OVER] and fired[1][0] >= 60.0, fired
+    # the probe failed (the hog runs on, as _run_hog's big model says): that one failure
+    # counts, the deferrals before it do not
+    assert gov.probes_deferred >= 2 and gov.backoff == 1
+    assert gov.diagnostics(100.0)["latency_probes_deferred"] == str(gov.probes_deferred)
+
+
 def test_meter_reports_recent_windows_per_configuration():
     from adaspring_ros.core.model.latency_meter import LatencyMeter
 

@@ -207,3 +207,16 @@ def test_load_step_analysis_counts_the_response_from_when_latency_went_over():
     assert figures["back_under_budget_s"] == pytest.approx(16.0)
     assert figures["back_under_after_over_s"] == pytest.approx(16.0 - 13.25)
     assert figures["scale_up_s"] == pytest.approx(10.0)
+
+
+def test_a_run_whose_load_leaves_no_network_under_budget_is_labelled_by_the_probe():
+    from adaspring_ros.testing.cpu_load import ForwardTimes
+    from adaspring_ros.testing.load_step import meetable_by_probe
+
+    probe = [ForwardTimes("backbone", "quiet", 2.2, 2.5, 80),
+             ForwardTimes("fastest conv@0.5", "quiet", 1.4, 1.7, 80),
+             ForwardTimes("backbone", "loaded", 5.2, 7.9, 70),
+             ForwardTimes("fastest conv@0.5", "loaded", 4.0, 5.9, 70)]
+    assert meetable_by_probe(probe, 6.0) is True
+    assert meetable_by_probe(probe, 5.8) is False  # its loaded p95 counts, not its p50
+    assert meetable_by_probe(probe[:2], 6.0) is None  # no loaded probe: unknown

@@ -293,6 +293,18 @@ def probe_load(spec: cpu_load.LoadSpec, accuracy_loss_threshold: float,
     return out
 
 
+def meetable_by_probe(probe: list[cpu_load.ForwardTimes], budget_ms: float) -> bool | None:
+    """Whether the fastest network within A_thr met ``budget_ms`` (p95) under the load in the
+    probe; None without a loaded probe of it. Why: a run whose load leaves no network within
+    A_thr under budget cannot come back under it, and counting it as the loop's miss would
+    blame the loop for the load. The probe runs outside the graph, where the same network
+    measured faster than inside it (session 12: backbone under 50 % rt-loop duty 5.2 ms p50
+    alone, 5.3-12.1 ms in the graph), so this is an optimistic reading: True can still be
+    unmeetable in the graph, False is not meetable."""
+    loaded = [t for t in probe if t.phase == "loaded" and t.name.startswith("fastest")]
+    return loaded[0].p95_ms <= budget_ms if loaded else None
+
+
 def run_load_step(hog_s: float = 60.0, after_s: float = 40.0, budget_factor: float = 1.3,
                   accuracy_loss_threshold: float = 2.0, spec: cpu_load.LoadSpec | None = None,
                   on_device_table: str = "auto", log=print) -> dict:
@@ -340,6 +352,7 @@ def run_load_step(hog_s: float = 60.0, after_s: float = 40.0, budget_factor: flo
         result["cpu_steal_share"] = round(steal_share(cpu_before, psutil.cpu_times()), 4)
         result["probe"] = [(p.name, p.phase, round(p.p50_ms, 3), round(p.p95_ms, 3))
                            for p in probe]
+        result["meetable_by_probe"] = meetable_by_probe(probe, budget)
         result["backbone_p95_ms"] = backbone_p95
         result["load_average_end"] = os.getloadavg()
         result["workdir"] = str(workdir)

@@ -26,7 +26,14 @@ oscillates. The governor keeps the loop stable:
   released anyway. k grows by one each time a scale-up (either kind) is followed by "over
   budget" within the probe interval (once per scale-up, however many "over budget" follow it),
   and is reset after a scale-up that holds for two intervals: bounded attempts, exponentially
-  rarer under a lasting or fluctuating load.
+  rarer under a lasting or fluctuating load. With the CPU signal on, a probe is **deferred**
+  (the wait doubles, without counting as a failure) while the machine is as busy as when the
+  hold was taken (the veto's rule below): the load the hold answered is evidently still there.
+  Why: measured in the load step (session 12, 60 s of the 1 kHz real-time load, three runs),
+  each probe under the load cost two evolutions (the probe and the "over budget" after it), so
+  a two-step descent plus one probe made 5 evolutions under one load change (target 4). The
+  cost: a load the CPU share cannot see (say, memory bandwidth taken by another chip) that
+  ends is found by a probe at 2x, 4x ... the probe interval instead of 1x.
 - without a hold, **load fell** also fires when the allowed table budget grew to 1 /
   ``fall_ratio`` of the last search's (the load at start was higher than later).
 - **CPU veto**: with the CPU signal on, a latency-based "load fell" (either kind) does not
@@ -90,6 +97,8 @@ class LatencyGovernor:
         self.last_up_s = -math.inf
         self._over_since: float | None = None
         self._fell_since: float | None = None
+        self.probe_deferrals = 0  # since the last search: each doubles the wait for a probe
+        self.probes_deferred = 0  # all along, for diagnostics
 
     def note_cpu(self, now_s: float, busy_share: float) -> None:
         """One sample of the machine's CPU busy share (0-1, all cores); non-finite ignored."""
@@ -143,6 +152,7 @@ class LatencyGovernor:
         self.searched_at_s = now_s
         self.searched_cpu = self._cpu_mean(now_s - CPU_WINDOW_S)
         self.base = None
+        self.probe_deferrals = 0
         self._over_since = self._fell_since = None
 
     def _searched_budget(self, budget_ms: float) -> float:
@@ -207,9 +217,14 @@ class LatencyGovernor:
                    f"{self.held_cpu:.2f} when held")
             self._scale_up(now_s, self._fell_since - 1.0)
             return f"{FELL}: {why} (held correction {held})"
-        if now_s - self.searched_at_s >= self._probe_interval():
+        wait = self._probe_interval() * 2 ** self.probe_deferrals
+        if now_s - self.searched_at_s >= wait:
+            if self._cpu_as_busy(now_s, self.held_cpu):
+                self.probe_deferrals += 1  # the load the hold was taken under runs on
+                self.probes_deferred += 1
+                return None
             self._scale_up(now_s, now_s - self.s.min_dwell_s)
-            return (f"{PROBE}: {self._probe_interval():.0f} s in a reduced configuration; "
+            return (f"{PROBE}: {wait:.0f} s in a reduced configuration; "
                     f"held correction {held} released")
         return None
 
@@ -238,4 +253,5 @@ class LatencyGovernor:
         values["cpu_busy_share_at_hold"] = ("n/a" if self.held_cpu is None
                                             else f"{self.held_cpu:.2f}")
         values["latency_probe_backoff"] = str(self.backoff)
+        values["latency_probes_deferred"] = str(self.probes_deferred)
         return values
