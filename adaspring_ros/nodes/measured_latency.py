@@ -94,7 +94,8 @@ class MeasuredLatency:
                                 "went over budget, searches aim this share below T_bgt.",
                                 low=0.0, high=0.89, read_only=True),
             probe_s=declare(node, "latency_probe_s", 20.0, "Try a larger configuration after "
-                            "this long in a reduced one (doubles after each failed try), real s.",
+                            "this long in a reduced one (doubles after each failed try, and while "
+                            "the CPU is as busy as when the hold was taken), real s.",
                             low=1.0, high=86400.0, read_only=True),
             swap_amortise_windows=declare(node, "swap_amortise_windows", 50, "Windows one "
                                           "swap's time (T_load) is spread over.", low=1,
