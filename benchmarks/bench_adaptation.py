@@ -16,7 +16,10 @@ loadstep: starts the evolution and inference nodes as separate processes in a pr
   times of the backbone and of the fastest configuration within A_thr, quiet and under the
   load, in one process: whether the load reaches the forward call at all, and whether the
   fastest network meets the budget under it (if not, no configuration can; the summary counts
-  such runs apart: load_step.meetable_by_probe).
+  such runs apart: load_step.meetable_by_probe), and the configurations chosen under the load
+  whose search found no configuration within the limits meeting the corrected budget (the
+  loop's own verdict in the graph, where the busy load reaches the forward call through the
+  graph's threads and the probe cannot see it; runs with none are counted apart too).
   Printed: time from the load's start to the first 2 s span whose measured p95 is over budget,
   to the first "measured latency over budget" evolution and until the measured p95 is back
   under budget in a configuration chosen since (also counted from that first over-budget span);
@@ -105,8 +108,11 @@ def load_step_summary(runs: list[dict], log=print) -> dict:
             f"{r['scale_up_s']} s; evolutions {r['evolutions_hog_start']}+"
             f"{r['evolutions_hog_stop']}; windows within budget under load from 10 s "
             f"{r['share_meeting_budget_hog_from_10s']:.1%}; fastest within A_thr met the "
-            f"budget under the load in the probe: {r.get('meetable_by_probe')}")
+            f"budget under the load in the probe: {r.get('meetable_by_probe')}; configurations "
+            f"chosen under the load that the search itself found infeasible: "
+            f"{r.get('infeasible_under_load')}")
     meetable = [r for r in runs if r.get("meetable_by_probe")]
+    feasible = [r for r in runs if not r.get("infeasible_under_load")]
     summary = {
         "runs": len(runs),
         "load_pushed_over_budget": sum(r["first_over_budget_span_s"] is not None for r in runs),
@@ -118,6 +124,9 @@ def load_step_summary(runs: list[dict], log=print) -> dict:
         "meetable_by_probe": len(meetable),
         "back_under_10s_after_over_of_meetable": sum(
             met(r["back_under_after_over_s"], 10.0) for r in meetable),
+        "feasible_in_the_graph": len(feasible),
+        "back_under_10s_after_over_of_feasible": sum(
+            met(r["back_under_after_over_s"], 10.0) for r in feasible),
     }
     log(f"[loadstep] of {len(runs)} runs: " + ", ".join(f"{k} {v}" for k, v in summary.items()
                                                          if k != "runs"))

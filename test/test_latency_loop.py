@@ -207,6 +207,10 @@ def test_load_step_analysis_counts_the_response_from_when_latency_went_over():
     assert figures["back_under_budget_s"] == pytest.approx(16.0)
     assert figures["back_under_after_over_s"] == pytest.approx(16.0 - 13.25)
     assert figures["scale_up_s"] == pytest.approx(10.0)
+    assert figures["infeasible_under_load"] == []
+    rec.violated[2] = ["latency"]  # the search under the load found nothing under budget
+    assert analyse(rec, budget=2.0, hog_start=100.0, hog_stop=160.0,
+                   end=190.0)["infeasible_under_load"] == [2]
 
 
 def test_a_run_whose_load_leaves_no_network_under_budget_is_labelled_by_the_probe():

@@ -39,6 +39,7 @@ class Record:
     corrections: list = field(default_factory=list)  # (t, latency_correction)
     reports: list = field(default_factory=list)  # (t, ModelLatency)
     evolution_values: dict = field(default_factory=dict)  # latest evolution diagnostics
+    violated: dict = field(default_factory=dict)  # config_id -> constraints its search missed
 
 
 class LoadStepGraph:
@@ -87,8 +88,7 @@ class LoadStepGraph:
         from adaspring_ros.nodes import qos, topics
 
         r, n = self.record, self.node
-        n.create_subscription(CompressionConfig, topics.CONFIG, lambda m: r.configs.append(
-            (time.monotonic(), m.config_id, m.trigger, m.predicted_latency_ms)), qos.latched())
+        n.create_subscription(CompressionConfig, topics.CONFIG, self._on_config, qos.latched())
         n.create_subscription(SoundEvent, topics.WINDOWS, lambda m: r.windows.append(
             (time.monotonic(), m.config_id, m.model_latency_ms)), qos.reliable(1000))
         n.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, 50)
@@ -99,6 +99,12 @@ class LoadStepGraph:
         self.audio_pub = n.create_publisher(AudioChunk, topics.AUDIO, qos.audio(400))
         self.set_params = n.create_client(SetParameters, "/evolution/set_parameters")
         self._msgs = (AudioChunk, DeploymentContext)
+
+    def _on_config(self, m) -> None:
+        self.record.configs.append((time.monotonic(), m.config_id, m.trigger,
+                                    m.predicted_latency_ms))
+        if not m.feasible:
+            self.record.violated[m.config_id] = list(m.violated_constraints)
 
     def _on_diagnostics(self, m) -> None:
         for s in m.status:
@@ -255,6 +261,10 @@ def analyse(record: Record, budget: float, hog_start: float, hog_stop: float,
             window_ms(record, hog_start + 10, hog_stop), budget),
         "share_meeting_budget_after_from_10s": share_within(
             window_ms(record, hog_stop + 10, end), budget),
+        # the loop's own verdict: under the load, the search found no configuration within the
+        # limits whose corrected prediction met the (aimed) budget, and ran the closest it had
+        "infeasible_under_load": [c for t, c, _, _ in record.configs
+                                  if hog_start <= t < hog_stop and c in record.violated],
         "configs": [(round(t - hog_start, 2), c, trig, round(p, 3))
                     for t, c, trig, p in record.configs],
     }
