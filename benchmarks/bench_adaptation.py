@@ -1,7 +1,7 @@
 """Adaptation on measured latency: the quick on-device table's accuracy, and a load step.
 
     python benchmarks/bench_adaptation.py [--part table|loadstep|both] [--load busy|rt-loop]
-        [--duty 0.3] [--json PATH]
+        [--duty 0.3] [--inference-priority 0|50] [--repeats N] [--json PATH]
 
 table: measures the quick on-device latency table (one core, time-boxed, what the evolution
   node measures when the profile's machine is not this one), then times 50 sampled
@@ -141,6 +141,9 @@ def main(argv=None) -> int:
                    help="the load's kind (testing/cpu_load.py)")
     p.add_argument("--duty", type=float, default=0.3,
                    help="rt-loop: share of each 1 ms period the loop computes")
+    p.add_argument("--inference-priority", type=int, default=0,
+                   help="the inference node's realtime_priority in the load step: 0 (default) "
+                        "tests the loop under contention; 50 is what the launch file ships")
     p.add_argument("--repeats", type=int, default=1,
                    help="load steps in a row; a summary says how many met each target")
     p.add_argument("--json", default="", help="write the figures here")
@@ -152,7 +155,9 @@ def main(argv=None) -> int:
         from adaspring_ros.testing.load_step import run_load_step
 
         spec = cpu_load.LoadSpec(args.load, duty=args.duty)
-        runs = [run_load_step(hog_s=args.hog_s, spec=spec) for _ in range(max(1, args.repeats))]
+        runs = [run_load_step(hog_s=args.hog_s, spec=spec,
+                              inference_priority=args.inference_priority)
+                for _ in range(max(1, args.repeats))]
         results["loadstep"] = runs[0] if len(runs) == 1 else runs
         results["loadstep_summary"] = load_step_summary(runs)
     if args.json:

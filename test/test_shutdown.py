@@ -113,3 +113,26 @@ def test_a_signal_during_imports_and_start_up_exits_0_quietly(ros, sig):
     assert _exit_code_within(bringup, EXIT_WITHIN_S) == 0, bringup.output()
     _assert_quiet(bringup)
     assert "KeyboardInterrupt" not in bringup.output()
+
+
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
+def test_a_signal_before_node_main_is_imported_is_replayed_as_a_stop_request(sig):
+    """The window of the CI failure in session 12: the signal arrived while node_main's own
+    imports ran (dataclasses -> inspect), before its handlers existed. Here it arrives at that
+    point by construction, in a fresh interpreter; the stop request must say it was asked."""
+    import subprocess
+    import sys
+
+    code = f"""
+import os, signal
+from adaspring_ros.nodes import early_stop
+early_stop.install()
+os.kill(os.getpid(), {int(sig)})
+from adaspring_ros.nodes.node_main import StopRequest
+stop = StopRequest().install()
+print(stop.is_set(), stop.signal_name)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", sig.name], out.stdout + out.stderr

@@ -54,8 +54,14 @@ class StopRequest:
         self.signal_name = ""
 
     def install(self) -> StopRequest:
+        """Handle the stop signals from now on, and replay one nodes/start.py received earlier
+        (early_stop: before this module's own imports had finished)."""
+        from adaspring_ros.nodes import early_stop
+
         for sig in STOP_SIGNALS:
             signal.signal(sig, self._on_signal)
+        if early_stop.received:
+            self._on_signal(early_stop.received[0], None)
         return self
 
     def _on_signal(self, signum, _frame) -> None:

@@ -3,19 +3,24 @@
     python -m adaspring_ros.nodes.start NAME [--ros-args ...]     (NAME: a key of NODE_CLASSES)
 
 `ros2 run`, launch_ros, `bringup --processes` and setup.py's console scripts all start a node
-through this module, which imports nothing heavy (node_main needs only the standard library):
-the node's own module is imported afterwards by `node_main.run_module`, with SIGINT/SIGTERM
-already handled, so a signal that arrives while torch or rclpy is being imported (seconds on a
-busy robot) ends the process with status 0 instead of a KeyboardInterrupt traceback or a bare
-SIGTERM death. ``python -m adaspring_ros.nodes.<node>`` still works, without that protection.
+through this module, which imports nothing heavy (node_main needs only the standard library)
+and remembers a stop signal from its first line (nodes/early_stop.py): the node's own module is
+imported afterwards by `node_main.run_module`, with SIGINT/SIGTERM already handled, so a
+signal that arrives while torch or rclpy is being imported (seconds on a busy robot) ends the
+process with status 0 instead of a KeyboardInterrupt traceback or a bare SIGTERM death.
+``python -m adaspring_ros.nodes.<node>`` still works, without that protection.
 """
 
 from __future__ import annotations
 
-import sys
-from functools import partial
+from adaspring_ros.nodes import early_stop
 
-from adaspring_ros.nodes.node_main import run_module
+early_stop.install()  # first: a signal during the imports below is replayed by node_main
+
+import sys  # noqa: E402
+from functools import partial  # noqa: E402
+
+from adaspring_ros.nodes.node_main import run_module  # noqa: E402
 
 #: node name -> (module, class): what bringup composes and these entry points start
 NODE_CLASSES = {

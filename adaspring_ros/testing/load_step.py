@@ -45,17 +45,19 @@ class Record:
 class LoadStepGraph:
     """The two nodes, this process's ROS endpoints, and the audio pump."""
 
-    def __init__(self, workdir: Path, evolution_params: dict, rate_hz: float = 10.0) -> None:
+    def __init__(self, workdir: Path, evolution_params: dict, rate_hz: float = 10.0,
+                 inference_priority: int = 0) -> None:
         import rclpy
 
         self.workdir = workdir
         self.lease = lease_domain()
         self.env = child_environment(self.lease.domain_id, workdir)
-        # the normal scheduler on purpose: this measures the loop against contention that the
-        # node's priority does not remove (a robot without rtprio rights, a competing real-time
-        # task); with SCHED_FIFO the hog would barely reach the forward time at all
+        # the normal scheduler by default, on purpose: this measures the loop against contention
+        # that the node's priority does not remove (a robot without rtprio rights, a competing
+        # real-time task); config/sound_assistant.yaml ships SCHED_FIFO 50, under which a busy
+        # hog barely reaches the forward call (``inference_priority`` measures that)
         self.procs = [self._spawn("evolution", evolution_params),
-                      self._spawn("inference", {"realtime_priority": 0})]
+                      self._spawn("inference", {"realtime_priority": inference_priority})]
         rclpy.init(args=["load_step"], domain_id=self.lease.domain_id)
         self.rclpy = rclpy
         self.node = rclpy.create_node("load_step")
@@ -317,7 +319,8 @@ def meetable_by_probe(probe: list[cpu_load.ForwardTimes], budget_ms: float) -> b
 
 def run_load_step(hog_s: float = 60.0, after_s: float = 40.0, budget_factor: float = 1.3,
                   accuracy_loss_threshold: float = 2.0, spec: cpu_load.LoadSpec | None = None,
-                  on_device_table: str = "auto", log=print) -> dict:
+                  on_device_table: str = "auto", inference_priority: int = 0,
+                  log=print) -> dict:
     """Run the load step and return (and print) its figures; first `probe_load` (printed and
     returned under ``probe``), so the report says whether the load reached the forward call.
 
@@ -331,7 +334,7 @@ def run_load_step(hog_s: float = 60.0, after_s: float = 40.0, budget_factor: flo
     workdir = Path(tempfile.mkdtemp(prefix="load_step_"))
     params = {"latency_budget_ms": 1000.0, "accuracy_loss_threshold": accuracy_loss_threshold,
               "on_device_table": on_device_table}
-    graph = LoadStepGraph(workdir, params)
+    graph = LoadStepGraph(workdir, params, inference_priority=inference_priority)
     hog: list[subprocess.Popen] = []
     try:
         graph.wait_until_up()
@@ -358,6 +361,7 @@ def run_load_step(hog_s: float = 60.0, after_s: float = 40.0, budget_factor: flo
         graph.pump(after_s)
         result = analyse(graph.record, budget, hog_start, hog_stop, time.monotonic())
         result["load"] = spec.text()
+        result["inference_priority"] = inference_priority
         result["latency_table"] = table
         result["cpu_steal_share"] = round(steal_share(cpu_before, psutil.cpu_times()), 4)
         result["probe"] = [(p.name, p.phase, round(p.p50_ms, 3), round(p.p95_ms, 3))
