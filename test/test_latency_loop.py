@@ -32,10 +32,11 @@ LOADS = ([cpu_load.LoadSpec("rt-loop", duty=d) for d in (0.5, 0.7)] if cpu_load.
 SEPARATION = 1.3  # the backbone's loaded p50 over its quiet p95 that makes a budget between
 
 
-def calibrate(graph) -> tuple[cpu_load.LoadSpec, float, str]:
+def calibrate(graph) -> tuple[cpu_load.LoadSpec, float, float, str]:
     """The first load of ``LOADS`` whose effect on the backbone in this graph stands clear of
-    the machine's own noise now (loaded p50 >= SEPARATION x quiet p95), and a budget between
-    the two (their geometric mean): the backbone meets it at rest and misses it under the load.
+    the machine's own noise now (loaded p50 >= SEPARATION x quiet p95), a budget between the
+    two (their geometric mean: the backbone meets it at rest and misses it under the load) and
+    the loaded p50 (no budget may reach it).
 
     Why measured here and not fixed: at 1.2x the backbone's slowest window at rest, the CI run
     of session 11's last commit caught a noisy stretch (slowest window 5.9 ms, about 2.5 ms in
@@ -59,9 +60,30 @@ def calibrate(graph) -> tuple[cpu_load.LoadSpec, float, str]:
         q95, l50 = percentile(quiet, 0.95), percentile(loaded, 0.5)
         seen.append(f"{spec.text()}: backbone quiet p95 {q95:.2f} ms, loaded p50 {l50:.2f} ms")
         if l50 >= SEPARATION * q95:
-            return spec, math.sqrt(q95 * l50), "; ".join(seen)
+            return spec, math.sqrt(q95 * l50), l50, "; ".join(seen)
     pytest.fail("no load stood clear of this machine's noise (loaded p50 < "
                 f"{SEPARATION} x quiet p95): " + "; ".join(seen))
+
+
+def backbone_serving(graph) -> bool:
+    running = graph.record.configs[-1][1]
+    return f"now running config {running}: {BACKBONE}" in (
+        graph.workdir / "inference.log").read_text()
+
+
+def set_serving_budget(graph, budget: float, loaded_p50: float) -> float:
+    """Set ``budget``; while the evolution node's own view of the quiet backbone (its corrected
+    prediction) does not fit it, raise it by 10 %, never to within 5 % of the loaded p50.
+    Returns the budget under which the backbone serves. Why: in one CI run of session 12 the
+    search under the calibrated 3.14 ms chose a network with a narrower last layer, its view of
+    the backbone's p95 being a little above what the test had measured."""
+    for _ in range(5):
+        graph.set_budget(budget)
+        graph.pump(3.0)
+        if backbone_serving(graph) or budget * 1.1 > loaded_p50 / 1.05:
+            break
+        budget *= 1.1
+    return budget
 
 
 def correction(graph) -> tuple[float, float]:
@@ -100,14 +122,11 @@ def graph(tmp_path):
 def test_measured_latency_over_budget_reevolves_under_real_load_without_oscillating(graph):
     """The backbone fits the budget until a real load arrives (`calibrate`); the evolution node
     sees the load only through inference/latency."""
-    spec, budget, calibration = calibrate(graph)
+    spec, budget, loaded_p50, calibration = calibrate(graph)
+    budget = set_serving_budget(graph, budget, loaded_p50)
     print(f"calibration: {calibration}; budget {budget:.2f} ms")
-    graph.set_budget(budget)
-    graph.pump(3.0)
     n0 = len(graph.record.configs)
-    running = graph.record.configs[-1][1]
-    assert f"now running config {running}: {BACKBONE}" in (
-        graph.workdir / "inference.log").read_text(), (
+    assert backbone_serving(graph), (
         "the backbone must serve before the load", calibration, budget,
         graph.record.evolution_values, (graph.workdir / "evolution.log").read_text()[-1500:])
     hog = cpu_load.start(spec, 30.0)
