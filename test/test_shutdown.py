@@ -136,3 +136,23 @@ print(stop.is_set(), stop.signal_name)
                          timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", sig.name], out.stdout + out.stderr
+
+
+def test_importing_the_executables_module_leaves_the_signal_handlers_alone():
+    """bringup (and an integrator's process) import nodes/start.py for NODE_CLASSES; only its
+    entry functions may install the early handlers."""
+    import subprocess
+    import sys
+
+    code = """
+import signal
+mine = lambda *_: None
+signal.signal(signal.SIGINT, mine)
+import adaspring_ros.nodes.start
+import adaspring_ros.tools.bringup
+print(signal.getsignal(signal.SIGINT) is mine)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True"], out.stdout + out.stderr
