@@ -48,12 +48,7 @@ def calibrate(graph) -> tuple[cpu_load.LoadSpec, float, float, str]:
         now = time.monotonic()
         quiet = sorted(load_step.window_ms(graph.record, now - 3.5, now))
         quiet_correction = correction(graph)
-        hog = cpu_load.start(spec, 8.0)
-        start = time.monotonic()
-        try:
-            graph.pump(5.0)
-        finally:
-            cpu_load.stop(hog)
+        start = pump_under(graph, spec, 5.0)
         loaded = sorted(load_step.window_ms(graph.record, start + 1.0, start + 5.0))
         forget_load(graph, quiet_correction)
         assert len(quiet) >= 10 and len(loaded) >= 10, (len(quiet), len(loaded))
@@ -63,6 +58,17 @@ def calibrate(graph) -> tuple[cpu_load.LoadSpec, float, float, str]:
             return spec, math.sqrt(q95 * l50), l50, "; ".join(seen)
     pytest.fail("no load stood clear of this machine's noise (loaded p50 < "
                 f"{SEPARATION} x quiet p95): " + "; ".join(seen))
+
+
+def pump_under(graph, spec: cpu_load.LoadSpec, seconds: float) -> float:
+    """Pump ``seconds`` under the load ``spec``; returns when the load started (monotonic)."""
+    hog = cpu_load.start(spec, seconds + 3.0)
+    start = time.monotonic()
+    try:
+        graph.pump(seconds)
+    finally:
+        cpu_load.stop(hog)
+    return start
 
 
 def backbone_serving(graph) -> bool:
@@ -129,12 +135,7 @@ def test_measured_latency_over_budget_reevolves_under_real_load_without_oscillat
     assert backbone_serving(graph), (
         "the backbone must serve before the load", calibration, budget,
         graph.record.evolution_values, (graph.workdir / "evolution.log").read_text()[-1500:])
-    hog = cpu_load.start(spec, 30.0)
-    start = time.monotonic()
-    try:
-        graph.pump(30.0)
-    finally:
-        cpu_load.stop(hog)
+    start = pump_under(graph, spec, 30.0)
     rec = graph.record
     reports = [m for t, m in rec.reports if t >= start]
     assert reports and all(m.windows > 0 and m.p95_ms >= m.p50_ms > 0 for m in reports)
