@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 
 import psutil
@@ -31,7 +32,13 @@ def _wait_for_events(ros, timeout: float = 120.0) -> None:
 
 def _exit_code_within(child, seconds: float) -> int:
     start = time.monotonic()
-    code = child.wait(timeout=seconds + 2.0)
+    try:
+        code = child.wait(timeout=seconds + 2.0)
+    except subprocess.TimeoutExpired:
+        os.kill(child.pid, signal.SIGUSR1)  # node_main: every thread's stack to stderr
+        time.sleep(1.0)
+        pytest.fail(f"{child.name} had not exited {seconds + 2.0:.0f} s after the signal; its "
+                    f"threads then:\n{child.output()[-6000:]}")
     elapsed = time.monotonic() - start
     assert elapsed <= seconds, f"{child.name} took {elapsed:.1f} s to exit:\n{child.output()}"
     return code
@@ -120,7 +127,6 @@ def test_a_signal_before_node_main_is_imported_is_replayed_as_a_stop_request(sig
     """The window of the CI failure in session 12: the signal arrived while node_main's own
     imports ran (dataclasses -> inspect), before its handlers existed. Here it arrives at that
     point by construction, in a fresh interpreter; the stop request must say it was asked."""
-    import subprocess
     import sys
 
     code = f"""
@@ -141,7 +147,6 @@ print(stop.is_set(), stop.signal_name)
 def test_importing_the_executables_module_leaves_the_signal_handlers_alone():
     """bringup (and an integrator's process) import nodes/start.py for NODE_CLASSES; only its
     entry functions may install the early handlers."""
-    import subprocess
     import sys
 
     code = """

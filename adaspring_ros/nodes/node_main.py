@@ -20,6 +20,7 @@ status.
 from __future__ import annotations
 
 import atexit
+import faulthandler
 import importlib
 import os
 import signal
@@ -151,6 +152,9 @@ def run(node_class, args=None, stop: StopRequest | None = None) -> None:
     5 ms and 187x with one).
     """
     stop = stop or StopRequest().install()
+    # SIGUSR1 prints every thread's stack to stderr: how to see where a node that will not stop
+    # (or stalls) is, without a debugger on the robot (`kill -USR1 <pid>`)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
