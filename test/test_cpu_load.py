@@ -69,3 +69,19 @@ def test_a_load_that_cannot_start_is_an_error_not_a_quiet_machine():
             cpu_load.start(spec, 5.0)
     finally:
         cpu_load.BUSY_CODE = broken
+
+
+def test_the_probe_times_at_the_nodes_priority_and_gives_the_thread_back():
+    """A probe at another priority than the inference node's answers another question (a busy
+    hog preempts a normal thread, not one at SCHED_FIFO 50), so it runs at the one it is given,
+    names it, falls back as the node does where it is refused, and leaves the thread normal."""
+    import torch
+
+    module = torch.nn.Linear(8, 4)
+    out = cpu_load.probe({"tiny": module}, torch.zeros(1, 8), cpu_load.LoadSpec("busy", 1),
+                         seconds=0.3, priority=20)
+    expected = "SCHED_FIFO 20" if cpu_load.rt_allowed(20) else "SCHED_OTHER"
+    assert [(t.phase, t.policy) for t in out] == [("quiet", expected), ("loaded", expected)]
+    assert all(t.calls > 0 for t in out)
+    assert expected in out[0].text()
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER

@@ -152,9 +152,11 @@ class ForwardTimes:
     p50_ms: float
     p95_ms: float
     calls: int
+    policy: str = ""  # the scheduling policy of the timing thread, e.g. "SCHED_FIFO 50"
 
     def text(self) -> str:
-        return f"{self.name} {self.phase}: p50 {self.p50_ms:.2f} ms, p95 {self.p95_ms:.2f} ms"
+        return (f"{self.name} {self.phase}: p50 {self.p50_ms:.2f} ms, p95 {self.p95_ms:.2f} ms"
+                + (f" ({self.policy})" if self.policy else ""))
 
 
 def time_forward(module, x, seconds: float, rate_hz: float = 20.0) -> tuple[float, float, int]:
@@ -176,28 +178,37 @@ def time_forward(module, x, seconds: float, rate_hz: float = 20.0) -> tuple[floa
     return percentile(times, 0.5), percentile(times, 0.95), len(times)
 
 
-def probe(modules: dict, x, spec: LoadSpec, seconds: float = 6.0) -> list[ForwardTimes]:
+def probe(modules: dict, x, spec: LoadSpec, seconds: float = 6.0,
+          priority: int = 0) -> list[ForwardTimes]:
     """Each module's forward times in this process, quiet and then under the load (one thread,
-    as the node runs them): whether the load reaches the forward call at all, and how far
-    compression answers it."""
+    as the node runs them, at the inference node's SCHED_FIFO ``priority``; 0 = the normal
+    scheduler): whether the load reaches the forward call at all, and how far compression
+    answers it. Why the priority: a busy hog that preempts a normal thread does not reach one
+    at SCHED_FIFO 50 (what config/sound_assistant.yaml ships), so a probe at another priority
+    than the node's answers another question. A refused priority falls back to the normal
+    scheduler, as the node does, and each result names the policy it ran under."""
     import torch
 
+    from adaspring_ros.nodes import scheduling
+
+    policy = scheduling.set_realtime_priority(priority).policy
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         for module in modules.values():  # first calls build kernels' state (stream_classifier)
             time_forward(module, x, 0.3)
-        out = [ForwardTimes(name, "quiet", *time_forward(m, x, seconds))
+        out = [ForwardTimes(name, "quiet", *time_forward(m, x, seconds), policy)
                for name, m in modules.items()]
         procs = start(spec, seconds * len(modules) + 5.0)
         try:
             time.sleep(0.5)
-            out += [ForwardTimes(name, "loaded", *time_forward(m, x, seconds))
+            out += [ForwardTimes(name, "loaded", *time_forward(m, x, seconds), policy)
                     for name, m in modules.items()]
         finally:
             stop(procs)
     finally:
         torch.set_num_threads(threads)
+        scheduling.set_realtime_priority(0)
     return out
 
 
