@@ -6,7 +6,10 @@
 table: measures the quick on-device latency table (one core, time-boxed, what the evolution
   node measures when the profile's machine is not this one), then times 50 sampled
   configurations (not the fitted ones) with the offline estimator, and prints the share predicted
-  within 15 % and the Spearman rank correlation, beside the shipped table's, with the load average.
+  within 15 % and the Spearman rank correlation, beside the shipped table's, with the load average;
+  each table against its own statistic (the quick table's 10th percentile of each configuration's
+  calls, device_table says why; the shipped table's median), the quick one against the median
+  too, and the check timed twice, whose agreement is the machine's own noise floor.
 loadstep: starts the evolution and inference nodes as separate processes in a private ROS
   domain; this process plays the context monitor (steady context) and the microphone (windows
   at 10 per real second). With a relaxed budget the backbone runs; its measured p95 in this graph
@@ -49,6 +52,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from adaspring_ros.core.model import checkpoint
 from adaspring_ros.core.model import device_table as dt
 from adaspring_ros.core.model import latency_table as lt
@@ -88,19 +93,36 @@ def table_accuracy() -> dict:
     x = torch.rand(1, 1, spec.height, spec.width)
     before = os.getloadavg()[0]
     start = time.perf_counter()
-    timed = lt.time_modules({c: (loaded.net.get_active_subnet(c), x) for c in configs})
+    jobs = {c: (loaded.net.get_active_subnet(c), x) for c in configs}
+    # timed twice: the second timing's agreement with the first is this machine's own noise
+    # floor, which bounds what any table can score against one timing
+    calls, retest = lt.time_module_calls(jobs), lt.time_module_calls(jobs)
     check_s = time.perf_counter() - start
-    measured = [timed[c] for c in configs]
+
+    def measured(timing, quantile):
+        return [1e3 * float(np.percentile(timing[c], quantile)) for c in configs]
+
     out = {"machine": machine, "quick": info, "configs": len(configs),
-           "check_seconds": round(check_s, 1), "loadavg_1min": [before, os.getloadavg()[0]]}
-    for name, profile in (("quick", quick), ("shipped", loaded.profile)):
+           "check_seconds": round(check_s, 1), "loadavg_1min": [before, os.getloadavg()[0]],
+           "retest_spearman": {q: spearman(measured(calls, q), measured(retest, q))
+                               for q in (dt.QUICK_QUANTILE, 50.0)}}
+    # each table against its own statistic (the quick one's 10th percentile, the shipped
+    # one's median), and the quick one against the median too
+    for name, profile, quantile in (("quick", quick, dt.QUICK_QUANTILE),
+                                    ("quick_vs_median", quick, 50.0),
+                                    ("shipped", loaded.profile, 50.0)):
         predicted = [profile.predict(c).latency_ms for c in configs]
-        within = sum(abs(p / m - 1) <= 0.15 for p, m in zip(predicted, measured, strict=True))
+        truth = measured(calls, quantile)
+        within = sum(abs(p / m - 1) <= 0.15 for p, m in zip(predicted, truth, strict=True))
         out[name] = {"share_within_15pct": within / len(configs),
-                     "spearman": spearman(predicted, measured)}
-        print(f"[table] {name:>7} table: {within}/{len(configs)} configurations predicted within "
-              f"15 % ({100 * within / len(configs):.0f} %, target >= 90 % for the quick one), "
-              f"Spearman {out[name]['spearman']:.3f} (target >= 0.9)", flush=True)
+                     "spearman": spearman(predicted, truth), "quantile": quantile}
+        print(f"[table] {name:>15} table: {within}/{len(configs)} configurations predicted "
+              f"within 15 % of their p{quantile:g} ({100 * within / len(configs):.0f} %, target "
+              f">= 90 % for the quick one), Spearman {out[name]['spearman']:.3f} (target >= 0.9)",
+              flush=True)
+    print("[table] the check timed again: Spearman " + ", ".join(
+        f"{v:.3f} at p{q:g}" for q, v in out["retest_spearman"].items())
+        + " (this machine's own noise floor)", flush=True)
     print(f"[table] check timed in {check_s:.1f} s; {load_text()}", flush=True)
     return out
 

@@ -61,11 +61,20 @@ def _call_times_s(fn: Callable[[], object], repeats: int) -> list[float]:
     return times
 
 
-@torch.inference_mode()
 def time_modules(jobs: dict, repeats: int = LATENCY_REPEATS, rounds: int = LATENCY_ROUNDS,
                  warmup: int = 3, on_module: Callable[[], object] | None = None,
-                 deadline: float | None = None) -> dict:
-    """{key: (module, input)} -> {key: ms}: median of all calls over interleaved rounds.
+                 deadline: float | None = None, quantile: float = 50.0) -> dict:
+    """{key: (module, input)} -> {key: ms}: the ``quantile`` (percent; 50 = median) of all
+    calls over interleaved rounds (`time_module_calls`)."""
+    calls = time_module_calls(jobs, repeats, rounds, warmup, on_module, deadline)
+    return {key: 1e3 * float(np.percentile(times, quantile)) for key, times in calls.items()}
+
+
+@torch.inference_mode()
+def time_module_calls(jobs: dict, repeats: int = LATENCY_REPEATS, rounds: int = LATENCY_ROUNDS,
+                      warmup: int = 3, on_module: Callable[[], object] | None = None,
+                      deadline: float | None = None) -> dict:
+    """{key: (module, input)} -> {key: [s, ...]}: every call's time over interleaved rounds.
 
     ``on_module`` is called after each module's calls in a round (a progress bar's update).
     ``deadline`` (a `time.perf_counter` value): no new round starts after it, so a time-boxed
@@ -88,7 +97,7 @@ def time_modules(jobs: dict, repeats: int = LATENCY_REPEATS, rounds: int = LATEN
             calls[key] += _call_times_s(lambda m=module, v=x: m(v), repeats)
             if on_module is not None:
                 on_module()
-    return {key: 1e3 * float(np.median(times)) for key, times in calls.items()}
+    return calls
 
 
 def entries_used(arch: ss.Architecture, config: Sequence[str]) -> list[tuple]:
@@ -137,7 +146,8 @@ def measure_latency_tables(net: SelfEvolutionaryNet, repeats: int = LATENCY_REPE
                            on_module: Callable[[], object] | None = None,
                            fit_configs: int = FIT_CONFIGS, threads: int = LATENCY_THREADS,
                            also_time: Sequence[ss.Configuration] = (),
-                           timed: dict | None = None, deadline: float | None = None):
+                           timed: dict | None = None, deadline: float | None = None,
+                           quantile: float = 50.0):
     """(latency_ms[layer][cin][option], stem_ms, head_ms[cin], info) at batch 1.
 
     Blocks timed alone run faster than inside a network, and not by one factor (measured:
@@ -149,7 +159,7 @@ def measure_latency_tables(net: SelfEvolutionaryNet, repeats: int = LATENCY_REPE
     ``also_time``: configurations to time in the same rounds without fitting to them (written
     to ``timed``), so a check of the table is not confounded by the machine's speed drifting
     between two measurement phases (seen here: 15-40 % within minutes on shared cores).
-    ``deadline``: see `time_modules`.
+    ``deadline``, ``quantile``: see `time_modules`.
     """
     arch = net.arch
     torch.set_num_threads(threads)
@@ -172,7 +182,8 @@ def measure_latency_tables(net: SelfEvolutionaryNet, repeats: int = LATENCY_REPE
         jobs[("whole", config)] = (net.get_active_subnet(config), x)
     for config in also_time:
         jobs[("check", tuple(config))] = (net.get_active_subnet(config), x)
-    ms = time_modules(jobs, repeats, rounds, on_module=on_module, deadline=deadline)
+    ms = time_modules(jobs, repeats, rounds, on_module=on_module, deadline=deadline,
+                      quantile=quantile)
     if timed is not None:
         timed.update({k[1]: v for k, v in ms.items() if k[0] == "check"})
     isolated = {k: v for k, v in ms.items() if k[0] not in ("whole", "check")}
