@@ -66,7 +66,12 @@ def time_modules(jobs: dict, repeats: int = LATENCY_REPEATS, rounds: int = LATEN
                  deadline: float | None = None, quantile: float = 50.0) -> dict:
     """{key: (module, input)} -> {key: ms}: the ``quantile`` (percent; 50 = median) of all
     calls over interleaved rounds (`time_module_calls`)."""
-    calls = time_module_calls(jobs, repeats, rounds, warmup, on_module, deadline)
+    return calls_ms(time_module_calls(jobs, repeats, rounds, warmup, on_module, deadline),
+                    quantile)
+
+
+def calls_ms(calls: dict, quantile: float = 50.0) -> dict:
+    """{key: [s, ...]} (`time_module_calls`) -> {key: ms}, the ``quantile`` (percent) of each."""
     return {key: 1e3 * float(np.percentile(times, quantile)) for key, times in calls.items()}
 
 
